@@ -1,0 +1,50 @@
+# Set-up and run tooling for `meter`. `make help` lists the targets.
+#
+# Every target honours the METER_* environment variables (see DESIGN.md "Running it"); e.g.
+#   METER_REDIS_URL=redis://10.0.0.5:6379/0 make run
+#   PYTEST_ARGS='-k ledger -x' make test
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv run test bench stop-redis clean
+
+help: ## list the targets
+	@echo "meter: quota metering service"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@echo "Settings come from METER_* variables; PYTEST_ARGS is passed to pytest."
+
+venv: $(STAMP) ## create .venv and install meter with its test extras (again only when pyproject.toml changes)
+
+# The interpreter is the venv's marker: a missing or dangling .venv/bin/python re-creates it.
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp lives inside .venv, so a fresh venv never carries a stale stamp.
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# A single plain command: make runs it without a shell, and run.sh ends by exec'ing the server,
+# so the server is make's direct child and gets the SIGTERM that make forwards.
+run: venv ## serve in the foreground (starts a private Redis on :6390 if none answers)
+	scripts/run.sh
+
+test: venv ## ensure Redis, nginx and promtool are there, then run the whole suite
+	scripts/test-deps.sh
+	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+bench: venv ## run the ingest benchmark
+	$(VENV)/bin/python bench/ingest.py
+
+stop-redis: ## stop the private Redis that `make run` started (it outlives the server)
+	scripts/private-redis.sh stop
+
+clean: stop-redis ## remove var/ (stopping the private Redis first) and caches; keeps .venv
+	rm -rf var/ .pytest_cache/ .hypothesis/ build/ dist/ *.egg-info/
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Allocation: apportioning each shared cap among the signatories by a declared policy."""

@@ -1,0 +1,105 @@
+"""create_app: the one wiring point. Builds every object from the settings and passes it in.
+
+Nothing connects at import time. Each resource has one cleanup context, whose cleanup runs if and
+only if its start-up finished: Redis, then ClickHouse, then the services, then the background
+writer (stopped first on shutdown, after finishing the batch in flight).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from meter.clock import Clock, SystemClock
+from meter.http import appkeys, routes
+from meter.http.auth import TokenTable
+from meter.http.middleware import auth_middleware, error_middleware
+from meter.ingest.ingestor import Ingestor
+from meter.keys import Keys
+from meter.ledger.client import check_no_eviction, connect
+from meter.ledger.redis_ledger import RedisLedger
+from meter.ledger.stream import RedisStream
+from meter.metrics import Metrics
+from meter.registry.service import Registry
+from meter.settings import PoolConfig, Settings, load_pool_config
+from meter.store.clickhouse import ClickHouseStore
+from meter.usage import UsageReader
+from meter.writer import StreamWriter
+
+log = logging.getLogger("meter")
+SHARED_STORE = web.AppKey("shared_store", ClickHouseStore)
+
+
+def create_app(settings: Settings, config: PoolConfig | None = None, clock: Clock | None = None,
+               metrics: Metrics | None = None, store: ClickHouseStore | None = None) -> web.Application:
+    """The application; ``store`` lets a caller (tests) share one ClickHouse store it owns."""
+    config = config or load_pool_config(settings.config)
+    # auto_decompress off: the events endpoint inflates gzip itself, with a bound on the result
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"auto_decompress": False},
+                          middlewares=[error_middleware, auth_middleware])
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.CONFIG] = config
+    app[appkeys.CLOCK] = clock or SystemClock()
+    app[appkeys.METRICS] = metrics or Metrics()
+    app[appkeys.TOKENS] = TokenTable(config.tokens)
+    if store is not None:
+        app[SHARED_STORE] = store
+    app.cleanup_ctx.extend([_redis, _store, _services, _writer])
+    routes.add_routes(app)
+    return app
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings, config = app[appkeys.SETTINGS], app[appkeys.CONFIG]
+    client = connect(settings.redis_url)
+    try:
+        await client.ping()
+        await check_no_eviction(client)
+        keys = Keys(config.pool.id)
+        app[appkeys.LEDGER] = RedisLedger(client, keys, settings.dedup_window_s, settings.stream_max_events)
+        yield
+    finally:
+        await client.aclose()
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    if SHARED_STORE in app:
+        app[appkeys.STORE] = app[SHARED_STORE]
+        await app[SHARED_STORE].migrate()
+        yield
+        return
+    store = await ClickHouseStore.open(settings.clickhouse_url, settings.data_dir, settings.clickhouse_database)
+    try:
+        applied = await store.migrate()
+        if applied:
+            log.info("migrations applied", extra={"migrations": applied})
+        app[appkeys.STORE] = store
+        yield
+    finally:
+        await store.close()
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
+    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, app[appkeys.CLOCK], app[appkeys.METRICS],
+                                     settings.max_batch_events)
+    app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, app[appkeys.STORE], config.tz, app[appkeys.CLOCK])
+    app[appkeys.USAGE] = UsageReader(app[appkeys.STORE], config)
+    yield
+
+
+async def _writer(app: web.Application) -> AsyncIterator[None]:
+    settings, ledger = app[appkeys.SETTINGS], app[appkeys.LEDGER]
+    writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.METRICS],
+                          app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms)
+    app[appkeys.WRITER] = writer
+    task = asyncio.create_task(writer.run(), name="stream-writer") if settings.writer else None
+    yield
+    writer.stop()
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=30)

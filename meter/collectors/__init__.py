@@ -1,0 +1,1 @@
+"""Collectors: producers that read usage from the portal and send events (none yet)."""

@@ -1,0 +1,107 @@
+"""One exception hierarchy; the HTTP layer maps each class to a status (``meter.http.errors``).
+
+Adapters translate their drivers' errors into these, so the domain never sees a redis-py or
+ClickHouse exception.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class MeterError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    type = "internal"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ConfigError(MeterError):
+    """The environment or the pool file is wrong; start-up stops."""
+
+    type = "config"
+
+
+class InvalidRequest(MeterError):
+    """The request is malformed or a field is wrong (400); ``details`` names each problem."""
+
+    type = "invalid_request"
+
+
+class InvalidEvents(InvalidRequest):
+    """One or more events of a batch are invalid; nothing of the batch was accepted (400)."""
+
+    type = "invalid_events"
+
+
+class Unauthorized(MeterError):
+    """No token, or a token that is not configured (401)."""
+
+    type = "unauthorized"
+
+
+class Forbidden(MeterError):
+    """The token's role or signatory binding does not allow this (403)."""
+
+    type = "forbidden"
+
+
+class NotFound(MeterError):
+    """The named resource does not exist (404)."""
+
+    type = "not_found"
+
+
+class Conflict(MeterError):
+    """The request contradicts the current state (409)."""
+
+    type = "conflict"
+
+
+class PayloadTooLarge(MeterError):
+    """The body is larger than the configured limit (413)."""
+
+    type = "payload_too_large"
+
+
+class UnsupportedMediaType(MeterError):
+    """The content type or encoding is not one the endpoint reads (415)."""
+
+    type = "unsupported_media_type"
+
+
+class Unavailable(MeterError):
+    """A dependency is down or the backlog is full; retry later (503 with Retry-After)."""
+
+    type = "unavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StoreUnavailable(Unavailable):
+    """ClickHouse (server or embedded) did not answer or failed."""
+
+    type = "store_unavailable"
+
+
+class LedgerUnavailable(Unavailable):
+    """Redis did not answer in time or refused the command."""
+
+    type = "ledger_unavailable"
+
+
+class BacklogFull(Unavailable):
+    """The stream of events not yet written to ClickHouse is at its maximum length."""
+
+    type = "backlog_full"
+
+
+class StoreQueryError(MeterError):
+    """ClickHouse rejected a statement: a bug or a schema mismatch, not bad input."""
+
+    type = "store_error"

@@ -1,0 +1,1 @@
+"""The HTTP layer: handlers only decode, call a domain service, and encode."""

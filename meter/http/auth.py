@@ -1,0 +1,61 @@
+"""Bearer tokens with roles, compared in constant time.
+
+Tokens come from the pool file (``[[tokens]]``, the secret or its SHA-256). A request's token is
+hashed and compared with every configured digest by ``hmac.compare_digest``, so neither the
+match nor its position leaks through timing.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from meter.errors import Forbidden, Unauthorized
+from meter.settings import TokenEntry
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    signatory: str | None
+    label: str
+
+    def may(self, role: str) -> bool:
+        return self.role == "admin" or self.role == role
+
+    def require(self, *roles: str) -> None:
+        if not any(self.may(r) for r in roles):
+            raise Forbidden(f"a {self.role} token may not do this (needs {' or '.join(roles)})")
+
+    def require_signatory(self, signatory: str) -> None:
+        """A bound token only reaches its own signatory."""
+        if self.signatory is not None and self.signatory != signatory:
+            raise Forbidden(f"this token is bound to signatory {self.signatory!r}")
+
+
+class TokenTable:
+    def __init__(self, entries: list[TokenEntry]) -> None:
+        self._entries = [(bytes.fromhex(e.digest()), Principal(e.role, e.signatory, e.label())) for e in entries]
+
+    def resolve(self, secret: str | None) -> Principal:
+        if not secret:
+            raise Unauthorized("a bearer token is required (Authorization: Bearer ... or X-Meter-Token)")
+        digest = hashlib.sha256(secret.encode()).digest()
+        found = None
+        for known, principal in self._entries:
+            if hmac.compare_digest(known, digest):
+                found = principal
+        if found is None:
+            raise Unauthorized("the token is not valid")
+        return found
+
+
+def secret_from(headers) -> str | None:  # headers: a multidict of the request
+    token = headers.get("X-Meter-Token")
+    if token:
+        return token.strip()
+    auth = headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None

@@ -1,0 +1,94 @@
+"""Middlewares: error rendering (one table from error type to status) and token checks."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from meter import errors
+from meter.http import appkeys
+from meter.http.auth import secret_from
+
+log = logging.getLogger("meter.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STATUS: dict[type[errors.MeterError], int] = {
+    errors.InvalidRequest: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+    errors.Unavailable: 503,
+}
+_AIOHTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def error_body(kind: str, message: str, details: list | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"type": kind, "message": message}
+    if details is not None:
+        err["details"] = details
+    return {"error": err}
+
+
+def status_of(exc: errors.MeterError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def render(exc: errors.MeterError) -> web.Response:
+    status = status_of(exc)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.Unavailable) else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="meter"'}
+    return json_response(error_body(exc.type, exc.message, exc.details), status, headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.MeterError as exc:
+        if status_of(exc) >= 500:
+            request.app[appkeys.METRICS].errors.labels("http", exc.type).inc()
+        return render(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        kind = _AIOHTTP_TYPES.get(exc.status, "http_error")
+        message = exc.reason if exc.status != 413 else f"the body is larger than {request.app[appkeys.SETTINGS].max_body_bytes} bytes"
+        return json_response(error_body(kind, message), exc.status)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        request.app[appkeys.METRICS].errors.labels("http", "internal").inc()
+        return json_response(error_body("internal", "an internal error occurred; it has been logged"), 500)
+
+
+def requires(*roles: str) -> Callable[[Handler], Handler]:
+    """Mark a handler as needing a token of one of ``roles`` (admin may do everything)."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.roles = roles  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    roles = getattr(getattr(request.match_info, "handler", None), "roles", None)
+    if roles is not None:
+        principal = request.app[appkeys.TOKENS].resolve(secret_from(request.headers))
+        principal.require(*roles)
+        request[appkeys.PRINCIPAL] = principal
+    return await handler(request)

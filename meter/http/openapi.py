@@ -1,0 +1,149 @@
+"""The OpenAPI 3.1 description of the whole API, served at /openapi.json.
+
+``tests/test_openapi.py`` keeps it true: every route of the app is here and nothing else is, and
+real answers are validated against the schemas named here.
+"""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from meter import __version__
+
+_ERROR = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["type", "message"], "properties": {
+        "type": {"type": "string"}, "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object"}}}}},
+}
+_METRIC_USAGE = {
+    "type": "object", "required": ["used", "allotment", "cap", "pool_used", "percent", "reset"],
+    "properties": {"used": {"type": "integer"}, "allotment": {"type": ["integer", "null"]},
+                   "cap": {"type": "integer"}, "pool_used": {"type": "integer"},
+                   "percent": {"type": ["number", "null"]}, "reset": {"type": ["string", "null"]}},
+}
+_SIGNATORY_BODY = {
+    "type": "object", "required": ["name", "kind"],
+    "properties": {
+        "name": {"type": "string"}, "kind": {"enum": ["region", "departement", "epci", "commune", "other"]},
+        "population": {"type": ["integer", "null"]}, "publication": {"enum": ["direct", "subdomain"]},
+        "hosts": {"type": "array", "items": {"type": "string"}},
+        "emails": {"type": "array", "items": {"type": "string"}},
+        "joined_at": {"type": "string", "format": "date"}, "left_at": {"type": ["string", "null"], "format": "date"},
+        "weight": {"type": "number"}},
+}
+_SIGNATORY = {"allOf": [{"$ref": "#/components/schemas/SignatoryBody"},
+                        {"type": "object", "required": ["id", "active"],
+                         "properties": {"id": {"type": "string"}, "active": {"type": "boolean"}}}]}
+SCHEMAS: dict[str, Any] = {
+    "Error": _ERROR,
+    "EventsAccepted": {"type": "object", "required": ["accepted", "duplicates"],
+                       "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}},
+    "Usage": {"type": "object", "required": ["signatory", "period", "metrics"],
+              "properties": {"signatory": {"type": "string"}, "period": {"type": "string"},
+                             "metrics": {"type": "object", "additionalProperties": _METRIC_USAGE}}},
+    "Pool": {"type": "object", "required": ["pool", "period", "metrics"],
+             "properties": {"pool": {"type": "string"}, "period": {"type": "string"},
+                            "metrics": {"type": "object", "additionalProperties": {
+                                "type": "object", "required": ["cap", "used", "by_signatory"],
+                                "properties": {"cap": {"type": "integer"}, "used": {"type": "integer"},
+                                               "by_signatory": {"type": "object",
+                                                                "additionalProperties": {"type": "integer"}}}}}}},
+    "SignatoryBody": _SIGNATORY_BODY,
+    "Signatory": _SIGNATORY,
+    "SignatoryList": {"type": "object", "required": ["signatories"],
+                      "properties": {"signatories": {"type": "array",
+                                                     "items": {"$ref": "#/components/schemas/Signatory"}}}},
+    "ImportResult": {"type": "object", "required": ["created", "updated"],
+                     "properties": {"created": {"type": "integer"}, "updated": {"type": "integer"}}},
+    "History": {"type": "object", "required": ["id", "changes"],
+                "properties": {"id": {"type": "string"}, "changes": {"type": "array", "items": {"type": "object"}}}},
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+}
+_PERIOD = {"name": "period", "in": "query", "required": False,
+           "description": "YYYY-MM (a month) or YYYY-MM-DD (a day) in the pool's time zone; default the current month",
+           "schema": {"type": "string"}}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+       "description": "a SIREN (9 digits, Luhn) or a slug [a-z0-9-]{1,64} with a letter"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answer(description: str, schema: str | None = None, media: str = "application/json") -> dict:
+    body: dict[str, Any] = {"description": description}
+    if schema:
+        body["content"] = {media: {"schema": _ref(schema)}}
+    return body
+
+
+def _errors(*codes: int) -> dict:
+    names = {400: "invalid input, each problem named", 401: "no valid token", 403: "role or binding forbids it",
+             404: "not found", 409: "conflict", 413: "body too large", 415: "unsupported content type",
+             503: "a dependency is unavailable; see Retry-After"}
+    return {str(c): _answer(names[c], "Error") for c in codes}
+
+
+def _op(summary: str, role: str | None, answers: dict, **extra: Any) -> dict:
+    op: dict[str, Any] = {"summary": summary, "responses": answers, **extra}
+    if role is None:
+        op["security"] = []
+    else:
+        op["x-meter-roles"] = [role, "admin"] if role != "admin" else ["admin"]
+    return op
+
+
+def _paths() -> dict[str, Any]:
+    sig_ops = {
+        "get": _op("Read a signatory", "reader", {"200": _answer("the signatory", "Signatory"),
+                                                  **_errors(401, 403, 404)}, parameters=[_ID]),
+        "put": _op("Create or replace a signatory", "admin", {
+            "200": _answer("updated", "Signatory"), "201": _answer("created", "Signatory"),
+            **_errors(400, 401, 403, 409, 503)}, parameters=[_ID],
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("SignatoryBody")}}}),
+        "delete": _op("Mark a signatory as left today (history kept)", "admin", {
+            "200": _answer("the signatory, with left_at", "Signatory"), **_errors(401, 403, 404, 503)},
+            parameters=[_ID]),
+    }
+    return {
+        "/healthz": {"get": _op("Process is up", None, {"200": _answer("up", "Health")})},
+        "/readyz": {"get": _op("Redis and ClickHouse reachable", None, {
+            "200": _answer("ready", "Health"), "503": _answer("not ready", "Health")})},
+        "/metrics": {"get": _op("Prometheus metrics", None, {"200": {"description": "text exposition format"}})},
+        "/openapi.json": {"get": _op("This document", None, {"200": {"description": "OpenAPI 3.1"}})},
+        "/v1/events": {"post": _op(
+            "Ingest CloudEvents (one, a batch, JSON or NDJSON, optionally gzip)", "producer",
+            {"202": _answer("accepted: accepted + duplicates = events received", "EventsAccepted"),
+             **_errors(400, 401, 403, 413, 415, 503)},
+            requestBody={"required": True, "content": {t: {} for t in (
+                "application/cloudevents+json", "application/cloudevents-batch+json", "application/json",
+                "application/x-ndjson")}})},
+        "/v1/usage": {"get": _op("A signatory's usage in a period", "reader", {
+            "200": _answer("usage per metric", "Usage"), **_errors(400, 401, 403, 404, 503)}, parameters=[
+            {"name": "signatory", "in": "query", "required": False, "schema": {"type": "string"}}, _PERIOD])},
+        "/v1/pool": {"get": _op("The pool's usage in a period, per signatory", "reader", {
+            "200": _answer("pool usage per metric", "Pool"), **_errors(400, 401, 403, 503)}, parameters=[_PERIOD])},
+        "/v1/signatories": {"get": _op("List signatories", "reader", {
+            "200": _answer("every signatory, left ones included", "SignatoryList"), **_errors(401, 403)})},
+        "/v1/signatories/import": {"post": _op("Create or update signatories from CSV", "admin", {
+            "200": _answer("counts", "ImportResult"), **_errors(400, 401, 403, 409, 415, 503)},
+            requestBody={"required": True, "content": {"text/csv": {}}})},
+        "/v1/signatories/{id}": sig_ops,
+        "/v1/signatories/{id}/history": {"get": _op("Every change to a signatory, with who made it", "reader", {
+            "200": _answer("changes, oldest first", "History"), **_errors(401, 403, 404, 503)}, parameters=[_ID])},
+    }
+
+
+@cache
+def spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "meter", "version": __version__,
+                 "description": "Quota accounting and metering for a shared open-data portal subscription."},
+        "components": {"schemas": SCHEMAS, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "meterToken": {"type": "apiKey", "in": "header", "name": "X-Meter-Token"}}},
+        "security": [{"bearer": []}, {"meterToken": []}],
+        "paths": _paths(),
+    }

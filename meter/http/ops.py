@@ -1,0 +1,37 @@
+"""Operations: /healthz, /readyz, /metrics, /openapi.json (no token needed)."""
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from meter.http import appkeys
+from meter.http.middleware import json_response
+from meter.http.openapi import spec
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = {"redis": False, "clickhouse": False}
+    try:
+        checks["redis"] = bool(await request.app[appkeys.LEDGER].client.ping())
+    except Exception:  # any failure means "not ready"; the answer says which part
+        pass
+    checks["clickhouse"] = await request.app[appkeys.STORE].ping()
+    ready = all(checks.values())
+    return json_response({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[appkeys.METRICS].registry
+    try:
+        request.app[appkeys.METRICS].stream_lag.set(await request.app[appkeys.LEDGER].backlog())
+    except Exception:  # the lag gauge keeps its last value when Redis is away
+        pass
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(spec())

@@ -1,0 +1,24 @@
+"""The route table: every endpoint of the API, in one place (kept true by tests/test_openapi.py)."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from meter.http import events, ops, signatories, usage
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes([
+        web.get("/healthz", ops.healthz),
+        web.get("/readyz", ops.readyz),
+        web.get("/metrics", ops.metrics),
+        web.get("/openapi.json", ops.openapi),
+        web.post("/v1/events", events.post_events),
+        web.get("/v1/usage", usage.get_usage),
+        web.get("/v1/pool", usage.get_pool),
+        web.get("/v1/signatories", signatories.list_signatories),
+        web.post("/v1/signatories/import", signatories.import_signatories),
+        web.get("/v1/signatories/{id}", signatories.get_signatory),
+        web.put("/v1/signatories/{id}", signatories.put_signatory),
+        web.delete("/v1/signatories/{id}", signatories.delete_signatory),
+        web.get("/v1/signatories/{id}/history", signatories.get_history),
+    ])

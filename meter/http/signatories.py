@@ -1,0 +1,82 @@
+"""/v1/signatories: read, create or replace, mark as left, import from CSV, and the history.
+
+Reads need a reader token, and a token bound to a signatory sees only that one; writes need an
+admin token. The token's label is recorded as the author of each change.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from meter.errors import Forbidden, InvalidRequest, UnsupportedMediaType
+from meter.http import appkeys
+from meter.http.middleware import json_response, requires
+from meter.registry.csvimport import parse_csv_bytes
+from meter.registry.service import Registry
+
+CSV = "text/csv"
+
+
+def _registry(request: web.Request) -> Registry:
+    registry: Registry = request.app[appkeys.REGISTRY]
+    return registry
+
+
+def _allowed_id(request: web.Request) -> str:
+    """The path's id, once the token's binding (if any) allows it."""
+    sid = request.match_info["id"]
+    request[appkeys.PRINCIPAL].require_signatory(sid)
+    return sid
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("the body is not valid JSON", [{"field": "body", "reason": str(exc)}]) from None
+
+
+@requires("reader")
+async def list_signatories(request: web.Request) -> web.Response:
+    records = await _registry(request).list()
+    bound = request[appkeys.PRINCIPAL].signatory
+    if bound is not None:
+        records = [r for r in records if r["id"] == bound]
+    return json_response({"signatories": records})
+
+
+@requires("reader")
+async def get_signatory(request: web.Request) -> web.Response:
+    return json_response(await _registry(request).get(_allowed_id(request)))
+
+
+@requires("admin")
+async def put_signatory(request: web.Request) -> web.Response:
+    sid = _allowed_id(request)
+    record, created = await _registry(request).put(sid, await _json_body(request), request[appkeys.PRINCIPAL].label)
+    return json_response(record, status=201 if created else 200)
+
+
+@requires("admin")
+async def delete_signatory(request: web.Request) -> web.Response:
+    sid = _allowed_id(request)
+    return json_response(await _registry(request).delete(sid, request[appkeys.PRINCIPAL].label))
+
+
+@requires("admin")
+async def import_signatories(request: web.Request) -> web.Response:
+    if request.content_type != CSV:
+        raise UnsupportedMediaType(f"Content-Type {request.content_type or '(none)'!r} is not supported; use {CSV}")
+    rows = parse_csv_bytes(await request.read())
+    principal = request[appkeys.PRINCIPAL]
+    if principal.signatory is not None and any(r.get("id") != principal.signatory for r in rows):
+        raise Forbidden(f"this token is bound to signatory {principal.signatory!r}; the file names others")
+    return json_response(await _registry(request).import_rows(rows, principal.label))
+
+
+@requires("reader")
+async def get_history(request: web.Request) -> web.Response:
+    sid = _allowed_id(request)
+    return json_response({"id": sid, "changes": await _registry(request).history(sid)})

@@ -1,0 +1,38 @@
+"""GET /v1/usage and GET /v1/pool."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from meter.errors import InvalidRequest, NotFound
+from meter.http import appkeys
+from meter.http.middleware import json_response, requires
+from meter.ledger.redis_ledger import UNATTRIBUTED
+from meter.periods import Period, parse_period
+
+
+def period_param(request: web.Request) -> Period:
+    config = request.app[appkeys.CONFIG]
+    return parse_period(request.query.get("period"), config.tz, request.app[appkeys.CLOCK].now())
+
+
+@requires("reader")
+async def get_usage(request: web.Request) -> web.Response:
+    principal = request[appkeys.PRINCIPAL]
+    signatory = request.query.get("signatory") or principal.signatory
+    if not signatory:
+        raise InvalidRequest("signatory is required", [{"field": "signatory", "reason": "is required"}])
+    principal.require_signatory(signatory)
+    period = period_param(request)
+    if signatory != UNATTRIBUTED and await request.app[appkeys.REGISTRY].get_or_none(signatory) is None:
+        raise NotFound(f"no signatory {signatory!r}")
+    return json_response(await request.app[appkeys.USAGE].usage(signatory, period))
+
+
+@requires("reader")
+async def get_pool(request: web.Request) -> web.Response:
+    body = await request.app[appkeys.USAGE].pool_view(period_param(request))
+    signatory = request[appkeys.PRINCIPAL].signatory
+    if signatory is not None:  # a bound reader sees the pool's totals, and only its own share
+        for view in body["metrics"].values():
+            view["by_signatory"] = {k: v for k, v in view["by_signatory"].items() if k == signatory}
+    return json_response(body)

@@ -1,0 +1,1 @@
+"""Ingestion: HTTP body -> CloudEvents -> validated usage events -> one ledger script per batch."""

@@ -1,0 +1,108 @@
+"""Every Redis key the service uses, built here and nowhere else.
+
+All keys of one pool share the hash tag ``{pool}``, so a Lua script that touches several of them
+stays on one Redis Cluster slot, and pools shard across a cluster.
+"""
+from __future__ import annotations
+
+import hashlib
+
+
+class Keys:
+    def __init__(self, pool: str) -> None:
+        self.pool = pool
+        self.prefix = f"meter:{{{pool}}}:"
+
+    # ingestion
+    def seen(self, source: str, event_id: str) -> str:
+        """Dedup marker of one (source, id); a digest keeps long ids from costing memory."""
+        digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=12).hexdigest()
+        return f"{self.prefix}seen:{digest}"
+
+    def seen_check(self, check_id: str) -> str:
+        """Dedup marker of a consumed check, shared with ``api.call`` events that name it."""
+        return self.seen("\x00check", check_id)
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}stream"
+
+    @property
+    def backlog(self) -> str:
+        """Events in the stream not yet written to ClickHouse (the writer's lag)."""
+        return f"{self.prefix}backlog"
+
+    @property
+    def writer_inflight(self) -> str:
+        """The stream range the writer is inserting: re-inserted as is after a crash."""
+        return f"{self.prefix}writer:inflight"
+
+    # ledger: current counters
+    def flow(self, metric: str, period_label: str) -> str:
+        """Hash of a flow's counters for one period: field per signatory, ``*`` for the pool."""
+        return f"{self.prefix}flow:{metric}:{period_label}"
+
+    def stock(self, metric: str) -> str:
+        """Hash of a stock's totals: field per signatory, ``*`` for the pool."""
+        return f"{self.prefix}stock:{metric}"
+
+    def dataset(self, dataset: str) -> str:
+        """Hash of one dataset's last snapshot: sig, records, raw_bytes, t (ms)."""
+        return f"{self.prefix}ds:{dataset}"
+
+    def content_object(self, name: str) -> str:
+        """Hash of one content object's last snapshot: sig, bytes, t (ms)."""
+        return f"{self.prefix}obj:{name}"
+
+    # registry
+    @property
+    def signatories(self) -> str:
+        """Hash: signatory id -> its current record (JSON)."""
+        return f"{self.prefix}signatories"
+
+    @property
+    def signatory_ids(self) -> str:
+        """Set of every id ever registered (left ones included): attribution of events."""
+        return f"{self.prefix}signatory_ids"
+
+    @property
+    def hosts(self) -> str:
+        """Hash: host name -> signatory id (gateway lookup)."""
+        return f"{self.prefix}hosts"
+
+    @property
+    def dataset_owner(self) -> str:
+        """Hash: dataset id -> signatory id (gateway lookup from OpenDataSoft paths)."""
+        return f"{self.prefix}dataset_owner"
+
+    # hot path
+    def check(self, check_id: str) -> str:
+        return f"{self.prefix}check:{check_id}"
+
+    def reservation(self, rid: str) -> str:
+        return f"{self.prefix}resv:{rid}"
+
+    @property
+    def reservations(self) -> str:
+        """Sorted set of reservation ids by expiry (ms)."""
+        return f"{self.prefix}resv_expiry"
+
+    def held(self, metric: str) -> str:
+        """Hash of held (reserved) amounts: field per signatory, ``*`` for the pool."""
+        return f"{self.prefix}held:{metric}"
+
+    def allotments(self, metric: str, period_label: str) -> str:
+        return f"{self.prefix}allot:{metric}:{period_label}"
+
+    @property
+    def ledger_epoch(self) -> str:
+        """Present while the ledger is complete; its absence means Redis lost it."""
+        return f"{self.prefix}ledger_epoch"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"
+
+    @property
+    def pattern(self) -> str:
+        """SCAN pattern of every key of the pool (tests clean up with it)."""
+        return f"meter:{{{self.pool}}}:*"

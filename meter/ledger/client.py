@@ -1,0 +1,40 @@
+"""The Redis connection, its start-up checks and driver-error translation."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as redis
+from redis import exceptions as rex
+
+from meter.errors import ConfigError, LedgerUnavailable
+
+DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)
+
+
+def connect(url: str, timeout_s: float = 2.0) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30,
+        max_connections=256, protocol=2,
+    )
+
+
+async def check_no_eviction(client: redis.Redis) -> None:
+    """Refuse a Redis that may evict keys: it would silently drop counters and dedup markers."""
+    policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "noeviction")
+    if isinstance(policy, bytes):
+        policy = policy.decode()
+    if policy != "noeviction":
+        raise ConfigError(
+            f"Redis maxmemory-policy is {policy!r}; meter needs 'noeviction' "
+            "(CONFIG SET maxmemory-policy noeviction) so that no counter is ever evicted"
+        )
+
+
+@contextlib.asynccontextmanager
+async def translated(what: str) -> AsyncIterator[None]:
+    """Turn a driver failure into ``LedgerUnavailable`` (503) naming what was attempted."""
+    try:
+        yield
+    except DRIVER_ERRORS as exc:
+        raise LedgerUnavailable(f"Redis is unavailable ({what}): {exc.__class__.__name__}", retry_after_s=2) from exc

@@ -1,0 +1,115 @@
+-- ingest.lua: one batch of events, atomically: dedup, ledger update, append to the stream.
+--
+-- Every key is derived from the pool's prefix (ARGV[1], which carries the {pool} hash tag), so
+-- the script touches one Redis Cluster slot; KEYS name the two fixed ones.
+-- KEYS[1]  stream of rows waiting for the ClickHouse writer
+-- KEYS[2]  backlog counter (events in the stream not yet written)
+-- ARGV[1]  key prefix "meter:{pool}:"
+-- ARGV[2]  dedup window, seconds          ARGV[3] backlog limit, events
+-- ARGV[4]  n, the number of events        ARGV[5] ClickHouse table the rows go to
+-- then n groups of 9 values, one per event:
+--   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot
+--   seen   dedup key of (source, id)
+--   alias  dedup key of the check this api.call repeats, or ''
+--   sig    signatory id (or 'unattributed')
+--   key    flow: the period's counter hash; d/c: the item's snapshot hash
+--   a      flow: amount; d: records; c: bytes
+--   b      d: raw_bytes; otherwise 0
+--   t      flow: seconds the counter hash must live (<= 0: period long over, history only);
+--          d/c: event time (ms), the newer snapshot wins
+--   row    the row for ClickHouse (one JSON line)
+-- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}, or the error BACKLOG_FULL (nothing changed).
+local prefix, window = ARGV[1], tonumber(ARGV[2])
+local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
+if backlog + n > limit then
+  return redis.error_reply('BACKLOG_FULL')
+end
+
+local rows, flows = {}, {}
+local totals = {records = {}, raw_bytes = {}, content_bytes = {}}
+local accepted, dups, unattributed = 0, 0, 0
+
+local function add(tbl, field, v)
+  tbl[field] = (tbl[field] or 0) + v
+end
+
+local function move(metric, old_sig, old_v, new_sig, new_v)
+  if old_sig then
+    add(totals[metric], old_sig, -old_v)
+    add(totals[metric], '*', -old_v)
+  end
+  add(totals[metric], new_sig, new_v)
+  add(totals[metric], '*', new_v)
+end
+
+local function snapshot(o, kind, key, sig, a, b, t)
+  local cur = redis.call('HMGET', key, 'sig', 'a', 'b', 't')
+  if t < tonumber(cur[4] or '-1') then
+    return -- an older snapshot than the one in force: history only
+  end
+  if kind == 'd' then
+    move('records', cur[1], tonumber(cur[2] or '0'), sig, a)
+    move('raw_bytes', cur[1], tonumber(cur[3] or '0'), sig, b)
+  else
+    move('content_bytes', cur[1], tonumber(cur[2] or '0'), sig, a)
+  end
+  redis.call('HSET', key, 'sig', sig, 'a', ARGV[o + 5], 'b', ARGV[o + 6], 't', ARGV[o + 7])
+end
+
+for i = 0, n - 1 do
+  local o = 6 + i * 9
+  local kind, seen, alias, sig, key = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
+  local a, b, t = tonumber(ARGV[o + 5]), tonumber(ARGV[o + 6]), tonumber(ARGV[o + 7])
+  local fresh = true
+  if alias ~= '' and redis.call('EXISTS', alias) == 1 then
+    fresh = false
+  end
+  if fresh then
+    fresh = redis.call('SET', seen, '1', 'NX', 'EX', window)
+  end
+  if not fresh then
+    dups = dups + 1
+  else
+    if alias ~= '' then
+      redis.call('SET', alias, '1', 'EX', window)
+    end
+    accepted = accepted + 1
+    if sig == 'unattributed' then
+      unattributed = unattributed + 1
+    end
+    rows[accepted] = ARGV[o + 8]
+    if kind == 'f' and t > 0 then
+      local f = flows[key]
+      if not f then
+        f = {fields = {}, exp = t}
+        flows[key] = f
+      end
+      add(f.fields, sig, a)
+      add(f.fields, '*', a)
+    elseif kind ~= 'f' then
+      snapshot(o, kind, key, sig, a, b, t)
+    end
+  end
+end
+
+for key, f in pairs(flows) do
+  for field, v in pairs(f.fields) do
+    redis.call('HINCRBY', key, field, string.format('%d', v))
+  end
+  redis.call('EXPIRE', key, f.exp)
+end
+for metric, fields in pairs(totals) do
+  for field, v in pairs(fields) do
+    if v ~= 0 then
+      redis.call('HINCRBY', prefix .. 'stock:' .. metric, field, string.format('%d', v))
+    end
+  end
+end
+
+local id = ''
+if accepted > 0 then
+  id = redis.call('XADD', KEYS[1], '*', 'table', ARGV[5], 'n', accepted, 'rows', table.concat(rows, '\n'))
+  redis.call('INCRBY', KEYS[2], accepted)
+end
+return {accepted, dups, id, unattributed}

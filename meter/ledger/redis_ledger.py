@@ -1,0 +1,54 @@
+"""RedisLedger: the ingestion side of the ledger (dedup, counters, stream append)."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import redis.asyncio as redis
+from redis import exceptions as rex
+
+from meter.errors import BacklogFull
+from meter.keys import Keys
+from meter.ledger import scripts
+from meter.ledger.client import translated
+
+UNATTRIBUTED = "unattributed"
+
+
+class RedisLedger:
+    def __init__(self, client: redis.Redis, keys: Keys, dedup_window_s: int, backlog_limit: int) -> None:
+        self.client = client
+        self.keys = keys
+        self.dedup_window_s = dedup_window_s
+        self.backlog_limit = backlog_limit
+        self._ingest = client.register_script(scripts.source("ingest"))
+
+    async def registered(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` name a registered signatory (left ones included)."""
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        async with translated("signatory lookup"):
+            found = await self.client.smismember(self.keys.signatory_ids, wanted)
+        return {sid for sid, hit in zip(wanted, found) if hit}
+
+    async def ingest(self, groups: Sequence[str | int | bytes], n: int, table: str = "events") -> tuple[int, int, int]:
+        """Run the ingest script on ``n`` events (9 values each).
+
+        Returns (accepted, duplicates, accepted events attributed to ``unattributed``).
+        """
+        argv = [self.keys.prefix, self.dedup_window_s, self.backlog_limit, n, table, *groups]
+        async with translated("ingest"):
+            try:
+                accepted, dups, _, unattributed = await self._ingest(keys=[self.keys.stream, self.keys.backlog], args=argv)
+            except rex.ResponseError as exc:
+                if "BACKLOG_FULL" in str(exc):
+                    raise BacklogFull(
+                        "the backlog of events not yet written to ClickHouse is full; retry later",
+                        retry_after_s=30,
+                    ) from None
+                raise
+        return int(accepted), int(dups), int(unattributed)
+
+    async def backlog(self) -> int:
+        async with translated("backlog"):
+            return int(await self.client.get(self.keys.backlog) or 0)

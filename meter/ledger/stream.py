@@ -1,0 +1,113 @@
+"""RedisStream: the writer's side of the stream (read a batch, remember it, acknowledge it).
+
+A batch's range is recorded (``writer_inflight``) before it is inserted, so after a crash the
+very same range is read again (XRANGE) and re-inserted with the very same deduplication token.
+Entries a crash left pending without a recorded range were never inserted, so any grouping works.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+from redis import exceptions as rex
+
+from meter.keys import Keys
+from meter.ledger.client import translated
+
+GROUP = "writer"
+CONSUMER = "writer-1"  # one writer per pool: the process that owns the store
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    table: str
+    n: int
+    rows: bytes
+
+
+@dataclass(frozen=True)
+class Batch:
+    entries: list[Entry]
+
+    @property
+    def first(self) -> str:
+        return self.entries[0].id
+
+    @property
+    def last(self) -> str:
+        return self.entries[-1].id
+
+    @property
+    def events(self) -> int:
+        return sum(e.n for e in self.entries)
+
+    def by_table(self) -> dict[str, bytes]:
+        tables: dict[str, list[bytes]] = {}
+        for e in self.entries:
+            tables.setdefault(e.table, []).append(e.rows)
+        return {t: b"\n".join(parts) for t, parts in tables.items()}
+
+
+def _decode(raw: list) -> list[Entry]:
+    out = []
+    for entry_id, fields in raw:
+        eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        out.append(Entry(eid, fields[b"table"].decode(), int(fields[b"n"]), fields[b"rows"]))
+    return out
+
+
+class RedisStream:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    async def ensure_group(self) -> None:
+        async with translated("stream group"):
+            try:
+                await self.client.xgroup_create(self.keys.stream, GROUP, id="0", mkstream=True)
+            except rex.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def next_batch(self, count: int, block_ms: int) -> Batch | None:
+        """The batch to insert now: the one in flight at a crash, else pending, else new entries."""
+        async with translated("stream read"):
+            inflight = await self.client.get(self.keys.writer_inflight)
+            if inflight:
+                first, last = inflight.decode().split(" ")
+                entries = _decode(await self.client.xrange(self.keys.stream, first, last))
+                return Batch(entries) if entries else None
+            entries = await self._read("0", count, None) or await self._read(">", count, block_ms)
+            if not entries:
+                return None
+            batch = Batch(entries)
+            await self.client.set(self.keys.writer_inflight, f"{batch.first} {batch.last}")
+            return batch
+
+    async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
+        try:
+            reply = await self.client.xreadgroup(GROUP, CONSUMER, {self.keys.stream: start}, count=count, block=block_ms)
+        except rex.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()
+            return []
+        if not reply:
+            return []
+        return _decode(reply[0][1])
+
+    async def ack(self, batch: Batch) -> None:
+        """Acknowledge, delete and forget the batch, and shrink the backlog, in one transaction."""
+        ids = [e.id for e in batch.entries]
+        async with translated("stream ack"):
+            pipe = self.client.pipeline(transaction=True)
+            pipe.xack(self.keys.stream, GROUP, *ids)
+            pipe.xdel(self.keys.stream, *ids)
+            pipe.decrby(self.keys.backlog, batch.events)
+            pipe.delete(self.keys.writer_inflight)
+            await pipe.execute()
+
+    async def backlog(self) -> int:
+        async with translated("backlog"):
+            return int(await self.client.get(self.keys.backlog) or 0)

@@ -1,0 +1,114 @@
+"""Calendar periods in the pool's time zone.
+
+A month starts at local midnight on the 1st and a day at local midnight, whatever the
+daylight-saving rules do, so a Paris month lasts 743, 744 or 745 hours. Every bound is computed
+from local dates, then converted to UTC, never by adding hours.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from meter.errors import InvalidRequest
+
+Kind = Literal["month", "day"]
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def local_midnight(d: date, tz: ZoneInfo) -> datetime:
+    """The first instant of local date ``d`` (midnight exists in every zone we serve)."""
+    return datetime.combine(d, time(0), tzinfo=tz)
+
+
+def _next_month(d: date) -> date:
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: Kind
+    first_day: date  # local date of the first day
+    tz: ZoneInfo
+
+    @property
+    def end_day(self) -> date:
+        """The local date just after the period (exclusive)."""
+        if self.kind == "day":
+            return self.first_day + timedelta(days=1)
+        return _next_month(self.first_day)
+
+    @property
+    def last_day(self) -> date:
+        return self.end_day - timedelta(days=1)
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.first_day, self.tz)
+
+    @property
+    def end(self) -> datetime:
+        return local_midnight(self.end_day, self.tz)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end.astimezone(timezone.utc) - self.start.astimezone(timezone.utc)).total_seconds())
+
+    @property
+    def label(self) -> str:
+        if self.kind == "day":
+            return self.first_day.isoformat()
+        return self.first_day.strftime("%Y-%m")
+
+    def contains(self, instant: datetime) -> bool:
+        return self.start <= instant < self.end
+
+    def next(self) -> "Period":
+        return Period(self.kind, self.end_day, self.tz)
+
+    def previous(self) -> "Period":
+        if self.kind == "day":
+            return Period("day", self.first_day - timedelta(days=1), self.tz)
+        prev = self.first_day - timedelta(days=1)
+        return Period("month", prev.replace(day=1), self.tz)
+
+    def reset_iso(self) -> str:
+        """The period's end as RFC 3339 with the local offset, e.g. 2026-04-01T00:00:00+02:00."""
+        return self.end.isoformat()
+
+
+def month_of(instant: datetime, tz: ZoneInfo) -> Period:
+    local = instant.astimezone(tz).date()
+    return Period("month", local.replace(day=1), tz)
+
+
+def day_of(instant: datetime, tz: ZoneInfo) -> Period:
+    return Period("day", instant.astimezone(tz).date(), tz)
+
+
+def period_of(kind: Kind, instant: datetime, tz: ZoneInfo) -> Period:
+    return month_of(instant, tz) if kind == "month" else day_of(instant, tz)
+
+
+def parse_period(text: str | None, tz: ZoneInfo, now: datetime, field: str = "period") -> Period:
+    """``YYYY-MM`` (a month) or ``YYYY-MM-DD`` (a day); None means the current month."""
+    if text is None or text == "":
+        return month_of(now, tz)
+    try:
+        if m := _MONTH.match(text):
+            return Period("month", date(int(m[1]), int(m[2]), 1), tz)
+        if m := _DAY.match(text):
+            return Period("day", date(int(m[1]), int(m[2]), int(m[3])), tz)
+    except ValueError:
+        pass
+    raise InvalidRequest(
+        f"{field} must be YYYY-MM or YYYY-MM-DD",
+        [{"field": field, "reason": f"{text!r} is not a month (YYYY-MM) or a day (YYYY-MM-DD)"}],
+    )
+
+
+def local_day(instant: datetime, tz: ZoneInfo) -> date:
+    return instant.astimezone(tz).date()

@@ -1,0 +1,1 @@
+"""The signatory registry: current members in Redis, every change kept in ClickHouse."""

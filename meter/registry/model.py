@@ -1,0 +1,130 @@
+"""The signatory body: validation of what a PUT or an import row declares.
+
+Types are strict where JSON has a type (``"12"`` is not a population, ``true`` is not a weight);
+dates are ``YYYY-MM-DD`` strings. ``joined_at`` defaults to a date the caller gives (today in
+the pool's time zone, or the date an existing signatory already joined), passed as validation
+context so that the ``left_at`` rule sees the default too. Every problem is reported at once.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer,
+                      field_validator, model_validator)
+
+from meter.errors import InvalidRequest
+
+KINDS = ("region", "departement", "epci", "commune", "other")
+FIELDS = ("name", "kind", "population", "publication", "hosts", "emails", "joined_at", "left_at", "weight")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+MAX_HOST = 253
+
+
+def _host_problem(host: str) -> str | None:
+    if len(host) > MAX_HOST:
+        return f"a host name has at most {MAX_HOST} characters"
+    if not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+        return "must be a host name such as 'data.example.org' (no scheme, port or path)"
+    return None
+
+
+class SignatoryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(strict=True)
+    kind: Literal["region", "departement", "epci", "commune", "other"]
+    population: int | None = Field(None, ge=0, strict=True)
+    publication: Literal["direct", "subdomain"] = "direct"
+    hosts: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    joined_at: date | None = None  # None only until the model validator applies the default
+    left_at: date | None = None
+    weight: float = Field(1.0, gt=0, strict=True, allow_inf_nan=False)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v.strip()
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        v = [host.strip().lower() for host in v]  # host names are case-insensitive: keep one spelling
+        problems = [f"{host!r}: {reason}" for host in v if (reason := _host_problem(host))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return list(dict.fromkeys(v))  # a repeated host is harmless: keep it once
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        bad = [email for email in v if not _EMAIL.fullmatch(email)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(map(repr, bad))}")
+        return list(dict.fromkeys(v))
+
+    @field_validator("joined_at", "left_at", mode="before")
+    @classmethod
+    def _date_text(cls, v: Any) -> Any:
+        # pydantic would also read numbers as Unix timestamps; a date here is only ever YYYY-MM-DD
+        if v is None or isinstance(v, date) or (isinstance(v, str) and _DATE.fullmatch(v)):
+            return v
+        raise ValueError("must be a date YYYY-MM-DD")
+
+    @model_validator(mode="after")
+    def _dates(self, info: ValidationInfo) -> "SignatoryBody":
+        if self.joined_at is None:
+            self.joined_at = (info.context or {})["joined_at"]
+        if self.left_at is not None and self.left_at <= self.joined_at:
+            raise ValueError(f"must be after joined_at ({self.joined_at})")
+        return self
+
+    @field_serializer("weight")
+    def _weight(self, v: float) -> float | int:
+        return int(v) if float(v).is_integer() else v  # 1, not 1.0, for the usual whole weights
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """``hosts[0]`` for ('hosts', 0); a model-level rule names the field it is about."""
+    if not loc:
+        return "left_at"
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _reason(err: Any) -> str:
+    if err["type"] == "missing":
+        return "is required"
+    if err["type"] == "extra_forbidden":
+        return f"is not a known field (known: {', '.join(FIELDS)})"
+    if err["type"] == "value_error":
+        return str(err["ctx"]["error"])
+    return str(err["msg"])
+
+
+def problems(body: Any, joined_at: date) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """(the validated body as JSON values, []) or (None, [{"field", "reason"}, ...])."""
+    if not isinstance(body, dict):
+        return None, [{"field": "body", "reason": "must be a JSON object"}]
+    try:
+        model = SignatoryBody.model_validate(body, context={"joined_at": joined_at})
+    except ValidationError as exc:
+        return None, [{"field": _field(err["loc"]), "reason": _reason(err)} for err in exc.errors()]
+    return model.model_dump(mode="json"), []
+
+
+def validate_body(body: Any, joined_at: date) -> dict[str, Any]:
+    """The validated body as JSON values; ``InvalidRequest`` listing every problem otherwise.
+
+    ``joined_at`` is the default used when the body gives none.
+    """
+    valid, found = problems(body, joined_at)
+    if valid is None:
+        raise InvalidRequest("the signatory is invalid: " + "; ".join(f"{p['field']}: {p['reason']}" for p in found),
+                             found)
+    return valid

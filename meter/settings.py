@@ -1,0 +1,221 @@
+"""Settings: the process's environment (``METER_*``) and the pool file (TOML).
+
+Both are validated once at start-up; a bad value stops the process with a message that names
+the key and says what is wrong (see ``ConfigError``).
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from meter.errors import ConfigError
+
+DEFAULT_POOL_FILE = Path(__file__).resolve().parent.parent / "examples" / "demo-pool.toml"
+FLOW_METRICS = ("api_calls", "update_bytes")
+STOCK_METRICS = ("records", "raw_bytes", "content_bytes", "dataset_records")
+METRICS = FLOW_METRICS + STOCK_METRICS
+ROLES = ("admin", "gateway", "producer", "reader")
+_POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PoolSection(_Strict):
+    id: str = "cvl"
+    name: str = "Portail open data mutualisé"
+    timezone: str = "Europe/Paris"
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not _POOL_ID.match(v):
+            raise ValueError("must be 1-32 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as 'Europe/Paris')") from None
+        return v
+
+
+class CapsSection(_Strict):
+    """The convention's quotas; byte quotas read "GB" as 10^9 bytes."""
+
+    api_calls: int = Field(300_000, ge=0)
+    update_bytes: int = Field(1_000_000_000, ge=0)
+    records: int = Field(20_000_000, ge=0)
+    raw_bytes: int = Field(9_000_000_000, ge=0)
+    content_bytes: int = Field(30_000_000_000, ge=0)
+    dataset_records: int = Field(300_000, ge=0)
+
+    def get(self, metric: str) -> int:
+        return int(getattr(self, metric))
+
+
+class AllocationSection(_Strict):
+    policy: Literal["none", "equal", "weighted", "reserved", "max_min_fair"] = "none"
+    weight: Literal["population", "weight"] = "population"
+    reserved_fraction: float = Field(0.5, ge=0, le=1)
+    borrowing: bool = False
+    unattributed_share: float = Field(0.05, ge=0, lt=1)
+
+
+FailMode = Literal["fail_open", "fail_closed"]
+
+
+class EnforcementSection(_Strict):
+    """How decisions behave when Redis fails, and whether they may deny at all (shadow mode)."""
+
+    enforce: bool = True
+    redis_timeout_ms: int = Field(50, ge=1, le=10_000)
+    fail_modes: dict[str, FailMode] = Field(default_factory=dict)
+    enforce_metrics: dict[str, bool] = Field(default_factory=dict)
+    trusted_gateways: list[str] = Field(default_factory=list)
+
+    @field_validator("fail_modes", "enforce_metrics")
+    @classmethod
+    def _known_metrics(cls, v: dict) -> dict:
+        unknown = sorted(set(v) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(METRICS)}")
+        return v
+
+    @field_validator("trusted_gateways")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IP network (CIDR such as 10.0.0.0/8)") from None
+        return v
+
+    def fail_mode(self, metric: str) -> FailMode:
+        return self.fail_modes.get(metric, "fail_open" if metric == "api_calls" else "fail_closed")
+
+    def enforced(self, metric: str) -> bool:
+        return self.enforce and self.enforce_metrics.get(metric, True)
+
+
+class TokenEntry(_Strict):
+    role: Literal["admin", "gateway", "producer", "reader"]
+    token: str | None = Field(None, min_length=8)
+    sha256: str | None = None
+    signatory: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> "TokenEntry":
+        if (self.token is None) == (self.sha256 is None):
+            raise ValueError("give exactly one of 'token' or 'sha256'")
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256.lower()):
+            raise ValueError("'sha256' must be 64 hex digits")
+        return self
+
+    def digest(self) -> str:
+        if self.sha256 is not None:
+            return self.sha256.lower()
+        return hashlib.sha256(self.token.encode()).hexdigest()  # type: ignore[union-attr]
+
+    def label(self) -> str:
+        """A name for logs and history that never reveals the secret."""
+        return self.name or f"{self.role}:{self.digest()[:8]}"
+
+
+class PoolConfig(_Strict):
+    pool: PoolSection = PoolSection()
+    caps: CapsSection = CapsSection()
+    allocation: AllocationSection = AllocationSection()
+    enforcement: EnforcementSection = EnforcementSection()
+    tokens: list[TokenEntry] = Field(default_factory=list)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.pool.timezone)
+
+
+class Settings(BaseSettings):
+    """Process settings from ``METER_*`` variables; tests build it directly."""
+
+    model_config = SettingsConfigDict(env_prefix="METER_", extra="ignore")
+
+    config: Path = DEFAULT_POOL_FILE
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    clickhouse_url: str = ""
+    clickhouse_database: str = "meter"
+    data_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dedup_window_s: int = Field(35 * 86_400, ge=60)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_batch_events: int = Field(10_000, ge=1)
+    stream_max_events: int = Field(5_000_000, ge=1_000)
+    writer_batch_entries: int = Field(200, ge=1)
+    writer_block_ms: int = Field(200, ge=1)
+    writer: bool = True
+    scheduler: bool = True
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _db_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v):
+            raise ValueError("must be an identifier: letters, digits and '_'")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+
+def _describe(exc: ValidationError, origin: str, env: bool = False) -> str:
+    lines = [f"invalid configuration in {origin}:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if env:
+            key = "METER_" + key.upper()
+        lines.append(f"  {key}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "the environment", env=True)) from None
+
+
+def parse_pool_config(text: str, origin: str = "pool file") -> PoolConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid configuration in {origin}: not valid TOML: {exc}") from None
+    try:
+        return PoolConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None
+
+
+def load_pool_config(path: Path) -> PoolConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the pool file {path} (METER_CONFIG): {exc.strerror}") from None
+    return parse_pool_config(text, str(path))

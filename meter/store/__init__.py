@@ -1,0 +1,1 @@
+"""ClickHouse: the history. One seam (``ClickHouseStore``) over chDB or a server, SQL in ``queries``."""

@@ -1,0 +1,54 @@
+"""SQL, in one place: small builders returning (sql, params). Values always go in params.
+
+``db`` is the database name from the settings (an identifier checked at start-up), the only
+thing formatted into the text.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from meter.store.rows import ch_time
+
+Query = tuple[str, dict[str, Any]]
+
+
+def flow_totals(db: str, pool: str, first_day: date, last_day: date) -> Query:
+    """Flows summed per metric and signatory over local days [first_day, last_day]."""
+    sql = (f"SELECT metric, signatory, sum(value) FROM {db}.usage_daily "
+           "WHERE pool = {pool:String} AND day BETWEEN {first:Date} AND {last:Date} "
+           "GROUP BY metric, signatory ORDER BY metric, signatory")
+    return sql, {"pool": pool, "first": first_day.isoformat(), "last": last_day.isoformat()}
+
+
+def stock_totals(db: str, pool: str, before: datetime) -> Query:
+    """Per signatory: records, raw_bytes, content bytes and its largest dataset, as of ``before``.
+
+    Per item the snapshot in force is the latest by (time, received); a later arrival wins a tie,
+    as it does in the Redis ledger.
+    """
+    sql = (
+        "SELECT signatory, sum(records), sum(raw_bytes), sum(bytes), max(records) FROM ("
+        " SELECT item, argMax(signatory, (time, received)) AS signatory,"
+        " argMax(records, (time, received)) AS records, argMax(raw_bytes, (time, received)) AS raw_bytes,"
+        " argMax(bytes, (time, received)) AS bytes"
+        f" FROM {db}.stock_snapshots WHERE pool = {{pool:String}} AND time < {{before:DateTime64(6, 'UTC')}}"
+        " GROUP BY item) GROUP BY signatory ORDER BY signatory")
+    return sql, {"pool": pool, "before": ch_time(before)}
+
+
+def event_count(db: str, pool: str) -> Query:
+    return f"SELECT count() FROM {db}.events WHERE pool = {{pool:String}}", {"pool": pool}
+
+
+def signatory_history(db: str, pool: str, signatory: str) -> Query:
+    sql = (f"SELECT at, action, changed_by, record FROM {db}.signatory_changes "
+           "WHERE pool = {pool:String} AND id = {id:String} ORDER BY at")
+    return sql, {"pool": pool, "id": signatory}
+
+
+def latest_signatories(db: str, pool: str) -> Query:
+    """The last recorded state of every signatory (rebuilds the Redis registry)."""
+    sql = (f"SELECT id, argMax(record, at) FROM {db}.signatory_changes "
+           "WHERE pool = {pool:String} GROUP BY id ORDER BY id")
+    return sql, {"pool": pool}

@@ -1,0 +1,79 @@
+"""StreamWriter: Redis stream -> ClickHouse, in batches, at least once, counted exactly once.
+
+Each batch is inserted with the deduplication token ``pool:first:last:table``; it is acknowledged
+only after every insert succeeded. ClickHouse down: the same batch is retried with capped
+exponential backoff while ingestion goes on (up to the backlog limit). Stopping finishes the
+batch in flight (graceful shutdown flushes what was read).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from meter.errors import MeterError
+from meter.ledger.stream import Batch, RedisStream
+from meter.metrics import Metrics
+from meter.store.clickhouse import ClickHouseStore
+
+log = logging.getLogger("meter.writer")
+MAX_BACKOFF_S = 30.0
+
+
+class StreamWriter:
+    def __init__(self, stream: RedisStream, store: ClickHouseStore, metrics: Metrics, pool: str,
+                 batch_entries: int, block_ms: int) -> None:
+        self.stream = stream
+        self.store = store
+        self.metrics = metrics
+        self.pool = pool
+        self.batch_entries = batch_entries
+        self.block_ms = block_ms
+        self._stopping = asyncio.Event()
+
+    async def step(self) -> int:
+        """Write one batch if there is one; returns the number of events written."""
+        batch = await self.stream.next_batch(self.batch_entries, self.block_ms)
+        if batch is None:
+            return 0
+        await self._insert(batch)
+        await self.stream.ack(batch)
+        self.metrics.stream_lag.set(await self.stream.backlog())
+        return batch.events
+
+    async def _insert(self, batch: Batch) -> None:
+        for table, payload in batch.by_table().items():
+            token = f"{self.pool}:{batch.first}:{batch.last}:{table}"
+            started = time.perf_counter()
+            await self.store.insert_json(table, payload, token)
+            self.metrics.insert_seconds.observe(time.perf_counter() - started)
+            self.metrics.rows_written.labels(table).inc(payload.count(b"\n") + 1)
+
+    async def drain(self) -> int:
+        """Write until the stream is empty (tests, shutdown)."""
+        total = 0
+        while written := await self.step():
+            total += written
+        return total
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self.step()
+                backoff = 0.5
+            except Exception as exc:  # never let the writer die: count, back off, retry the same batch
+                expected = isinstance(exc, MeterError)
+                self.metrics.errors.labels("writer", exc.type if expected else "unexpected").inc()
+                log.warning("writer: %s; retrying in %.1f s", exc, backoff, exc_info=not expected)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        self._stopping.set()

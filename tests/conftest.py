@@ -1,0 +1,152 @@
+"""Fixtures: the real Redis (started if it is not running), real chDB, the app on real parts.
+
+Isolation: every test gets its own pool id (so its own Redis keys, all under ``meter:{pool}:``,
+deleted afterwards) and its own ClickHouse database inside the one chDB path this process may
+open (dropped afterwards).
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import redis as redis_sync
+import redis.asyncio as redis
+
+from meter.app import create_app
+from meter.clock import FixedClock
+from meter.keys import Keys
+from meter.metrics import Metrics
+from meter.settings import PoolConfig, Settings, parse_pool_config
+from meter.store.clickhouse import ChdbBackend, ClickHouseStore
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+TOKENS = {"admin": "test-admin-token", "gateway": "test-gateway-token", "producer": "test-producer-token",
+          "reader": "test-reader-token"}
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis_sync.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis_sync.exceptions.ConnectionError:
+        return False
+
+
+def ensure_redis() -> None:
+    """Start the machine's Redis the documented way if it is not answering."""
+    if _redis_up():
+        return
+    if shutil.which("redis-server") is None:
+        pytest.exit("no Redis at 127.0.0.1:6379 and no redis-server binary (apt-get install redis-server)")
+    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+                    "--save", "", "--appendonly", "no"], check=True)
+    for _ in range(50):
+        if _redis_up():
+            return
+        time.sleep(0.1)
+    pytest.exit("started redis-server but it does not answer on 127.0.0.1:6379")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    ensure_redis()
+
+
+def new_pool_id() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def pool_toml(pool_id: str, extra: str = "") -> str:
+    tokens = "".join(f'\n[[tokens]]\nrole = "{role}"\ntoken = "{secret}"\nname = "test-{role}"\n'
+                     for role, secret in TOKENS.items())
+    return f'[pool]\nid = "{pool_id}"\ntimezone = "Europe/Paris"\n{extra}\n{tokens}'
+
+
+def make_config(pool_id: str, extra: str = "") -> PoolConfig:
+    return parse_pool_config(pool_toml(pool_id, extra), "test pool")
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+async def delete_pool_keys(client: redis.Redis, pool_id: str) -> None:
+    batch = [key async for key in client.scan_iter(match=Keys(pool_id).pattern, count=1000)]
+    for i in range(0, len(batch), 500):
+        await client.delete(*batch[i:i + 500])
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
+def chdb_backend(chdb_path: Path) -> Iterator[ChdbBackend]:
+    backend = ChdbBackend(chdb_path)
+    yield backend
+
+
+@pytest.fixture
+async def store(chdb_backend: ChdbBackend) -> AsyncIterator[ClickHouseStore]:
+    st = ClickHouseStore(chdb_backend, f"t_{uuid.uuid4().hex[:12]}")
+    await st.migrate()
+    yield st
+    await st.command(f"DROP DATABASE IF EXISTS {st.db}")
+
+
+@pytest.fixture
+def pool_id() -> str:
+    return new_pool_id()
+
+
+@pytest.fixture
+async def redis_client(pool_id: str) -> AsyncIterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    await delete_pool_keys(client, pool_id)
+    await client.aclose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 4, 20, 12, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(redis_url=REDIS_URL, data_dir=tmp_path, writer_block_ms=20, scheduler=False)
+
+
+@pytest.fixture
+def config(pool_id: str) -> PoolConfig:
+    return make_config(pool_id)
+
+
+@pytest.fixture
+async def client(redis_client: redis.Redis, store: ClickHouseStore, aiohttp_client, settings: Settings,
+                 config: PoolConfig, clock: FixedClock):
+    """The app on real Redis and chDB; its writer runs in the background as in production.
+
+    Redis and the store come first, so they are torn down after the app has stopped.
+    """
+    app = create_app(settings, config, clock=clock, metrics=Metrics(), store=store)
+    return await aiohttp_client(app)
+
+
+async def wait_written(client, timeout: float = 10.0) -> None:
+    """Wait until the writer has emptied the stream into ClickHouse."""
+    from meter.http import appkeys
+
+    ledger = client.app[appkeys.LEDGER]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await ledger.backlog() == 0 and not await ledger.client.exists(ledger.keys.writer_inflight):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the writer did not empty the stream in time")

@@ -1,0 +1,63 @@
+"""Event validation: whole-batch, every problem named by index and field (pure)."""
+from datetime import datetime, timezone
+
+import pytest
+
+from meter.errors import InvalidEvents
+from meter.ingest.validation import validate_events
+
+NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+
+
+def ev(**over):
+    base = {"specversion": "1.0", "id": "e1", "source": "gw", "type": "api.call",
+            "time": "2026-03-15T10:00:00Z", "subject": "loiret", "data": {"dataset": "ds1"}}
+    base.update(over)
+    return base
+
+
+def problems(batch):
+    with pytest.raises(InvalidEvents) as err:
+        validate_events(batch, NOW, 1000)
+    return [(d["index"], d["field"]) for d in err.value.details]
+
+
+def test_valid_events_of_every_type():
+    batch = [ev(), ev(id="2", type="update.bytes", data={"bytes": 10, "kind": "content"}),
+             ev(id="3", type="dataset.records", data={"dataset": "d", "records": 5, "raw_bytes": 9}),
+             ev(id="4", type="content.bytes", data={"object": "img.png", "bytes": 0}),
+             ev(id="5", type="dataset.deleted", data={"dataset": "d"})]
+    out = validate_events(batch, NOW, 1000)
+    assert [e.amount for e in out] == [1, 10, 5, 0, 0]
+    assert out[2].raw_bytes == 9 and out[1].kind == "content"
+    assert out[0].time == datetime(2026, 3, 15, 10, tzinfo=timezone.utc)
+
+
+def test_every_bad_event_is_listed_with_index_and_field():
+    batch = [ev(), ev(id=""), ev(type="nope"), ev(data={"count": 0}), ev(time="yesterday"),
+             ev(specversion="0.3"), "not an object", ev(subject="a\x07b")]
+    assert problems(batch) == [(1, "id"), (2, "type"), (3, "data.count"), (4, "time"), (5, "specversion"),
+                               (6, ""), (7, "subject")]
+
+
+def test_types_and_ranges():
+    assert problems([ev(data={"count": True})]) == [(0, "data.count")]
+    assert problems([ev(type="update.bytes", data={"bytes": -1})]) == [(0, "data.bytes")]
+    assert problems([ev(type="update.bytes", data={"bytes": 1, "kind": "x"})]) == [(0, "data.kind")]
+    assert problems([ev(type="dataset.records", data={"records": 1, "raw_bytes": 1})]) == [(0, "data.dataset")]
+    assert problems([ev(data=[1])]) == [(0, "data")]
+    assert problems([ev(subject="x" * 129)]) == [(0, "subject")]
+    assert problems([ev(time="2026-03-15T10:00:00")]) == [(0, "time")]
+    assert problems([ev(time="2026-03-16T10:00:00Z")]) == [(0, "time")]
+
+
+def test_missing_time_is_arrival_time():
+    raw = ev()
+    del raw["time"]
+    assert validate_events([raw], NOW, 10)[0].time == NOW
+
+
+def test_empty_and_oversized_batches():
+    assert problems([]) == [(None, "body")]
+    with pytest.raises(InvalidEvents):
+        validate_events([ev()] * 3, NOW, 2)
