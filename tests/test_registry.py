@@ -447,7 +447,6 @@ TOKENS = [TokenEntry(role="admin", token="admin-secret", name="alice"),
 
 
 # meter.http.middleware stores the principal under a str key, which aiohttp >= 3.12 warns about
-http_warning = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 
 @pytest.fixture
@@ -472,7 +471,6 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@http_warning
 async def test_http_put_answers_201_then_200_and_records_the_token_label(
         http: Any, client: redis.Redis, keys: Keys) -> None:
     first = await http.put("/v1/signatories/loiret", json=body(kind="departement"), headers=auth("admin-secret"))
@@ -483,7 +481,6 @@ async def test_http_put_answers_201_then_200_and_records_the_token_label(
     assert {r["changed_by"] for r in await history_rows(client, keys)} == {"alice"}
 
 
-@http_warning
 async def test_http_write_errors(http: Any) -> None:
     admin = auth("admin-secret")
     bad_json = await http.put("/v1/signatories/loiret", data=b"{", headers=admin)
@@ -494,7 +491,6 @@ async def test_http_write_errors(http: Any) -> None:
     assert csv_as_json.status == 415
 
 
-@http_warning
 async def test_http_import_delete_and_read(http: Any) -> None:
     admin = auth("admin-secret")
     imported = await http.post("/v1/signatories/import", data=EXAMPLES.read_bytes(),
@@ -506,7 +502,6 @@ async def test_http_import_delete_and_read(http: Any) -> None:
     assert len(listed["signatories"]) == 4
 
 
-@http_warning
 async def test_http_a_bound_reader_sees_only_its_signatory(http: Any) -> None:
     await http.post("/v1/signatories/import", data=EXAMPLES.read_bytes(),
                     headers={**auth("admin-secret"), "Content-Type": "text/csv"})

@@ -1,0 +1,116 @@
+"""Ingestion benchmark: events/s end to end (HTTP NDJSON batches of 1,000 -> queryable in
+ClickHouse), and in the same run chDB's own insert rate for the same rows, as a ratio.
+
+    .venv/bin/python bench/ingest.py [--events 300000] [--concurrency 4]
+
+Not a test: it prints figures for docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._service import BenchService  # noqa: E402
+
+BATCH = 1000
+
+
+def make_batches(n_events: int) -> list[bytes]:
+    batches = []
+    for b in range(n_events // BATCH):
+        lines = []
+        for i in range(BATCH):
+            k = b * BATCH + i
+            lines.append(json.dumps({
+                "specversion": "1.0", "id": f"ev-{k}", "source": "bench", "type": "api.call",
+                "time": f"2026-11-{1 + k % 25:02d}T{k % 24:02d}:00:00Z", "subject": f"sig-{k % 200}",
+                "data": {"dataset": f"ds-{k % 1000}", "count": 1}}))
+        batches.append("\n".join(lines).encode())
+    return batches
+
+
+async def post_all(svc: BenchService, batches: list[bytes], concurrency: int) -> float:
+    headers = {**svc.auth("producer"), "Content-Type": "application/x-ndjson"}
+    queue = list(reversed(batches))
+    async with aiohttp.ClientSession() as http:
+        async def worker() -> None:
+            while queue:
+                body = queue.pop()
+                async with http.post(svc.url + "/v1/events", data=body, headers=headers) as resp:
+                    assert resp.status == 202, await resp.text()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def wait_queryable(svc: BenchService, expected: int, month: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(svc.url + f"/v1/pool?period={month}", headers=svc.auth("reader")) as resp:
+                body = await resp.json()
+                if body["metrics"]["api_calls"]["used"] >= expected:
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def chdb_own_rate(n_events: int, chunk: int) -> float:
+    """chDB alone: the same schema, the same rows (JSONEachRow), ``chunk`` rows per insert."""
+    from meter.ingest.validation import validate_events
+    from meter.store.clickhouse import ClickHouseStore
+    from meter.store.rows import ch_time, event_row
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Europe/Paris")
+    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    raw = [json.loads(line) for b in make_batches(n_events) for line in b.splitlines()]
+    rows = [event_row("bench", ev, ev.subject, ev.time.astimezone(tz).date(), ch_time(now))
+            for ev in validate_events(raw, now, len(raw))]
+    store = await ClickHouseStore.open("", Path(tempfile.mkdtemp(prefix="meter-chdb-")), "bench")
+    await store.migrate()
+    started = time.perf_counter()
+    for i in range(0, len(rows), chunk):
+        await store.insert_json("events", b"\n".join(rows[i:i + chunk]), f"own:{i}")
+    elapsed = time.perf_counter() - started
+    await store.close()
+    return len(rows) / elapsed
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=300_000)
+    ap.add_argument("--concurrency", type=int, default=4)
+    args = ap.parse_args()
+    batches = make_batches(args.events)
+    svc = BenchService().start()
+    try:
+        started = time.perf_counter()
+        post_s = await post_all(svc, batches, args.concurrency)
+        await wait_queryable(svc, args.events, "2026-11")
+        total_s = time.perf_counter() - started
+    finally:
+        svc.stop()
+        svc.cleanup_redis()
+    end_to_end = args.events / total_s
+    own = await chdb_own_rate(args.events, 10_000)
+    print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
+    print(f"events: {args.events} in NDJSON batches of {BATCH}, {args.concurrency} concurrent producers")
+    print(f"accepted (202) rate:            {args.events / post_s:10,.0f} events/s")
+    print(f"end to end (queryable in chDB): {end_to_end:10,.0f} events/s")
+    print(f"chDB's own insert rate:         {own:10,.0f} rows/s (same rows, 10,000 per insert)")
+    print(f"ratio end to end / chDB alone:  {end_to_end / own:10.0%}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
