@@ -1,7 +1,7 @@
 # Set-up and run tooling for `meter`. `make help` lists the targets.
 #
 # Every target honours the METER_* environment variables (see DESIGN.md "Running it"); e.g.
-#   METER_REDIS_URL=redis://10.0.0.5:6379/0 make run
+#   METER_REDIS_URL=redis://redis.example.internal:6379/0 make run
 #   PYTEST_ARGS='-k ledger -x' make test
 
 SHELL := /bin/bash

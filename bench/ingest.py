@@ -69,13 +69,13 @@ async def chdb_own_rate(n_events: int, chunk: int) -> float:
     """chDB alone: the same schema, the same rows (JSONEachRow), ``chunk`` rows per insert."""
     from meter.ingest.validation import validate_events
     from meter.store.clickhouse import ClickHouseStore
-    from meter.store.rows import ch_time, event_row
+    from meter.store.rows import event_row
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Europe/Paris")
     now = datetime(2026, 11, 30, tzinfo=timezone.utc)
     raw = [json.loads(line) for b in make_batches(n_events) for line in b.splitlines()]
-    rows = [event_row("bench", ev, ev.subject, ev.time.astimezone(tz).date(), ch_time(now))
+    rows = [event_row("bench", ev, ev.subject, ev.time.astimezone(tz).date(), now.timestamp())
             for ev in validate_events(raw, now, len(raw))]
     store = await ClickHouseStore.open("", Path(tempfile.mkdtemp(prefix="meter-chdb-")), "bench")
     await store.migrate()

@@ -18,7 +18,7 @@ from meter.keys import Keys
 from meter.ledger.redis_ledger import UNATTRIBUTED, RedisLedger
 from meter.metrics import Metrics
 from meter.periods import Period
-from meter.store.rows import ch_time, event_row
+from meter.store.rows import event_row
 
 COUNTER_GRACE = timedelta(days=2)  # flow counters outlive their period a little (late events, reads)
 FLOW_PERIOD = {"api_calls": "month", "update_bytes": "day"}
@@ -51,7 +51,7 @@ class Ingestor:
             self.metrics.events_rejected.inc(len(raw))
             raise
         registered = await self.ledger.registered({ev.subject for ev in events})
-        groups = self._script_args(events, registered, ch_time(received))
+        groups = self._script_args(events, registered, received.timestamp())
         accepted, dups, unattributed = await self.ledger.ingest(groups, len(events))
         self.metrics.events_ingested.inc(accepted)
         self.metrics.events_duplicate.inc(dups)
@@ -68,24 +68,32 @@ class Ingestor:
                 self._periods.clear()
         return period
 
-    def _script_args(self, events: list[UsageEvent], registered: set[str], received: str) -> list[str | int | bytes]:
-        args: list[str | int | bytes] = []
+    def _script_args(self, events: list[UsageEvent], registered: set[str], received: float) -> list[str | bytes]:
+        args: list[str | bytes] = []
+        flows: dict[tuple[str, date], tuple[str, int]] = {}  # (metric, day) -> (counter key, ttl)
         now = self.clock.now()
         for ev in events:
             sig = ev.subject if ev.subject in registered else UNATTRIBUTED
             day = ev.time.astimezone(self.tz).date()
-            kind, key, a, b, t = self._ledger_effect(ev, day, now)
+            kind, key, a, b, t = self._ledger_effect(ev, day, now, flows)
             alias = self.keys.seen_check(ev.check_id) if ev.check_id else ""
-            row = event_row(self.pool, ev, sig, day, received)
-            args += [kind, self.keys.seen(ev.source, ev.id), alias, sig, key, a, b, t, row]
+            meta = f"{kind}\x1f{sig}\x1f{key}\x1f{a}\x1f{b}\x1f{t}\x1f{alias}"
+            args += [self.keys.seen(ev.source, ev.id), meta, event_row(self.pool, ev, sig, day, received)]
         return args
 
-    def _ledger_effect(self, ev: UsageEvent, day: date, now: datetime) -> tuple[str, str, int, int, int]:
+    def _flow_counter(self, metric: str, day: date, now: datetime) -> tuple[str, int]:
+        period = self._period(FLOW_PERIOD[metric], day)
+        ttl = int((period.end + COUNTER_GRACE - now).total_seconds())  # by our clock, not Redis's
+        return self.keys.flow(metric, period.label), ttl
+
+    def _ledger_effect(self, ev: UsageEvent, day: date, now: datetime,
+                       flows: dict[tuple[str, date], tuple[str, int]]) -> tuple[str, str, int, int, int]:
         metric = FLOW_TYPES.get(ev.type)
         if metric is not None:
-            period = self._period(FLOW_PERIOD[metric], day)
-            ttl = int((period.end + COUNTER_GRACE - now).total_seconds())  # by our clock, not Redis's
-            return "f", self.keys.flow(metric, period.label), ev.amount, 0, ttl
+            counter = flows.get((metric, day))
+            if counter is None:
+                counter = flows[(metric, day)] = self._flow_counter(metric, day, now)
+            return "f", counter[0], ev.amount, 0, counter[1]
         t_ms = int(ev.time.timestamp() * 1000)
         if ev.type == "content.bytes":
             return "c", self.keys.content_object(ev.object), ev.amount, 0, t_ms

@@ -32,7 +32,7 @@ class RedisLedger:
         return {sid for sid, hit in zip(wanted, found) if hit}
 
     async def ingest(self, groups: Sequence[str | int | bytes], n: int, table: str = "events") -> tuple[int, int, int]:
-        """Run the ingest script on ``n`` events (9 values each).
+        """Run the ingest script on ``n`` events (3 values each: seen key, meta, row).
 
         Returns (accepted, duplicates, accepted events attributed to ``unattributed``).
         """

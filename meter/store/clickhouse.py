@@ -42,7 +42,7 @@ class ChdbBackend:
         self._session = session.Session(str(path))
         self._session.query("SET output_format_json_quote_64bit_integers=0")
 
-    async def _run(self, sql: str, fmt: str, params: dict[str, Any] | None) -> bytes:
+    async def _run(self, sql: str | bytes, fmt: str, params: dict[str, Any] | None) -> bytes:
         def call() -> bytes:
             result = self._session.query(sql, fmt, params=params or None)
             return result.bytes() if result is not None else b""
@@ -62,7 +62,7 @@ class ChdbBackend:
     async def insert_json(self, table: str, payload: bytes, token: str) -> None:
         sql = (f"INSERT INTO {table} SETTINGS insert_deduplication_token='{token}', "
                f"deduplicate_blocks_in_dependent_materialized_views=1 FORMAT JSONEachRow\n")
-        await self._run(sql + payload.decode(), "CSV", None)
+        await self._run(sql.encode() + payload, "CSV", None)  # bytes: no decode of a large payload
 
     async def close(self) -> None:
         def shut() -> None:

@@ -1,7 +1,7 @@
 """Rows as the writer inserts them (JSONEachRow), built where the data is known.
 
-Times are strings with microseconds in UTC: integer milliseconds in JSONEachRow would be read as
-seconds by ClickHouse.
+Times in rows are Unix seconds with a fraction (what ClickHouse reads for DateTime64 in JSON;
+integer milliseconds would be misread as seconds); query parameters use ``ch_time`` strings.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ def ch_time(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def event_row(pool: str, ev, signatory: str, day: date, received: str) -> bytes:
+def event_row(pool: str, ev, signatory: str, day: date, received: float) -> bytes:
     return orjson.dumps({
-        "pool": pool, "source": ev.source, "id": ev.id, "type": ev.type, "time": ch_time(ev.time),
+        "pool": pool, "source": ev.source, "id": ev.id, "type": ev.type, "time": round(ev.time.timestamp(), 6),
         "day": day.isoformat(), "signatory": signatory, "subject": ev.subject, "dataset": ev.dataset,
         "object": ev.object, "kind": ev.kind, "amount": ev.amount, "raw_bytes": ev.raw_bytes,
         "check_id": ev.check_id, "received": received,

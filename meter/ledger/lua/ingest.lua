@@ -7,16 +7,18 @@
 -- ARGV[1]  key prefix "meter:{pool}:"
 -- ARGV[2]  dedup window, seconds          ARGV[3] backlog limit, events
 -- ARGV[4]  n, the number of events        ARGV[5] ClickHouse table the rows go to
--- then n groups of 9 values, one per event:
---   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot
+-- then n groups of 3 values, one per event: seen, meta, row
 --   seen   dedup key of (source, id)
---   alias  dedup key of the check this api.call repeats, or ''
+--   meta   "kind|sig|key|a|b|t|alias" joined by the unit separator (\31), one argument instead
+--          of seven because redis-py's argument packing, not Redis, is the cost at this rate:
+--   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot
 --   sig    signatory id (or 'unattributed')
 --   key    flow: the period's counter hash; d/c: the item's snapshot hash
 --   a      flow: amount; d: records; c: bytes
 --   b      d: raw_bytes; otherwise 0
 --   t      flow: seconds the counter hash must live (<= 0: period long over, history only);
 --          d/c: event time (ms), the newer snapshot wins
+--   alias  dedup key of the check this api.call repeats, or ''
 --   row    the row for ClickHouse (one JSON line)
 -- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}, or the error BACKLOG_FULL (nothing changed).
 local prefix, window = ARGV[1], tonumber(ARGV[2])
@@ -26,6 +28,7 @@ if backlog + n > limit then
   return redis.error_reply('BACKLOG_FULL')
 end
 
+local META = '^(%a)\31([^\31]*)\31([^\31]*)\31(-?%d+)\31(-?%d+)\31(-?%d+)\31(.*)$'
 local rows, flows = {}, {}
 local totals = {records = {}, raw_bytes = {}, content_bytes = {}}
 local accepted, dups, unattributed = 0, 0, 0
@@ -43,7 +46,7 @@ local function move(metric, old_sig, old_v, new_sig, new_v)
   add(totals[metric], '*', new_v)
 end
 
-local function snapshot(o, kind, key, sig, a, b, t)
+local function snapshot(kind, key, sig, a, b, t, sa, sb, st)
   local cur = redis.call('HMGET', key, 'sig', 'a', 'b', 't')
   if t < tonumber(cur[4] or '-1') then
     return -- an older snapshot than the one in force: history only
@@ -54,13 +57,14 @@ local function snapshot(o, kind, key, sig, a, b, t)
   else
     move('content_bytes', cur[1], tonumber(cur[2] or '0'), sig, a)
   end
-  redis.call('HSET', key, 'sig', sig, 'a', ARGV[o + 5], 'b', ARGV[o + 6], 't', ARGV[o + 7])
+  redis.call('HSET', key, 'sig', sig, 'a', sa, 'b', sb, 't', st)
 end
 
 for i = 0, n - 1 do
-  local o = 6 + i * 9
-  local kind, seen, alias, sig, key = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
-  local a, b, t = tonumber(ARGV[o + 5]), tonumber(ARGV[o + 6]), tonumber(ARGV[o + 7])
+  local o = 6 + i * 3
+  local seen = ARGV[o]
+  local kind, sig, key, sa, sb, st, alias = string.match(ARGV[o + 1], META)
+  local a, b, t = tonumber(sa), tonumber(sb), tonumber(st)
   local fresh = true
   if alias ~= '' and redis.call('EXISTS', alias) == 1 then
     fresh = false
@@ -78,7 +82,7 @@ for i = 0, n - 1 do
     if sig == 'unattributed' then
       unattributed = unattributed + 1
     end
-    rows[accepted] = ARGV[o + 8]
+    rows[accepted] = ARGV[o + 2]
     if kind == 'f' and t > 0 then
       local f = flows[key]
       if not f then
@@ -88,7 +92,7 @@ for i = 0, n - 1 do
       add(f.fields, sig, a)
       add(f.fields, '*', a)
     elseif kind ~= 'f' then
-      snapshot(o, kind, key, sig, a, b, t)
+      snapshot(kind, key, sig, a, b, t, sa, sb, st)
     end
   end
 end
