@@ -1,29 +1,36 @@
 """create_app: the one wiring point. Builds every object from the settings and passes it in.
 
 Nothing connects at import time. Each resource has one cleanup context, whose cleanup runs if and
-only if its start-up finished: Redis, then ClickHouse, then the services, then the background
-writer (stopped first on shutdown, after finishing the batch in flight).
+only if its start-up finished: Redis, then ClickHouse, then the services (with the ledger
+rebuilt if Redis lost it), then the background writer and the scheduled jobs (stopped first on
+shutdown; the writer finishes the batch in flight).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from meter.clock import Clock, SystemClock
+from meter.decision.engine import Decider
+from meter.decision.reservations import Reservations
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
 from meter.http.middleware import auth_middleware, error_middleware
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
 from meter.ledger.client import check_no_eviction, connect
+from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
 from meter.metrics import Metrics
+from meter.reconcile import LedgerRebuilder
 from meter.registry.service import Registry
+from meter.scheduler import Jobs, Scheduler
 from meter.settings import PoolConfig, Settings, load_pool_config
 from meter.store.clickhouse import ClickHouseStore
 from meter.usage import UsageReader
@@ -45,9 +52,11 @@ def create_app(settings: Settings, config: PoolConfig | None = None, clock: Cloc
     app[appkeys.CLOCK] = clock or SystemClock()
     app[appkeys.METRICS] = metrics or Metrics()
     app[appkeys.TOKENS] = TokenTable(config.tokens)
+    app[appkeys.TRUSTED_GATEWAYS] = [ipaddress.ip_network(c, strict=False)
+                                     for c in config.enforcement.trusted_gateways]
     if store is not None:
         app[SHARED_STORE] = store
-    app.cleanup_ctx.extend([_redis, _store, _services, _writer])
+    app.cleanup_ctx.extend([_redis, _store, _services, _background])
     routes.add_routes(app)
     return app
 
@@ -67,6 +76,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
+    if not settings.store_owner:
+        yield  # an extra worker: no store, reads answer 503 here
+        return
     if SHARED_STORE in app:
         app[appkeys.STORE] = app[SHARED_STORE]
         await app[SHARED_STORE].migrate()
@@ -85,21 +97,53 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
-    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, app[appkeys.CLOCK], app[appkeys.METRICS],
-                                     settings.max_batch_events)
-    app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, app[appkeys.STORE], config.tz, app[appkeys.CLOCK])
-    app[appkeys.USAGE] = UsageReader(app[appkeys.STORE], config)
+    clock, metrics, store = app[appkeys.CLOCK], app[appkeys.METRICS], app.get(appkeys.STORE)
+    rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, metrics)
+    await rebuilder.ensure()
+    app[appkeys.REBUILDER] = rebuilder
+    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
+                                     rebuild=rebuilder.ensure)
+    app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, store, config.tz, clock)
+    if store is not None:
+        app[appkeys.USAGE] = UsageReader(store, config)
+    decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
+                               config.enforcement.redis_timeout_ms / 1000)
+    app[appkeys.DECIDER] = Decider(decisions, config, clock, metrics, rebuild=rebuilder.ensure)
+    app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     yield
 
 
-async def _writer(app: web.Application) -> AsyncIterator[None]:
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    settings = app[appkeys.SETTINGS]
+    owner = settings.store_owner
+    writer = _writer(app) if owner else None
+    task = asyncio.create_task(writer.run(), name="stream-writer") if writer and settings.writer else None
+    scheduler = _scheduler(app) if owner and settings.scheduler else None
+    if scheduler is not None:
+        scheduler.start()
+    yield
+    if scheduler is not None:
+        scheduler.shutdown()
+    if writer is not None:
+        writer.stop()
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=30)
+
+
+def _writer(app: web.Application) -> StreamWriter:
     settings, ledger = app[appkeys.SETTINGS], app[appkeys.LEDGER]
     writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.METRICS],
                           app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms)
     app[appkeys.WRITER] = writer
-    task = asyncio.create_task(writer.run(), name="stream-writer") if settings.writer else None
-    yield
-    writer.stop()
-    if task is not None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=30)
+    return writer
+
+
+def _scheduler(app: web.Application) -> Scheduler:
+    ledger, decider = app[appkeys.LEDGER], app[appkeys.DECIDER]
+
+    async def sweep() -> None:
+        await decider.ledger.decide([], 0, int(app[appkeys.CLOCK].now().timestamp() * 1000))
+
+    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep, app[appkeys.REBUILDER].reconcile)
+    return Scheduler(jobs)

@@ -94,6 +94,15 @@ class Keys:
     def allotments(self, metric: str, period_label: str) -> str:
         return f"{self.prefix}allot:{metric}:{period_label}"
 
+    def denials(self, minute: int) -> str:
+        """Hash of one minute's denials: field "signatory\\x1fmetric\\x1fscope" -> count."""
+        return f"{self.prefix}denials:{minute}"
+
+    @property
+    def denial_minutes(self) -> str:
+        """Sorted set of the minutes that have denials not yet moved to ClickHouse."""
+        return f"{self.prefix}denial_minutes"
+
     @property
     def ledger_epoch(self) -> str:
         """Present while the ledger is complete; its absence means Redis lost it."""

@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     writer_block_ms: int = Field(200, ge=1)
     writer: bool = True
     scheduler: bool = True
+    # False for extra worker processes: they serve check, authz and events through Redis alone,
+    # while one process owns the embedded store (chDB allows one per path), writer and jobs.
+    store_owner: bool = True
 
     @field_validator("clickhouse_database")
     @classmethod

@@ -33,6 +33,7 @@ def records(i, dataset, n, raw, time="2026-03-10T10:00:00Z", subject="known"):
 async def ingestor(redis_client, pool_id):
     keys = Keys(pool_id)
     await redis_client.sadd(keys.signatory_ids, "known")
+    await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     ledger = RedisLedger(redis_client, keys, dedup_window_s=3600, backlog_limit=50)
     return Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Metrics(), max_events=1000)
 

@@ -30,6 +30,7 @@ def call(i):
 @pytest.fixture
 async def parts(redis_client, pool_id, store):
     keys = Keys(pool_id)
+    await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     ledger = RedisLedger(redis_client, keys, 3600, 100_000)
     ingestor = Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Metrics(), 10_000)
     stream = RedisStream(redis_client, keys)

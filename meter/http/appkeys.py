@@ -7,6 +7,9 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from meter.clock import Clock
+    from meter.decision.engine import Decider
+    from meter.decision.reservations import Reservations
+    from meter.reconcile import LedgerRebuilder
     from meter.http.auth import Principal, TokenTable
     from meter.ingest.ingestor import Ingestor
     from meter.ledger.redis_ledger import RedisLedger
@@ -28,5 +31,9 @@ INGESTOR = web.AppKey("ingestor", "Ingestor")
 REGISTRY = web.AppKey("registry", "Registry")
 USAGE = web.AppKey("usage", "UsageReader")
 WRITER = web.AppKey("writer", "StreamWriter")
+DECIDER = web.AppKey("decider", "Decider")
+RESERVATIONS = web.AppKey("reservations", "Reservations")
+REBUILDER = web.AppKey("rebuilder", "LedgerRebuilder")
+TRUSTED_GATEWAYS = web.AppKey("trusted_gateways", list)
 
 PRINCIPAL = web.RequestKey("principal", "Principal")  # the authenticated token of a request

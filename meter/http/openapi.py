@@ -14,7 +14,11 @@ _ERROR = {
     "type": "object", "required": ["error"],
     "properties": {"error": {"type": "object", "required": ["type", "message"], "properties": {
         "type": {"type": "string"}, "message": {"type": "string"},
-        "details": {"type": "array", "items": {"type": "object"}}}}},
+        "details": {"type": "array", "items": {
+            "type": "object", "required": ["field", "reason"],
+            "properties": {"index": {"type": ["integer", "null"], "description": "0-based event of a batch"},
+                           "row": {"type": "integer", "description": "1-based data row of a CSV import"},
+                           "field": {"type": "string"}, "reason": {"type": "string"}}}}}}},
 }
 _METRIC_USAGE = {
     "type": "object", "required": ["used", "allotment", "cap", "pool_used", "percent", "reset"],
@@ -33,8 +37,13 @@ _SIGNATORY_BODY = {
         "weight": {"type": "number"}},
 }
 _SIGNATORY = {"allOf": [{"$ref": "#/components/schemas/SignatoryBody"},
-                        {"type": "object", "required": ["id", "active"],
+                        {"type": "object", "required": ["id", "active", *_SIGNATORY_BODY["properties"]],
                          "properties": {"id": {"type": "string"}, "active": {"type": "boolean"}}}]}
+_CHANGE = {"type": "object", "required": ["at", "action", "changed_by", "record"], "properties": {
+    "at": {"type": "string", "format": "date-time"}, "action": {"enum": ["put", "delete", "import"]},
+    "changed_by": {"type": "string", "description": "the token's name (or 'cli')"},
+    "record": {"allOf": [{"$ref": "#/components/schemas/SignatoryBody"},
+                         {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}]}}}
 SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
     "EventsAccepted": {"type": "object", "required": ["accepted", "duplicates"],
@@ -54,12 +63,16 @@ SCHEMAS: dict[str, Any] = {
     "SignatoryList": {"type": "object", "required": ["signatories"],
                       "properties": {"signatories": {"type": "array",
                                                      "items": {"$ref": "#/components/schemas/Signatory"}}}},
-    "ImportResult": {"type": "object", "required": ["created", "updated"],
+    "ImportResult": {"type": "object", "required": ["created", "updated", "unchanged"],
                      "properties": {"created": {"type": "integer"}, "updated": {"type": "integer"},
                                     "unchanged": {"type": "integer"}}},
     "History": {"type": "object", "required": ["id", "changes"],
-                "properties": {"id": {"type": "string"}, "changes": {"type": "array", "items": {"type": "object"}}}},
-    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+                "properties": {"id": {"type": "string"}, "changes": {"type": "array", "items": _CHANGE}}},
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Readiness": {"type": "object", "required": ["status", "checks"], "properties": {
+        "status": {"enum": ["ready", "unavailable"]},
+        "checks": {"type": "object", "required": ["redis", "clickhouse"],
+                   "properties": {"redis": {"type": "boolean"}, "clickhouse": {"type": "boolean"}}}}},
 }
 _PERIOD = {"name": "period", "in": "query", "required": False,
            "description": "YYYY-MM (a month) or YYYY-MM-DD (a day) in the pool's time zone; default the current month",
@@ -110,7 +123,7 @@ def _paths() -> dict[str, Any]:
     return {
         "/healthz": {"get": _op("Process is up", None, {"200": _answer("up", "Health")})},
         "/readyz": {"get": _op("Redis and ClickHouse reachable", None, {
-            "200": _answer("ready", "Health"), "503": _answer("not ready", "Health")})},
+            "200": _answer("ready", "Readiness"), "503": _answer("not ready: checks says which part", "Readiness")})},
         "/metrics": {"get": _op("Prometheus metrics", None, {"200": {"description": "text exposition format"}})},
         "/openapi.json": {"get": _op("This document", None, {"200": {"description": "OpenAPI 3.1"}})},
         "/v1/events": {"post": _op(

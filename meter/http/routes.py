@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.http import events, ops, signatories, usage
+from meter.http import authz, check, events, ops, reservations, signatories, usage
 
 
 def add_routes(app: web.Application) -> None:
@@ -13,6 +13,11 @@ def add_routes(app: web.Application) -> None:
         web.get("/metrics", ops.metrics),
         web.get("/openapi.json", ops.openapi),
         web.post("/v1/events", events.post_events),
+        web.post("/v1/check", check.post_check),
+        web.get("/v1/authz", authz.get_authz),
+        web.post("/v1/reservations", reservations.post_reservation),
+        web.post("/v1/reservations/{id}/commit", reservations.commit_reservation),
+        web.delete("/v1/reservations/{id}", reservations.delete_reservation),
         web.get("/v1/usage", usage.get_usage),
         web.get("/v1/pool", usage.get_pool),
         web.get("/v1/signatories", signatories.list_signatories),

@@ -6,6 +6,7 @@ script, so an event is counted and in the stream before the producer hears "acce
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from meter.clock import Clock
 from meter.errors import Forbidden
 from meter.ingest.validation import FLOW_TYPES, UsageEvent, validate_events
 from meter.keys import Keys
-from meter.ledger.redis_ledger import UNATTRIBUTED, RedisLedger
+from meter.ledger.redis_ledger import UNATTRIBUTED, LedgerLost, RedisLedger
 from meter.metrics import Metrics
 from meter.periods import Period
 from meter.store.rows import event_row
@@ -32,7 +33,7 @@ class IngestResult:
 
 class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, metrics: Metrics,
-                 max_events: int) -> None:
+                 max_events: int, rebuild: Callable[[], Awaitable[None]] | None = None) -> None:
         self.ledger = ledger
         self.keys: Keys = ledger.keys
         self.pool = pool
@@ -40,6 +41,7 @@ class Ingestor:
         self.clock = clock
         self.metrics = metrics
         self.max_events = max_events
+        self.rebuild = rebuild
         self._periods: dict[tuple[str, date], Period] = {}
 
     async def ingest(self, raw: list[Any], bound_signatory: str | None = None) -> IngestResult:
@@ -52,7 +54,13 @@ class Ingestor:
             raise
         registered = await self.ledger.registered({ev.subject for ev in events})
         groups = self._script_args(events, registered, received.timestamp())
-        accepted, dups, unattributed = await self.ledger.ingest(groups, len(events))
+        try:
+            accepted, dups, unattributed = await self.ledger.ingest(groups, len(events))
+        except LedgerLost:
+            if self.rebuild is None:
+                raise
+            await self.rebuild()  # never count into an empty ledger
+            accepted, dups, unattributed = await self.ledger.ingest(groups, len(events))
         self.metrics.events_ingested.inc(accepted)
         self.metrics.events_duplicate.inc(dups)
         self.metrics.events_unattributed.inc(unattributed)

@@ -6,12 +6,18 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import BacklogFull
+from meter.errors import BacklogFull, LedgerUnavailable
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
 
 UNATTRIBUTED = "unattributed"
+
+
+class LedgerLost(LedgerUnavailable):
+    """Redis answers but has lost the ledger (flushed, failed over): it must be rebuilt first."""
+
+    type = "ledger_lost"
 
 
 class RedisLedger:
@@ -41,6 +47,8 @@ class RedisLedger:
             try:
                 accepted, dups, _, unattributed = await self._ingest(keys=[self.keys.stream, self.keys.backlog], args=argv)
             except rex.ResponseError as exc:
+                if "LEDGER_LOST" in str(exc):
+                    raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
                 if "BACKLOG_FULL" in str(exc):
                     raise BacklogFull(
                         "the backlog of events not yet written to ClickHouse is full; retry later",

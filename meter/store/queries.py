@@ -52,3 +52,19 @@ def latest_signatories(db: str, pool: str) -> Query:
     sql = (f"SELECT id, argMax(record, at) FROM {db}.signatory_changes "
            "WHERE pool = {pool:String} GROUP BY id ORDER BY id")
     return sql, {"pool": pool}
+
+
+def latest_snapshots(db: str, pool: str) -> Query:
+    """Per item ('ds:...' or 'obj:...'), the snapshot in force now: rebuilds the Redis stocks."""
+    sql = ("SELECT item, argMax(signatory, (time, received)), argMax(records, (time, received)),"
+           " argMax(raw_bytes, (time, received)), argMax(bytes, (time, received)),"
+           " toUnixTimestamp64Milli(max(time))"
+           f" FROM {db}.stock_snapshots WHERE pool = {{pool:String}} GROUP BY item ORDER BY item")
+    return sql, {"pool": pool}
+
+
+def flow_by_signatory(db: str, pool: str, metric: str, first_day: date, last_day: date) -> Query:
+    sql = (f"SELECT signatory, sum(value) FROM {db}.usage_daily WHERE pool = {{pool:String}}"
+           " AND metric = {metric:String} AND day BETWEEN {first:Date} AND {last:Date}"
+           " GROUP BY signatory ORDER BY signatory")
+    return sql, {"pool": pool, "metric": metric, "first": first_day.isoformat(), "last": last_day.isoformat()}

@@ -20,9 +20,13 @@
 --          d/c: event time (ms), the newer snapshot wins
 --   alias  dedup key of the check this api.call repeats, or ''
 --   row    the row for ClickHouse (one JSON line)
--- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}, or the error BACKLOG_FULL (nothing changed).
+-- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}; or the
+-- error BACKLOG_FULL or LEDGER_LOST (the ledger must be rebuilt first), and then nothing changed.
 local prefix, window = ARGV[1], tonumber(ARGV[2])
 local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
+  return redis.error_reply('LEDGER_LOST')
+end
 local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
 if backlog + n > limit then
   return redis.error_reply('BACKLOG_FULL')

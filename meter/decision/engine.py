@@ -1,0 +1,140 @@
+"""Decider: asks -> one decide.lua call (shared by concurrent callers) -> decisions.
+
+Builds each decision's script arguments (the period's counter, the caps, the allotment hash,
+the row a consumed check adds to the history), applies shadow mode and, when Redis cannot
+decide, the metric's fail mode, and counts decisions in Prometheus. No ClickHouse here.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from meter.clock import Clock
+from meter.decision.batcher import Coalescer
+from meter.decision.model import Ask, Decision
+from meter.errors import LedgerUnavailable
+from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
+from meter.metrics import Metrics
+from meter.periods import Period, period_of
+from meter.settings import FLOW_METRICS, PoolConfig
+from meter.store.rows import open_event_row
+
+FLOW_PERIOD = {"api_calls": "month", "update_bytes": "day"}
+EVENT_TYPE = {"api_calls": "api.call", "update_bytes": "update.bytes"}
+COUNTER_GRACE_S = 2 * 86_400
+CHECK_SOURCE = "meter/check"
+SEP = "\x1f"
+
+Rebuild = Callable[[], Awaitable[None]]
+
+
+class Decider:
+    def __init__(self, ledger: RedisDecisions, config: PoolConfig, clock: Clock, metrics: Metrics,
+                 rebuild: Rebuild | None = None) -> None:
+        self.ledger = ledger
+        self.keys = ledger.keys
+        self.config = config
+        self.clock = clock
+        self.metrics = metrics
+        self.rebuild = rebuild
+        self.allocating = config.allocation.policy != "none"
+        self._coalescer: Coalescer[Ask, Decision] = Coalescer(self._run)
+
+    async def decide(self, asks: list[Ask]) -> list[Decision]:
+        started = time.perf_counter()
+        decisions = await self._coalescer.submit(asks)
+        self.metrics.decision_seconds.observe(time.perf_counter() - started)
+        for d in decisions:
+            outcome = "degraded" if d.degraded else ("allowed" if d.allowed else "denied")
+            self.metrics.decisions.labels(d.metric, outcome, d.scope).inc()
+        return decisions
+
+    async def _run(self, asks: list[Ask]) -> list[Decision]:
+        now = self.clock.now()
+        periods: dict[str, Period] = {}
+        groups: list[str | bytes] = []
+        for ask in asks:
+            groups += self._args(ask, now, periods)
+        try:
+            rows = await self._decide_once_rebuilt(groups, len(asks), now)
+        except LedgerUnavailable as exc:
+            return [self._degraded(ask, exc, periods) for ask in asks]
+        return [self._decision(ask, row, periods) for ask, row in zip(asks, rows)]
+
+    async def _decide_once_rebuilt(self, groups: list[str | bytes], n: int, now: datetime) -> list[list]:
+        now_ms = int(now.timestamp() * 1000)
+        try:
+            return await self.ledger.decide(groups, n, now_ms)
+        except LedgerLost:
+            if self.rebuild is None:
+                raise
+            await self.rebuild()  # never answer from an empty ledger
+            return await self.ledger.decide(groups, n, now_ms)
+
+    def _period(self, metric: str, now: datetime, periods: dict[str, Period]) -> Period | None:
+        if metric not in FLOW_METRICS:
+            return None
+        if metric not in periods:
+            periods[metric] = period_of(FLOW_PERIOD[metric], now, self.config.tz)  # type: ignore[arg-type]
+        return periods[metric]
+
+    def _args(self, ask: Ask, now: datetime, periods: dict[str, Period]) -> list[str | bytes]:
+        metric = ask.metric
+        period = self._period(metric, now, periods)
+        counter, ttl, label = "", 0, "current"
+        if period is not None:
+            counter, label = self.keys.flow(metric, period.label), period.label
+            ttl = int((period.end - now).total_seconds()) + COUNTER_GRACE_S
+        elif metric != "dataset_records":
+            counter = self.keys.stock(metric)
+        cap = self.config.caps.get(metric)
+        dscap = str(cap) if metric == "dataset_records" else ""
+        allot = self.keys.allotments(metric, label) if self.allocating and metric != "dataset_records" else ""
+        idkey = self.keys.seen_check(ask.id) if ask.id else ""
+        enforce = "1" if self.config.enforcement.enforced(metric) else "0"
+        mode = "r" if ask.reserve_id else "c"
+        meta = SEP.join((mode, metric, ask.signatory, ask.host, ask.dataset, str(ask.amount),
+                         "1" if ask.consume else "0", enforce, counter, str(ttl), str(cap), dscap, allot, idkey,
+                         ask.reserve_id, str(ask.reserve_ttl_s * 1000)))
+        row = b""
+        if period is not None and ask.consume and not ask.reserve_id:
+            row = self.usage_row(metric, ask.id or uuid.uuid4().hex, ask.signatory or ask.host, ask.dataset,
+                                 ask.amount, ask.id, now)
+        return [meta, row]
+
+    def usage_row(self, metric: str, event_id: str, subject: str, dataset: str, amount: int, check_id: str,
+                  now: datetime) -> bytes:
+        day = now.astimezone(self.config.tz).date()
+        return open_event_row(self.config.pool.id, EVENT_TYPE[metric], CHECK_SOURCE, event_id, subject, dataset,
+                              amount, check_id, now, day)
+
+    def _decision(self, ask: Ask, row: list, periods: dict[str, Period]) -> Decision:
+        allowed, scope, limit, used, remaining, sig, note = row
+        note = note.decode() if isinstance(note, bytes) else note
+        period = periods.get(ask.metric)
+        decision = Decision(
+            allowed=int(allowed) == 1, metric=ask.metric, scope=_text(scope), limit=int(limit), used=int(used),
+            remaining=max(0, int(remaining)), reset=period.reset_iso() if period else None,
+            signatory=_text(sig), replayed=note == "replay", shadow=note == "shadow")
+        if not decision.allowed:
+            decision.reason = f"{decision.scope} {ask.metric} limit {decision.limit} would be exceeded"
+        elif decision.shadow:
+            decision.reason = "shadow mode: this request would have been denied"
+        elif decision.replayed:
+            decision.reason = "already decided: this id was counted once before"
+        return decision
+
+    def _degraded(self, ask: Ask, exc: LedgerUnavailable, periods: dict[str, Period]) -> Decision:
+        mode = self.config.enforcement.fail_mode(ask.metric)
+        self.metrics.degraded.labels(ask.metric, mode).inc()
+        period = periods.get(ask.metric)
+        return Decision(allowed=mode == "fail_open", metric=ask.metric, scope="pool",
+                        limit=self.config.caps.get(ask.metric), used=None, remaining=None,
+                        reset=period.reset_iso() if period else None, signatory=ask.signatory or "unattributed",
+                        reason=f"degraded ({mode}): {exc.message}", degraded=mode)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,57 @@
+"""GET /v1/authz: the gateway hook (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz).
+
+Every answer has an empty body: nginx drops its keep-alive connection to the auth service when
+the answer has one. Allowed: 200. Denied: 429, or the status ``?deny_status=`` asks for (403 for
+nginx, whose shipped snippet maps it back to 429 for the client).
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from meter.decision.gateway import dataset_of, original_host, original_uri, rate_headers
+from meter.decision.model import Ask
+from meter.errors import Forbidden, MeterError, Unauthorized
+from meter.http import appkeys
+from meter.http.auth import secret_from
+from meter.periods import period_of
+
+DENY_STATUSES = {"429": 429, "403": 403}
+
+
+def _trusted(request: web.Request) -> bool:
+    networks = request.app[appkeys.TRUSTED_GATEWAYS]
+    if not networks or request.remote is None:
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
+
+
+def _authorize(request: web.Request) -> None:
+    secret = secret_from(request.headers)
+    if secret is None and _trusted(request):
+        return
+    request.app[appkeys.TOKENS].resolve(secret).require("gateway")
+
+
+async def get_authz(request: web.Request) -> web.Response:
+    try:
+        _authorize(request)
+    except (Unauthorized, Forbidden) as exc:
+        return web.Response(status=401 if isinstance(exc, Unauthorized) else 403)
+    deny_status = DENY_STATUSES.get(request.query.get("deny_status", "429"))
+    if deny_status is None:
+        return web.Response(status=400, headers={"X-Meter-Error": "deny_status must be 403 or 429"})
+    ask = Ask(metric="api_calls", host=original_host(request.headers), dataset=dataset_of(original_uri(request.headers)))
+    try:
+        decision = (await request.app[appkeys.DECIDER].decide([ask]))[0]
+    except MeterError:
+        return web.Response(status=503, headers={"Retry-After": "1"})
+    now = request.app[appkeys.CLOCK].now()
+    period = period_of("month", now, request.app[appkeys.CONFIG].tz)
+    headers = rate_headers(decision, now, period.seconds)
+    return web.Response(status=200 if decision.allowed else deny_status, headers=headers)

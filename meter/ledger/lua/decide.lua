@@ -1,0 +1,198 @@
+-- decide.lua: a batch of quota decisions, atomically. Each decision checks every constraint that
+-- applies (pool cap, signatory allotment, per-dataset cap, held reservations) and consumes (or
+-- reserves) its amount only if all pass, so concurrent callers can never overshoot a cap.
+--
+-- Every key is derived from the pool's prefix (ARGV[1], carrying the {pool} hash tag): one slot.
+-- KEYS[1]  stream of rows for the ClickHouse writer (consumed checks are usage too)
+-- KEYS[2]  backlog counter of that stream
+-- ARGV[1]  key prefix "meter:{pool}:"      ARGV[2] now, unix ms (the service's clock)
+-- ARGV[3]  idempotency window, seconds      ARGV[4] n, the number of decisions
+-- then n pairs: meta, row
+--   meta  fields joined by \31: mode ('c' check | 'r' reserve), metric, signatory ('' = find it
+--         from host, then dataset), host, dataset, amount, consume (0/1), enforce (0/1),
+--         counter key (flows: the period's hash; stocks: the stock's hash), counter ttl (s),
+--         cap, dataset cap ('' unless dataset_records), allotment key ('' = no allocation),
+--         idempotency key ('' = none), reservation id, reservation ttl (ms)
+--   row   a consuming check of a flow: the ClickHouse row up to its signatory value (closed
+--         here, once the signatory is known); else '' (nothing is consumed)
+-- Returns 7 values per decision: allowed (0/1), scope, limit, used, remaining, signatory,
+-- note ('' | 'replay' | 'shadow'); or the error LEDGER_LOST when the ledger must be rebuilt first.
+local prefix, now = ARGV[1], tonumber(ARGV[2])
+local window, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
+  return redis.error_reply('LEDGER_LOST')
+end
+
+local function num(v)
+  return tonumber(v or '0') or 0
+end
+
+local function release(rid)
+  local r = redis.call('HMGET', prefix .. 'resv:' .. rid, 'metric', 'sig', 'amount', 'dataset')
+  if r[1] then
+    local held, amount = prefix .. 'held:' .. r[1], -num(r[3])
+    redis.call('HINCRBY', held, r[2], amount)
+    redis.call('HINCRBY', held, '*', amount)
+    if r[4] and r[4] ~= '' then
+      redis.call('HINCRBY', held, 'ds:' .. r[4], amount)
+    end
+  end
+  redis.call('DEL', prefix .. 'resv:' .. rid)
+  redis.call('ZREM', prefix .. 'resv_expiry', rid)
+end
+
+-- expired reservations release themselves, before anything is decided
+for _, rid in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'resv_expiry', '-inf', now, 'LIMIT', 0, 100)) do
+  release(rid)
+end
+
+local known = {}
+local function resolve(sig, host, dataset)
+  if sig ~= '' then
+    if known[sig] == nil then
+      known[sig] = redis.call('SISMEMBER', prefix .. 'signatory_ids', sig) == 1
+    end
+    if known[sig] then return sig end
+    return 'unattributed'
+  end
+  if host ~= '' then
+    local s = redis.call('HGET', prefix .. 'hosts', host)
+    if s then return s end
+  end
+  if dataset ~= '' then
+    local s = redis.call('HGET', prefix .. 'ds:' .. dataset, 'sig')
+    if s then return s end
+  end
+  return 'unattributed'
+end
+
+-- the constraints of one decision, each {scope, limit, used}
+local function constraints(d, sig)
+  local out = {}
+  local held = prefix .. 'held:' .. d.metric
+  if d.metric == 'dataset_records' then
+    local used = num(redis.call('HGET', prefix .. 'ds:' .. d.dataset, 'a'))
+    used = used + num(redis.call('HGET', held, 'ds:' .. d.dataset))
+    out[1] = {'dataset', tonumber(d.dscap), used}
+    return out, nil
+  end
+  local c = redis.call('HMGET', d.counter, '*', sig)
+  local h = redis.call('HMGET', held, '*', sig)
+  out[1] = {'pool', tonumber(d.cap), num(c[1]) + num(h[1])}
+  local burst = nil
+  if d.allot ~= '' then
+    local a = redis.call('HMGET', d.allot, sig, '_borrowing', '_burst_cap', '_burst_used')
+    if a[1] and a[2] ~= '1' then
+      local allot, used = num(a[1]), num(c[2]) + num(h[2])
+      if a[3] then -- reserved policy: the guarantee, then the common burst reserve, first come
+        burst = {guarantee = allot, used = used, cap = num(a[3]), taken = num(a[4])}
+        allot = allot + math.max(0, burst.cap - burst.taken) + math.max(0, used - allot)
+      end
+      out[2] = {'signatory', allot, used}
+    end
+  end
+  return out, burst
+end
+
+local function tightest(list, amount)
+  local best, best_room = nil, nil
+  for _, c in ipairs(list) do
+    local room = c[2] - c[3] - amount
+    if best == nil or room < best_room then
+      best, best_room = c, room
+    end
+  end
+  return best, best_room >= 0
+end
+
+local function parse(meta)
+  local f = {}
+  for part in string.gmatch(meta .. '\31', '([^\31]*)\31') do
+    f[#f + 1] = part
+  end
+  return {mode = f[1], metric = f[2], sig = f[3], host = f[4], dataset = f[5], amount = tonumber(f[6]),
+          consume = f[7] == '1', enforce = f[8] == '1', counter = f[9], ttl = tonumber(f[10]) or 0,
+          cap = f[11], dscap = f[12], allot = f[13], idkey = f[14], rid = f[15], rttl = tonumber(f[16]) or 0}
+end
+
+local function consume(d, sig, burst)
+  redis.call('HINCRBY', d.counter, sig, d.amount)
+  redis.call('HINCRBY', d.counter, '*', d.amount)
+  redis.call('EXPIRE', d.counter, d.ttl)
+  if burst then
+    local over = math.max(0, burst.used + d.amount - burst.guarantee) - math.max(0, burst.used - burst.guarantee)
+    if over > 0 then
+      redis.call('HINCRBY', d.allot, '_burst_used', over)
+    end
+  end
+end
+
+local function reserve(d, sig)
+  local held = prefix .. 'held:' .. d.metric
+  redis.call('HSET', prefix .. 'resv:' .. d.rid, 'metric', d.metric, 'sig', sig, 'amount', d.amount,
+    'dataset', d.dataset, 'expires', now + d.rttl)
+  redis.call('ZADD', prefix .. 'resv_expiry', now + d.rttl, d.rid)
+  redis.call('HINCRBY', held, sig, d.amount)
+  redis.call('HINCRBY', held, '*', d.amount)
+  if d.dataset ~= '' then
+    redis.call('HINCRBY', held, 'ds:' .. d.dataset, d.amount)
+  end
+end
+
+local function deny_count(sig, metric, scope)
+  local minute = math.floor(now / 60000)
+  redis.call('HINCRBY', prefix .. 'denials:' .. minute, sig .. '\31' .. metric .. '\31' .. scope, 1)
+  redis.call('EXPIRE', prefix .. 'denials:' .. minute, 86400)
+  redis.call('ZADD', prefix .. 'denial_minutes', minute, minute)
+end
+
+local out, rows = {}, {}
+for i = 0, n - 1 do
+  local d = parse(ARGV[5 + i * 2])
+  local replay = d.idkey ~= '' and redis.call('GET', d.idkey)
+  if replay == '1' then
+    d.consume = false -- an api.call event already counted this very call
+  end
+  if replay and replay ~= '1' then
+    for v in string.gmatch(replay, '([^\31]*)\31') do
+      out[#out + 1] = v
+    end
+    out[#out + 1] = 'replay'
+  else
+    local sig = resolve(d.sig, d.host, d.dataset)
+    local list, burst = constraints(d, sig)
+    local c, ok = tightest(list, d.amount)
+    local note = ''
+    if not ok then
+      deny_count(sig, d.metric, c[1])
+      if not d.enforce then
+        note = 'shadow'
+      end
+    end
+    local used = c[3]
+    if ok or not d.enforce then
+      if d.mode == 'r' then
+        reserve(d, sig)
+        used = used + d.amount
+      elseif d.consume and ARGV[6 + i * 2] ~= '' then
+        consume(d, sig, burst)
+        used = used + d.amount
+        rows[#rows + 1] = ARGV[6 + i * 2] .. sig .. '"}'
+      end
+    end
+    local allowed = (ok or not d.enforce) and 1 or 0
+    local answer = {allowed, c[1], c[2], used, c[2] - used, sig, note}
+    if d.idkey ~= '' and allowed == 1 and d.consume then
+      redis.call('SET', d.idkey, table.concat(answer, '\31', 1, 6) .. '\31', 'EX', window)
+    end
+    for _, v in ipairs(answer) do
+      out[#out + 1] = v
+    end
+  end
+end
+
+if #rows > 0 then
+  redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', #rows, 'rows', table.concat(rows, '\n'))
+  redis.call('INCRBY', KEYS[2], #rows)
+end
+return out

@@ -1,0 +1,39 @@
+-- reservation.lua: commit or release one reservation, atomically.
+--
+-- KEYS[1]  stream of rows for the ClickHouse writer   KEYS[2] its backlog counter
+-- ARGV[1]  key prefix "meter:{pool}:"                  ARGV[2] op: 'commit' | 'release'
+-- ARGV[3]  reservation id                             ARGV[4] committed amount (commit)
+-- ARGV[5]  counter key of the metric's current period ('' for stocks: their snapshots count)
+-- ARGV[6]  counter ttl, seconds                       ARGV[7] row up to its signatory value, or ''
+-- Returns {metric, signatory, reserved amount, dataset}, or the error NOT_FOUND (unknown or
+-- already expired) or TOO_MUCH (a commit above the reserved amount; nothing changed).
+local prefix, op, rid = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'resv:' .. rid
+local r = redis.call('HMGET', key, 'metric', 'sig', 'amount', 'dataset')
+if not r[1] then
+  return redis.error_reply('NOT_FOUND')
+end
+local amount = tonumber(ARGV[4]) or 0
+if op == 'commit' and amount > tonumber(r[3]) then
+  return redis.error_reply('TOO_MUCH')
+end
+
+local held = prefix .. 'held:' .. r[1]
+redis.call('HINCRBY', held, r[2], -tonumber(r[3]))
+redis.call('HINCRBY', held, '*', -tonumber(r[3]))
+if r[4] ~= '' then
+  redis.call('HINCRBY', held, 'ds:' .. r[4], -tonumber(r[3]))
+end
+redis.call('DEL', key)
+redis.call('ZREM', prefix .. 'resv_expiry', rid)
+
+if op == 'commit' and ARGV[5] ~= '' and amount > 0 then
+  redis.call('HINCRBY', ARGV[5], r[2], amount)
+  redis.call('HINCRBY', ARGV[5], '*', amount)
+  redis.call('EXPIRE', ARGV[5], tonumber(ARGV[6]))
+  if ARGV[7] ~= '' then
+    redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', 1, 'rows', ARGV[7] .. r[2] .. '"}')
+    redis.call('INCRBY', KEYS[2], 1)
+  end
+end
+return r

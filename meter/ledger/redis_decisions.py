@@ -1,0 +1,61 @@
+"""RedisDecisions: the hot path's side of the ledger (decide, reserve, commit, release).
+
+Every call is bounded by the pool's Redis timeout; a timeout or a connection failure becomes
+``LedgerUnavailable`` so the decision layer applies the metric's fail mode.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import redis.asyncio as redis
+from redis import exceptions as rex
+
+from meter.errors import InvalidRequest, LedgerUnavailable, NotFound
+from meter.keys import Keys
+from meter.ledger import scripts
+from meter.ledger.client import translated
+from meter.ledger.redis_ledger import LedgerLost
+
+ANSWER_WIDTH = 7  # values per decision in decide.lua's reply
+
+
+class RedisDecisions:
+    def __init__(self, client: redis.Redis, keys: Keys, idempotency_s: int, timeout_s: float) -> None:
+        self.client = client
+        self.keys = keys
+        self.idempotency_s = idempotency_s
+        self.timeout_s = timeout_s
+        self._decide = client.register_script(scripts.source("decide"))
+        self._reservation = client.register_script(scripts.source("reservation"))
+
+    async def decide(self, groups: Sequence[str | bytes], n: int, now_ms: int) -> list[list]:
+        """Run decide.lua on ``n`` decisions (meta, row each); one reply row per decision."""
+        argv = [self.keys.prefix, now_ms, self.idempotency_s, n, *groups]
+        reply = await self._call(self._decide, argv, "decide")
+        return [reply[i:i + ANSWER_WIDTH] for i in range(0, len(reply), ANSWER_WIDTH)]
+
+    async def settle(self, op: str, rid: str, amount: int, counter: str, ttl: int, row: bytes | str) -> list:
+        """Commit or release a reservation; returns [metric, signatory, reserved, dataset]."""
+        argv = [self.keys.prefix, op, rid, amount, counter, ttl, row]
+        try:
+            return await self._call(self._reservation, argv, op)
+        except rex.ResponseError as exc:
+            if "NOT_FOUND" in str(exc):
+                raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)") from None
+            if "TOO_MUCH" in str(exc):
+                raise InvalidRequest("the committed amount is larger than the reservation",
+                                     [{"field": "amount", "reason": "must not exceed the reserved amount"}]) from None
+            raise
+
+    async def _call(self, script, argv: list, what: str) -> list:
+        async with translated(what):
+            try:
+                return await asyncio.wait_for(script(keys=[self.keys.stream, self.keys.backlog], args=argv),
+                                              self.timeout_s)
+            except asyncio.TimeoutError:
+                raise LedgerUnavailable(f"Redis did not answer within {self.timeout_s * 1000:.0f} ms") from None
+            except rex.ResponseError as exc:
+                if "LEDGER_LOST" in str(exc):
+                    raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
+                raise

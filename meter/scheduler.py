@@ -1,0 +1,80 @@
+"""Scheduled jobs (APScheduler 3, asyncio): each runs once per pool even with several processes.
+
+A job takes a Redis lock (``SET NX PX``) for its run; a process that does not get it skips that
+run. Jobs: release expired reservations, move finished minutes of denials to the stream, and
+reconcile the Redis ledger with the ClickHouse history (drift as a metric).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from meter.clock import Clock
+from meter.keys import Keys
+from meter.ledger import scripts
+
+log = logging.getLogger("meter.scheduler")
+Job = Callable[[], Awaitable[object]]
+
+
+class Jobs:
+    """The jobs' bodies, kept apart from the scheduler so tests call them directly."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, sweep: Job, reconcile: Job | None) -> None:
+        self.client = client
+        self.keys = keys
+        self.clock = clock
+        self._sweep = sweep
+        self._reconcile = reconcile
+        self._flush = client.register_script(scripts.source("flush_denials"))
+
+    async def flush_denials(self) -> int:
+        """Move every finished minute of denial counts to the stream; returns rows moved."""
+        last_finished = int(self.clock.now().timestamp() // 60) - 1
+        return int(await self._flush(keys=[self.keys.stream, self.keys.backlog],
+                                     args=[self.keys.prefix, self.keys.pool, last_finished]))
+
+    async def sweep_reservations(self) -> None:
+        await self._sweep()
+
+    async def reconcile(self) -> None:
+        if self._reconcile is not None:
+            await self._reconcile()
+
+
+class Scheduler:
+    def __init__(self, jobs: Jobs) -> None:
+        self.jobs = jobs
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        self._add("sweep_reservations", self.jobs.sweep_reservations, seconds=10)
+        self._add("flush_denials", self.jobs.flush_denials, seconds=20)
+        self._add("reconcile", self.jobs.reconcile, seconds=300)
+        self._scheduler.start()
+
+    def add(self, name: str, job: Job, **trigger: int) -> None:
+        """More jobs (later features) join the same once-per-pool locking."""
+        self._add(name, job, **trigger)
+
+    def _add(self, name: str, job: Job, **trigger: int) -> None:
+        async def locked() -> None:
+            await self._once(name, job, trigger.get("seconds", 60))
+
+        self._scheduler.add_job(locked, "interval", id=name, max_instances=1, coalesce=True, **trigger)
+
+    async def _once(self, name: str, job: Job, period_s: int) -> None:
+        lock, token = self.jobs.keys.lock(f"job:{name}"), uuid.uuid4().hex
+        try:
+            if not await self.jobs.client.set(lock, token, nx=True, px=max(1000, period_s * 900)):
+                return  # another process runs it this time
+            await job()
+        except Exception:  # a failed run is logged and retried at the next tick
+            log.exception("scheduled job %s failed", name)
+
+    def shutdown(self) -> None:
+        self._scheduler.shutdown(wait=False)

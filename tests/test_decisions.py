@@ -1,0 +1,242 @@
+"""The hot path on the real Redis and chDB: atomic decisions, periods, idempotency, reservations,
+shadow mode, fail modes, ledger rebuild, and denials history."""
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis.asyncio as redis
+
+from meter.decision.engine import Decider
+from meter.decision.model import Ask
+from meter.http import appkeys
+from meter.ledger.redis_decisions import RedisDecisions
+from meter.metrics import Metrics
+from tests.conftest import REDIS_URL, auth, make_config, wait_written
+
+pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+CAPS = "[caps]\napi_calls = 100\nupdate_bytes = 1000\ndataset_records = 50\nrecords = 1000\n"
+
+
+@pytest.fixture
+def config(pool_id):
+    return make_config(pool_id, CAPS)
+
+
+async def check(client, status=200, **body):
+    resp = await client.post("/v1/check", json=body, headers=auth("gateway"))
+    assert resp.status == status, await resp.text()
+    return await resp.json()
+
+
+async def fill(client, n, signatory="anyone", metric="api_calls"):
+    body = [{"signatory": signatory, "metric": metric} for _ in range(n)]
+    resp = await client.post("/v1/check", json=body, headers=auth("gateway"))
+    return await resp.json()
+
+
+async def test_concurrent_checks_never_exceed_the_cap(client, config):
+    """Many processes' worth of concurrent checks at a nearly full cap: exactly the room is given."""
+    await fill(client, 90)
+    app = client.app
+    deciders = []
+    for _ in range(4):  # four independent clients, as four worker processes would be
+        conn = redis.Redis.from_url(REDIS_URL)
+        rd = RedisDecisions(conn, app[appkeys.LEDGER].keys, 3600, 2.0)
+        deciders.append((conn, Decider(rd, config, app[appkeys.CLOCK], Metrics())))
+    asks = [Ask(metric="api_calls", signatory=f"s{i % 7}") for i in range(400)]
+    results = await asyncio.gather(*(deciders[i % 4][1].decide([a]) for i, a in enumerate(asks)))
+    allowed = sum(r[0].allowed for r in results)
+    assert allowed == 10
+    used = await app[appkeys.LEDGER].client.hget(app[appkeys.LEDGER].keys.flow("api_calls", "2026-04"), "*")
+    assert int(used) == 100
+    for conn, _ in deciders:
+        await conn.aclose()
+
+
+async def test_answer_shape_and_denial(client):
+    first = await check(client, signatory="loiret", metric="api_calls", amount=60)
+    assert first == {"allowed": True, "metric": "api_calls", "scope": "pool", "limit": 100, "used": 60,
+                     "remaining": 40, "reset": "2026-05-01T00:00:00+02:00", "signatory": "unattributed"}
+    denied = await check(client, signatory="loiret", metric="api_calls", amount=41)
+    assert denied["allowed"] is False and denied["used"] == 60 and denied["remaining"] == 40
+    assert "exceeded" in denied["reason"]
+    look = await check(client, signatory="loiret", metric="api_calls", amount=0)
+    assert look["allowed"] is True and look["used"] == 60
+
+
+async def test_id_makes_a_retry_count_once(client):
+    a = await check(client, signatory="x", metric="api_calls", amount=5, id="req-1")
+    b = await check(client, signatory="x", metric="api_calls", amount=5, id="req-1")
+    assert a["used"] == b["used"] == 5 and "already decided" in b["reason"]
+    assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 5
+
+
+async def test_consume_false_and_batches_in_order(client):
+    out = await fill(client, 3)
+    assert [d["used"] for d in out] == [1, 2, 3]
+    peek = await check(client, signatory="x", metric="api_calls", amount=50, consume=False)
+    assert peek["allowed"] and peek["used"] == 3
+
+
+async def test_checks_are_usage_and_a_repeating_event_is_a_duplicate(client):
+    await check(client, signatory="x", metric="api_calls", amount=1, id="call-7")
+    event = {"specversion": "1.0", "id": "gw-7", "source": "gw", "type": "api.call", "time": "2026-04-20T11:00:00Z",
+             "subject": "x", "data": {"check_id": "call-7"}}
+    resp = await client.post("/v1/events", json=event, headers=auth("producer"))
+    assert await resp.json() == {"accepted": 0, "duplicates": 1}
+    await wait_written(client)
+    resp = await client.get("/v1/pool?period=2026-04", headers=auth("reader"))
+    assert (await resp.json())["metrics"]["api_calls"]["used"] == 1
+
+
+async def test_periods_reset_at_local_midnight(client):
+    clock = client.app[appkeys.CLOCK]
+    clock.set(datetime(2026, 3, 31, 21, 59, tzinfo=timezone.utc))  # 23:59 on 31 March in Paris
+    assert (await check(client, signatory="x", metric="api_calls", amount=100))["allowed"]
+    assert not (await check(client, signatory="x", metric="api_calls"))["allowed"]
+    clock.set(datetime(2026, 3, 31, 22, 0, tzinfo=timezone.utc))  # midnight, 1 April
+    fresh = await check(client, signatory="x", metric="api_calls")
+    assert fresh["allowed"] and fresh["used"] == 1 and fresh["reset"] == "2026-05-01T00:00:00+02:00"
+    # update_bytes is per local day, including the 23-hour spring-forward day
+    clock.set(datetime(2026, 3, 29, 21, 30, tzinfo=timezone.utc))  # 23:30 local on 29 March
+    day = await check(client, signatory="x", metric="update_bytes", amount=1000)
+    assert day["allowed"] and day["reset"] == "2026-03-30T00:00:00+02:00"
+    clock.set(datetime(2026, 3, 29, 22, 0, tzinfo=timezone.utc))
+    assert (await check(client, signatory="x", metric="update_bytes", amount=1000))["allowed"]
+
+
+async def test_leap_day_is_its_own_day(client):
+    clock = client.app[appkeys.CLOCK]
+    clock.set(datetime(2028, 2, 29, 12, tzinfo=timezone.utc))
+    d = await check(client, signatory="x", metric="update_bytes", amount=600)
+    assert d["reset"] == "2028-03-01T00:00:00+01:00"
+    assert not (await check(client, signatory="x", metric="update_bytes", amount=600))["allowed"]
+
+
+async def test_dataset_cap_is_per_dataset(client):
+    snap = {"specversion": "1.0", "id": "s1", "source": "bo", "type": "dataset.records", "time": "2026-04-20T10:00:00Z",
+            "subject": "x", "data": {"dataset": "big", "records": 45, "raw_bytes": 10}}
+    await client.post("/v1/events", json=snap, headers=auth("producer"))
+    denied = await check(client, signatory="x", metric="dataset_records", dataset="big", amount=6)
+    assert denied["allowed"] is False and denied["scope"] == "dataset" and denied["used"] == 45
+    assert (await check(client, signatory="x", metric="dataset_records", dataset="small", amount=6))["allowed"]
+    resp = await client.post("/v1/check", json={"signatory": "x", "metric": "dataset_records"}, headers=auth("gateway"))
+    assert resp.status == 400
+
+
+async def test_bad_checks_are_named_and_change_nothing(client):
+    body = [{"signatory": "x", "metric": "api_calls"}, {"metric": "nope", "amount": -1, "extra": 1}]
+    resp = await client.post("/v1/check", json=body, headers=auth("gateway"))
+    assert resp.status == 400
+    fields = {d["field"] for d in (await resp.json())["error"]["details"]}
+    assert fields == {"[1].metric", "[1].amount", "[1].signatory", "[1].extra"}
+    assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0
+    resp = await client.post("/v1/check", data=b"{nope", headers=auth("gateway"))
+    assert resp.status == 400
+    resp = await client.post("/v1/check", json={"signatory": "x", "metric": "api_calls"}, headers=auth("producer"))
+    assert resp.status == 403
+
+
+async def test_reservations_hold_commit_release_and_expire(client):
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 700},
+                             headers=auth("gateway"))
+    assert resp.status == 201
+    held = await resp.json()
+    assert held["used"] == 700 and held["expires_at"].endswith("+02:00")
+    resp = await client.post("/v1/reservations", json={"signatory": "y", "metric": "update_bytes", "amount": 400},
+                             headers=auth("gateway"))
+    assert resp.status == 409 and (await resp.json())["allowed"] is False
+    resp = await client.post(f"/v1/reservations/{held['id']}/commit", json={"amount": 500}, headers=auth("gateway"))
+    assert resp.status == 200 and (await resp.json())["committed"] == 500
+    assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 500
+    resp = await client.post(f"/v1/reservations/{held['id']}/commit", json={"amount": 1}, headers=auth("gateway"))
+    assert resp.status == 404
+    # a reservation that is never settled expires by itself
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 500,
+                                                       "ttl_s": 60}, headers=auth("gateway"))
+    assert resp.status == 201
+    assert not (await check(client, signatory="x", metric="update_bytes", amount=1))["allowed"]
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 2, tzinfo=timezone.utc))
+    assert (await check(client, signatory="x", metric="update_bytes", amount=1))["used"] == 501
+    # releasing gives the capacity back at once
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 400},
+                             headers=auth("gateway"))
+    rid = (await resp.json())["id"]
+    assert (await client.delete(f"/v1/reservations/{rid}", headers=auth("gateway"))).status == 200
+    assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 501
+
+
+async def test_commit_above_the_reservation_is_refused(client):
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10},
+                             headers=auth("gateway"))
+    rid = (await resp.json())["id"]
+    resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 11}, headers=auth("gateway"))
+    assert resp.status == 400
+
+
+async def test_lost_script_is_reloaded(client):
+    await check(client, signatory="x", metric="api_calls")
+    await client.app[appkeys.LEDGER].client.script_flush()
+    assert (await check(client, signatory="x", metric="api_calls"))["used"] == 2
+
+
+async def test_flushed_ledger_is_rebuilt_before_deciding(client, redis_client, pool_id):
+    from tests.conftest import delete_pool_keys
+
+    await fill(client, 100)
+    await wait_written(client)
+    await delete_pool_keys(redis_client, pool_id)  # Redis lost everything of this pool
+    denied = await check(client, signatory="x", metric="api_calls")
+    assert denied["allowed"] is False and denied["used"] == 100
+
+
+async def test_denials_become_per_minute_rows(client):
+    from meter.scheduler import Jobs
+
+    await fill(client, 100)
+    await fill(client, 30)  # 30 denials of one signatory, metric and scope
+    app = client.app
+    ledger = app[appkeys.LEDGER]
+    app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 30, tzinfo=timezone.utc))
+    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep=None, reconcile=None)
+    assert await jobs.flush_denials() == 1
+    await wait_written(client)
+    store = app[appkeys.STORE]
+    rows = await store.rows(f"SELECT signatory, metric, scope, sum(denials) FROM {store.db}.denials GROUP BY ALL")
+    assert rows == [("unattributed", "api_calls", "pool", 30)]
+
+
+async def test_reconcile_reports_no_drift_once_written(client):
+    await fill(client, 12)
+    await wait_written(client)
+    drift = await client.app[appkeys.REBUILDER].reconcile()
+    assert drift == {"api_calls": 0, "update_bytes": 0}
+
+
+class TestShadowAndFailModes:
+    @pytest.fixture
+    def config(self, pool_id):
+        return make_config(pool_id, CAPS + "[enforcement]\nenforce_metrics = { api_calls = false }\n")
+
+    async def test_shadow_mode_counts_but_never_denies(self, client):
+        await fill(client, 100)
+        d = await check(client, signatory="x", metric="api_calls")
+        assert d["allowed"] is True and "shadow" in d["reason"] and d["used"] == 101
+
+    async def test_redis_down_applies_each_metrics_fail_mode(self, client, config):
+        down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+        rd = RedisDecisions(down, client.app[appkeys.LEDGER].keys, 3600, 0.2)
+        metrics = Metrics()
+        decider = Decider(rd, config, client.app[appkeys.CLOCK], metrics)
+        calls, writes = await decider.decide([Ask(metric="api_calls", signatory="x"),
+                                              Ask(metric="update_bytes", signatory="x")])
+        assert calls.allowed and calls.degraded == "fail_open"
+        assert not writes.allowed and writes.degraded == "fail_closed"
+        sample = metrics.registry.get_sample_value("meter_degraded_decisions_total",
+                                                   {"metric": "api_calls", "mode": "fail_open"})
+        assert sample == 1
+        await down.aclose()
+
+
+def test_clock_fixture_is_mid_april(clock):
+    assert clock.now() - datetime(2026, 4, 20, 12, tzinfo=timezone.utc) == timedelta(0)
