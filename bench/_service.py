@@ -40,7 +40,7 @@ class BenchService:
         for i in range(workers):
             env = dict(self.env)
             if i > 0:  # extra workers serve through Redis alone (the first owns chDB)
-                env.update(METER_WRITER="false", METER_SCHEDULER="false", METER_STORE="none")
+                env.update(METER_STORE_OWNER="false")
             args = [sys.executable, "-m", "meter", "serve"] + (["--reuse-port"] if workers > 1 else [])
             self.procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
             self._wait_ready()

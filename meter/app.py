@@ -20,10 +20,10 @@ from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
-from meter.http.middleware import auth_middleware, error_middleware
+from meter.http.middleware import middleware
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
-from meter.ledger.client import check_no_eviction, connect
+from meter.ledger.client import check_no_eviction, connect, translated
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
@@ -46,7 +46,7 @@ def create_app(settings: Settings, config: PoolConfig | None = None, clock: Cloc
     config = config or load_pool_config(settings.config)
     # auto_decompress off: the events endpoint inflates gzip itself, with a bound on the result
     app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"auto_decompress": False},
-                          middlewares=[error_middleware, auth_middleware])
+                          middlewares=[middleware])
     app[appkeys.SETTINGS] = settings
     app[appkeys.CONFIG] = config
     app[appkeys.CLOCK] = clock or SystemClock()
@@ -65,7 +65,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings, config = app[appkeys.SETTINGS], app[appkeys.CONFIG]
     client = connect(settings.redis_url)
     try:
-        await client.ping()
+        async with translated("start-up"):
+            await client.ping()
         await check_no_eviction(client)
         keys = Keys(config.pool.id)
         app[appkeys.LEDGER] = RedisLedger(client, keys, settings.dedup_window_s, settings.stream_max_events)
@@ -134,7 +135,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 def _writer(app: web.Application) -> StreamWriter:
     settings, ledger = app[appkeys.SETTINGS], app[appkeys.LEDGER]
     writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.METRICS],
-                          app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms)
+                          app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms,
+                          settings.writer_pace_ms)
     app[appkeys.WRITER] = writer
     return writer
 

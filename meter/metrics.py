@@ -27,8 +27,6 @@ class Metrics:
                                         buckets=_SLOW, registry=r)
         self.errors = Counter("meter_errors_total", "Errors by component and kind", ["component", "kind"],
                               registry=r)
-        self.http_requests = Counter("meter_http_requests_total", "HTTP requests by route and status class",
-                                     ["route", "status"], registry=r)
         self.decisions = Counter("meter_decisions_total", "Quota decisions", ["metric", "outcome", "scope"],
                                  registry=r)
         self.decision_seconds = Histogram("meter_decision_duration_seconds", "Latency of one decision call",

@@ -167,11 +167,14 @@ class Settings(BaseSettings):
     stream_max_events: int = Field(5_000_000, ge=1_000)
     writer_batch_entries: int = Field(200, ge=1)
     writer_block_ms: int = Field(200, ge=1)
+    writer_pace_ms: int = Field(250, ge=0, le=60_000)  # pause after a batch that was not full
     writer: bool = True
     scheduler: bool = True
     # False for extra worker processes: they serve check, authz and events through Redis alone,
     # while one process owns the embedded store (chDB allows one per path), writer and jobs.
     store_owner: bool = True
+    # Benchmarks only: adds /_bench/noop (an empty 200), the baseline the hot path is compared with.
+    bench_noop: bool = False
 
     @field_validator("clickhouse_database")
     @classmethod

@@ -120,7 +120,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(redis_url=REDIS_URL, data_dir=tmp_path, writer_block_ms=20, scheduler=False)
+    return Settings(redis_url=REDIS_URL, data_dir=tmp_path, writer_block_ms=20, writer_pace_ms=10, scheduler=False)
 
 
 @pytest.fixture

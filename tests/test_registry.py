@@ -23,7 +23,7 @@ from meter.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from meter.http import appkeys
 from meter.http import signatories as handlers
 from meter.http.auth import TokenTable
-from meter.http.middleware import auth_middleware, error_middleware
+from meter.http.middleware import middleware
 from meter.keys import Keys
 from meter.ledger.client import connect
 from meter.ledger.stream import RedisStream
@@ -451,7 +451,7 @@ TOKENS = [TokenEntry(role="admin", token="admin-secret", name="alice"),
 
 @pytest.fixture
 async def http(aiohttp_client: Any, registry: Registry) -> Any:
-    app = web.Application(middlewares=[error_middleware, auth_middleware])
+    app = web.Application(middlewares=[middleware])
     app[appkeys.SETTINGS] = Settings()
     app[appkeys.METRICS] = Metrics()
     app[appkeys.TOKENS] = TokenTable(TOKENS)

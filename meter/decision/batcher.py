@@ -8,6 +8,7 @@ dozens of decisions; alone, a decision goes out at once, with no timer.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -19,7 +20,7 @@ class Coalescer(Generic[T, R]):
     def __init__(self, run: Callable[[list[T]], Awaitable[Sequence[R]]], max_batch: int = 256) -> None:
         self._run = run
         self._max_batch = max_batch
-        self._queue: list[tuple[list[T], asyncio.Future[list[R]]]] = []
+        self._queue: deque[tuple[list[T], asyncio.Future[list[R]]]] = deque()
         self._draining = False
 
     async def submit(self, items: list[T]) -> list[R]:
@@ -33,7 +34,7 @@ class Coalescer(Generic[T, R]):
     def _take(self) -> list[tuple[list[T], asyncio.Future[list[R]]]]:
         taken, size = [], 0
         while self._queue and (not taken or size + len(self._queue[0][0]) <= self._max_batch):
-            entry = self._queue.pop(0)
+            entry = self._queue.popleft()
             taken.append(entry)
             size += len(entry[0])
         return taken

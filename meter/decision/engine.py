@@ -6,9 +6,11 @@ decide, the metric's fail mode, and counts decisions in Prometheus. No ClickHous
 """
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from meter.clock import Clock
@@ -30,6 +32,21 @@ SEP = "\x1f"
 Rebuild = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A flow metric's current period as the hot path needs it, computed once per period."""
+
+    period: Period
+    label: str
+    counter: str
+    start_ts: float
+    end_ts: float
+    reset: str
+
+    def holds(self, ts: float) -> bool:
+        return self.start_ts <= ts < self.end_ts
+
+
 class Decider:
     def __init__(self, ledger: RedisDecisions, config: PoolConfig, clock: Clock, metrics: Metrics,
                  rebuild: Rebuild | None = None) -> None:
@@ -41,19 +58,30 @@ class Decider:
         self.rebuild = rebuild
         self.allocating = config.allocation.policy != "none"
         self._coalescer: Coalescer[Ask, Decision] = Coalescer(self._run)
+        self._windows: dict[str, Window] = {}
+        self._counted: dict[tuple[str, str, str], object] = {}  # Prometheus children, by labels
+        self._ids = itertools.count()
+        self._run_id = uuid.uuid4().hex[:12]
 
     async def decide(self, asks: list[Ask]) -> list[Decision]:
         started = time.perf_counter()
         decisions = await self._coalescer.submit(asks)
         self.metrics.decision_seconds.observe(time.perf_counter() - started)
         for d in decisions:
-            outcome = "degraded" if d.degraded else ("allowed" if d.allowed else "denied")
-            self.metrics.decisions.labels(d.metric, outcome, d.scope).inc()
+            self._count(d)
         return decisions
+
+    def _count(self, d: Decision) -> None:
+        outcome = "degraded" if d.degraded else ("allowed" if d.allowed else "denied")
+        key = (d.metric, outcome, d.scope)
+        child = self._counted.get(key)
+        if child is None:
+            child = self._counted[key] = self.metrics.decisions.labels(*key)
+        child.inc()  # type: ignore[attr-defined]
 
     async def _run(self, asks: list[Ask]) -> list[Decision]:
         now = self.clock.now()
-        periods: dict[str, Period] = {}
+        periods: dict[str, Window] = {}
         groups: list[str | bytes] = []
         for ask in asks:
             groups += self._args(ask, now, periods)
@@ -73,20 +101,28 @@ class Decider:
             await self.rebuild()  # never answer from an empty ledger
             return await self.ledger.decide(groups, n, now_ms)
 
-    def _period(self, metric: str, now: datetime, periods: dict[str, Period]) -> Period | None:
+    def _window(self, metric: str, now: datetime, periods: dict[str, Window]) -> Window | None:
+        """The metric's current period (None for stocks), the same for a whole batch."""
         if metric not in FLOW_METRICS:
             return None
-        if metric not in periods:
-            periods[metric] = period_of(FLOW_PERIOD[metric], now, self.config.tz)  # type: ignore[arg-type]
-        return periods[metric]
+        window = periods.get(metric)
+        if window is None:
+            window = self._windows.get(metric)
+            if window is None or not window.holds(now.timestamp()):
+                period = period_of(FLOW_PERIOD[metric], now, self.config.tz)  # type: ignore[arg-type]
+                window = self._windows[metric] = Window(period, period.label, self.keys.flow(metric, period.label),
+                                                        period.start.timestamp(), period.end.timestamp(),
+                                                        period.reset_iso())
+            periods[metric] = window
+        return window
 
-    def _args(self, ask: Ask, now: datetime, periods: dict[str, Period]) -> list[str | bytes]:
+    def _args(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> list[str | bytes]:
         metric = ask.metric
-        period = self._period(metric, now, periods)
+        window = self._window(metric, now, periods)
         counter, ttl, label = "", 0, "current"
-        if period is not None:
-            counter, label = self.keys.flow(metric, period.label), period.label
-            ttl = int((period.end - now).total_seconds()) + COUNTER_GRACE_S
+        if window is not None:
+            counter, label = window.counter, window.label
+            ttl = int(window.end_ts - now.timestamp()) + COUNTER_GRACE_S
         elif metric != "dataset_records":
             counter = self.keys.stock(metric)
         cap = self.config.caps.get(metric)
@@ -99,9 +135,9 @@ class Decider:
                          "1" if ask.consume else "0", enforce, counter, str(ttl), str(cap), dscap, allot, idkey,
                          ask.reserve_id, str(ask.reserve_ttl_s * 1000)))
         row = b""
-        if period is not None and ask.consume and not ask.reserve_id:
-            row = self.usage_row(metric, ask.id or uuid.uuid4().hex, ask.signatory or ask.host, ask.dataset,
-                                 ask.amount, ask.id, now)
+        if window is not None and ask.consume and not ask.reserve_id:
+            event_id = ask.id or f"{self._run_id}-{next(self._ids)}"
+            row = self.usage_row(metric, event_id, ask.signatory or ask.host, ask.dataset, ask.amount, ask.id, now)
         return [meta, row]
 
     def usage_row(self, metric: str, event_id: str, subject: str, dataset: str, amount: int, check_id: str,
@@ -110,13 +146,13 @@ class Decider:
         return open_event_row(self.config.pool.id, EVENT_TYPE[metric], CHECK_SOURCE, event_id, subject, dataset,
                               amount, check_id, now, day)
 
-    def _decision(self, ask: Ask, row: list, periods: dict[str, Period]) -> Decision:
+    def _decision(self, ask: Ask, row: list, periods: dict[str, Window]) -> Decision:
         allowed, scope, limit, used, remaining, sig, note = row
         note = note.decode() if isinstance(note, bytes) else note
-        period = periods.get(ask.metric)
+        window = periods.get(ask.metric)
         decision = Decision(
             allowed=int(allowed) == 1, metric=ask.metric, scope=_text(scope), limit=int(limit), used=int(used),
-            remaining=max(0, int(remaining)), reset=period.reset_iso() if period else None,
+            remaining=max(0, int(remaining)), reset=window.reset if window else None,
             signatory=_text(sig), replayed=note == "replay", shadow=note == "shadow")
         if not decision.allowed:
             decision.reason = f"{decision.scope} {ask.metric} limit {decision.limit} would be exceeded"
@@ -126,13 +162,13 @@ class Decider:
             decision.reason = "already decided: this id was counted once before"
         return decision
 
-    def _degraded(self, ask: Ask, exc: LedgerUnavailable, periods: dict[str, Period]) -> Decision:
+    def _degraded(self, ask: Ask, exc: LedgerUnavailable, periods: dict[str, Window]) -> Decision:
         mode = self.config.enforcement.fail_mode(ask.metric)
         self.metrics.degraded.labels(ask.metric, mode).inc()
-        period = periods.get(ask.metric)
+        window = periods.get(ask.metric)
         return Decision(allowed=mode == "fail_open", metric=ask.metric, scope="pool",
                         limit=self.config.caps.get(ask.metric), used=None, remaining=None,
-                        reset=period.reset_iso() if period else None, signatory=ask.signatory or "unattributed",
+                        reset=window.reset if window else None, signatory=ask.signatory or "unattributed",
                         reason=f"degraded ({mode}): {exc.message}", degraded=mode)
 
 

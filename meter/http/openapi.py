@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from meter import __version__
+from meter.settings import METRICS
 
 _ERROR = {
     "type": "object", "required": ["error"],
@@ -44,6 +45,18 @@ _CHANGE = {"type": "object", "required": ["at", "action", "changed_by", "record"
     "changed_by": {"type": "string", "description": "the token's name (or 'cli')"},
     "record": {"allOf": [{"$ref": "#/components/schemas/SignatoryBody"},
                          {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}]}}}
+_CHECK = {"type": "object", "required": ["signatory", "metric"], "additionalProperties": False, "properties": {
+    "signatory": {"type": "string"}, "metric": {"enum": list(METRICS)},
+    "amount": {"type": "integer", "minimum": 0, "default": 1}, "dataset": {"type": "string"},
+    "consume": {"type": "boolean", "default": True}, "id": {"type": "string"}}}
+_DECISION = {"type": "object", "required": ["allowed", "metric", "scope", "limit", "used", "remaining", "reset",
+                                            "signatory"], "properties": {
+    "allowed": {"type": "boolean"}, "metric": {"type": "string"},
+    "scope": {"enum": ["pool", "signatory", "dataset"]},
+    "limit": {"type": ["integer", "null"]}, "used": {"type": ["integer", "null"], "description": "null when degraded"},
+    "remaining": {"type": ["integer", "null"]}, "reset": {"type": ["string", "null"], "format": "date-time"},
+    "signatory": {"type": "string", "description": "the signatory counted ('unattributed' when unknown)"},
+    "reason": {"type": "string"}}}
 SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
     "EventsAccepted": {"type": "object", "required": ["accepted", "duplicates"],
@@ -69,9 +82,25 @@ SCHEMAS: dict[str, Any] = {
     "History": {"type": "object", "required": ["id", "changes"],
                 "properties": {"id": {"type": "string"}, "changes": {"type": "array", "items": _CHANGE}}},
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Check": _CHECK,
+    "Decision": _DECISION,
+    "Reservation": {"allOf": [{"$ref": "#/components/schemas/Decision"}, {
+        "type": "object", "required": ["id", "amount", "expires_at"],
+        "properties": {"id": {"type": "string"}, "amount": {"type": "integer"},
+                       "dataset": {"type": ["string", "null"]},
+                       "expires_at": {"type": "string", "format": "date-time"}}}]},
+    "ReservationRequest": {"type": "object", "required": ["signatory", "metric", "amount"], "properties": {
+        "signatory": {"type": "string"}, "metric": {"enum": list(METRICS)}, "amount": {"type": "integer", "minimum": 1},
+        "dataset": {"type": "string"}, "ttl_s": {"type": "integer", "minimum": 1, "default": 900}},
+        "additionalProperties": False},
+    "Settled": {"type": "object", "required": ["id", "status", "metric", "signatory", "reserved", "committed"],
+                "properties": {"id": {"type": "string"}, "status": {"enum": ["committed", "released"]},
+                               "metric": {"type": "string"}, "signatory": {"type": "string"},
+                               "reserved": {"type": "integer"}, "committed": {"type": "integer"},
+                               "dataset": {"type": ["string", "null"]}}},
     "Readiness": {"type": "object", "required": ["status", "checks"], "properties": {
         "status": {"enum": ["ready", "unavailable"]},
-        "checks": {"type": "object", "required": ["redis", "clickhouse"],
+        "checks": {"type": "object", "required": ["redis"],
                    "properties": {"redis": {"type": "boolean"}, "clickhouse": {"type": "boolean"}}}}},
 }
 _PERIOD = {"name": "period", "in": "query", "required": False,
@@ -133,6 +162,34 @@ def _paths() -> dict[str, Any]:
             requestBody={"required": True, "content": {t: {} for t in (
                 "application/cloudevents+json", "application/cloudevents-batch+json", "application/json",
                 "application/x-ndjson")}})},
+        "/v1/check": {"post": _op(
+            "Allow or deny (and count) one request, or a batch answered in the same order", "gateway",
+            {"200": {"description": "the decision(s); header X-Meter-Degraded when Redis could not decide",
+                     "content": {"application/json": {"schema": {"oneOf": [
+                         _ref("Decision"), {"type": "array", "items": _ref("Decision")}]}}}},
+             **_errors(400, 401, 403)},
+            requestBody={"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                _ref("Check"), {"type": "array", "items": _ref("Check")}]}}}})},
+        "/v1/authz": {"get": _op(
+            "Gateway hook (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz); empty bodies", "gateway",
+            {"200": {"description": "allowed"}, "400": {"description": "deny_status is not 403 or 429"},
+             "401": {"description": "no valid token"}, "403": {"description": "denied (deny_status=403) or wrong role"},
+             "429": {"description": "denied; Retry-After, RateLimit and RateLimit-Policy set"},
+             "503": {"description": "no decision possible"}},
+            parameters=[{"name": "deny_status", "in": "query", "required": False,
+                         "schema": {"enum": ["403", "429"], "default": "429"}}])},
+        "/v1/reservations": {"post": _op("Hold capacity for a write of known size", "gateway", {
+            "201": _answer("held", "Reservation"), "409": _answer("denied: the same body as a denied check", "Decision"),
+            **_errors(400, 401, 403, 503)},
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("ReservationRequest")}}})},
+        "/v1/reservations/{id}/commit": {"post": _op("Turn a reservation into usage (the actual amount)", "gateway", {
+            "200": _answer("committed", "Settled"), **_errors(400, 401, 403, 404, 503)},
+            parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            requestBody={"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer", "minimum": 0}}}}}})},
+        "/v1/reservations/{id}": {"delete": _op("Release a reservation", "gateway", {
+            "200": _answer("released", "Settled"), **_errors(401, 403, 404, 503)},
+            parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}])},
         "/v1/usage": {"get": _op("A signatory's usage in a period", "reader", {
             "200": _answer("usage per metric", "Usage"), **_errors(400, 401, 403, 404, 503)}, parameters=[
             {"name": "signatory", "in": "query", "required": False, "schema": {"type": "string"}}, _PERIOD])},

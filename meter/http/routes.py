@@ -3,10 +3,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.http import authz, check, events, ops, reservations, signatories, usage
+from meter.http import appkeys, authz, check, events, ops, reservations, signatories, usage
+
+
+async def noop(request: web.Request) -> web.Response:
+    """The benchmarks' baseline: what aiohttp costs with no work at all (empty body)."""
+    await request.read()
+    return web.Response(status=200)
 
 
 def add_routes(app: web.Application) -> None:
+    if app[appkeys.SETTINGS].bench_noop:
+        app.router.add_routes([web.get("/_bench/noop", noop), web.post("/_bench/noop", noop)])
     app.router.add_routes([
         web.get("/healthz", ops.healthz),
         web.get("/readyz", ops.readyz),

@@ -3,11 +3,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.errors import InvalidRequest, NotFound
+from meter.errors import InvalidRequest, NotFound, StoreUnavailable
 from meter.http import appkeys
 from meter.http.middleware import json_response, requires
 from meter.ledger.redis_ledger import UNATTRIBUTED
 from meter.periods import Period, parse_period
+
+
+def usage_reader(request: web.Request):
+    """The reader; an extra worker process (store_owner = false) has none and answers 503."""
+    reader = request.app.get(appkeys.USAGE)
+    if reader is None:
+        raise StoreUnavailable("this worker process serves check, authz and events only; "
+                               "send reads to the process that owns the store")
+    return reader
 
 
 def period_param(request: web.Request) -> Period:
@@ -25,12 +34,12 @@ async def get_usage(request: web.Request) -> web.Response:
     period = period_param(request)
     if signatory != UNATTRIBUTED and await request.app[appkeys.REGISTRY].get_or_none(signatory) is None:
         raise NotFound(f"no signatory {signatory!r}")
-    return json_response(await request.app[appkeys.USAGE].usage(signatory, period))
+    return json_response(await usage_reader(request).usage(signatory, period))
 
 
 @requires("reader")
 async def get_pool(request: web.Request) -> web.Response:
-    body = await request.app[appkeys.USAGE].pool_view(period_param(request))
+    body = await usage_reader(request).pool_view(period_param(request))
     signatory = request[appkeys.PRINCIPAL].signatory
     if signatory is not None:  # a bound reader sees the pool's totals, and only its own share
         for view in body["metrics"].values():

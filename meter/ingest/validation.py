@@ -95,8 +95,8 @@ def _time(ev: dict, index: int, p: _Problems, received: datetime) -> datetime:
     parsed = parsed.astimezone(timezone.utc)
     if parsed > received + FUTURE_SKEW:
         p.add(index, "time", "is more than an hour in the future")
-    if parsed.year < 2000:
-        p.add(index, "time", "is before the year 2000")
+    if parsed.year < 1970:
+        p.add(index, "time", "is before 1970 (the start of ClickHouse's Date range)")
     return parsed
 
 

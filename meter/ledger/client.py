@@ -38,3 +38,7 @@ async def translated(what: str) -> AsyncIterator[None]:
         yield
     except DRIVER_ERRORS as exc:
         raise LedgerUnavailable(f"Redis is unavailable ({what}): {exc.__class__.__name__}", retry_after_s=2) from exc
+    except rex.ResponseError as exc:
+        if str(exc).startswith(("OOM", "MISCONF", "READONLY", "LOADING")):  # full, failing disk, replica, loading
+            raise LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30) from exc
+        raise

@@ -46,6 +46,38 @@ for _, rid in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'resv_expiry', '-inf'
   release(rid)
 end
 
+-- Counters are read once per batch and written once at the end: decisions of one batch see
+-- each other through this cache, and a batch of 100 costs a handful of Redis calls, not 600.
+local cache, dirty, expire = {}, {}, {}
+local function raw(key, field)
+  local k = cache[key]
+  if not k then
+    k = {}
+    cache[key] = k
+  end
+  local v = k[field]
+  if v == nil then
+    v = redis.call('HGET', key, field) or false
+    k[field] = v
+  end
+  return v
+end
+
+local function get(key, field)
+  return num(raw(key, field) or nil)
+end
+
+local function incr(key, field, by)
+  local v = get(key, field) + by -- first: get() creates the key's cache table
+  cache[key][field] = tostring(v)
+  local d = dirty[key]
+  if not d then
+    d = {}
+    dirty[key] = d
+  end
+  d[field] = (d[field] or 0) + by
+end
+
 local known = {}
 local function resolve(sig, host, dataset)
   if sig ~= '' then
@@ -56,11 +88,11 @@ local function resolve(sig, host, dataset)
     return 'unattributed'
   end
   if host ~= '' then
-    local s = redis.call('HGET', prefix .. 'hosts', host)
+    local s = raw(prefix .. 'hosts', host)
     if s then return s end
   end
   if dataset ~= '' then
-    local s = redis.call('HGET', prefix .. 'ds:' .. dataset, 'sig')
+    local s = raw(prefix .. 'ds:' .. dataset, 'sig')
     if s then return s end
   end
   return 'unattributed'
@@ -71,21 +103,20 @@ local function constraints(d, sig)
   local out = {}
   local held = prefix .. 'held:' .. d.metric
   if d.metric == 'dataset_records' then
-    local used = num(redis.call('HGET', prefix .. 'ds:' .. d.dataset, 'a'))
-    used = used + num(redis.call('HGET', held, 'ds:' .. d.dataset))
+    local used = get(prefix .. 'ds:' .. d.dataset, 'a') + get(held, 'ds:' .. d.dataset)
     out[1] = {'dataset', tonumber(d.dscap), used}
     return out, nil
   end
-  local c = redis.call('HMGET', d.counter, '*', sig)
-  local h = redis.call('HMGET', held, '*', sig)
-  out[1] = {'pool', tonumber(d.cap), num(c[1]) + num(h[1])}
+  out[1] = {'pool', tonumber(d.cap), get(d.counter, '*') + get(held, '*')}
   local burst = nil
   if d.allot ~= '' then
-    local a = redis.call('HMGET', d.allot, sig, '_borrowing', '_burst_cap', '_burst_used')
-    if a[1] and a[2] ~= '1' then
-      local allot, used = num(a[1]), num(c[2]) + num(h[2])
-      if a[3] then -- reserved policy: the guarantee, then the common burst reserve, first come
-        burst = {guarantee = allot, used = used, cap = num(a[3]), taken = num(a[4])}
+    local allot = raw(d.allot, sig)
+    if allot and raw(d.allot, '_borrowing') ~= '1' then
+      allot = num(allot)
+      local used = get(d.counter, sig) + get(held, sig)
+      local burst_cap = raw(d.allot, '_burst_cap')
+      if burst_cap then -- reserved policy: the guarantee, then the common burst reserve, first come
+        burst = {guarantee = allot, used = used, cap = num(burst_cap), taken = get(d.allot, '_burst_used')}
         allot = allot + math.max(0, burst.cap - burst.taken) + math.max(0, used - allot)
       end
       out[2] = {'signatory', allot, used}
@@ -116,13 +147,13 @@ local function parse(meta)
 end
 
 local function consume(d, sig, burst)
-  redis.call('HINCRBY', d.counter, sig, d.amount)
-  redis.call('HINCRBY', d.counter, '*', d.amount)
-  redis.call('EXPIRE', d.counter, d.ttl)
+  incr(d.counter, sig, d.amount)
+  incr(d.counter, '*', d.amount)
+  expire[d.counter] = d.ttl
   if burst then
     local over = math.max(0, burst.used + d.amount - burst.guarantee) - math.max(0, burst.used - burst.guarantee)
     if over > 0 then
-      redis.call('HINCRBY', d.allot, '_burst_used', over)
+      incr(d.allot, '_burst_used', over)
     end
   end
 end
@@ -132,18 +163,18 @@ local function reserve(d, sig)
   redis.call('HSET', prefix .. 'resv:' .. d.rid, 'metric', d.metric, 'sig', sig, 'amount', d.amount,
     'dataset', d.dataset, 'expires', now + d.rttl)
   redis.call('ZADD', prefix .. 'resv_expiry', now + d.rttl, d.rid)
-  redis.call('HINCRBY', held, sig, d.amount)
-  redis.call('HINCRBY', held, '*', d.amount)
+  incr(held, sig, d.amount)
+  incr(held, '*', d.amount)
   if d.dataset ~= '' then
-    redis.call('HINCRBY', held, 'ds:' .. d.dataset, d.amount)
+    incr(held, 'ds:' .. d.dataset, d.amount)
   end
 end
 
+local minute = math.floor(now / 60000)
+local denials = prefix .. 'denials:' .. minute
 local function deny_count(sig, metric, scope)
-  local minute = math.floor(now / 60000)
-  redis.call('HINCRBY', prefix .. 'denials:' .. minute, sig .. '\31' .. metric .. '\31' .. scope, 1)
-  redis.call('EXPIRE', prefix .. 'denials:' .. minute, 86400)
-  redis.call('ZADD', prefix .. 'denial_minutes', minute, minute)
+  incr(denials, sig .. '\31' .. metric .. '\31' .. scope, 1)
+  expire[denials] = 86400
 end
 
 local out, rows = {}, {}
@@ -191,6 +222,19 @@ for i = 0, n - 1 do
   end
 end
 
+for key, fields in pairs(dirty) do
+  for field, by in pairs(fields) do
+    if by ~= 0 then
+      redis.call('HINCRBY', key, field, string.format('%d', by))
+    end
+  end
+end
+for key, ttl in pairs(expire) do
+  redis.call('EXPIRE', key, ttl)
+end
+if dirty[denials] then
+  redis.call('ZADD', prefix .. 'denial_minutes', minute, minute)
+end
 if #rows > 0 then
   redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', #rows, 'rows', table.concat(rows, '\n'))
   redis.call('INCRBY', KEYS[2], #rows)
