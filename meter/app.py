@@ -145,7 +145,7 @@ def _scheduler(app: web.Application) -> Scheduler:
     ledger, decider = app[appkeys.LEDGER], app[appkeys.DECIDER]
 
     async def sweep() -> None:
-        await decider.ledger.decide([], 0, int(app[appkeys.CLOCK].now().timestamp() * 1000))
+        await decider.ledger.decide([], int(app[appkeys.CLOCK].now().timestamp() * 1000))
 
     jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep, app[appkeys.REBUILDER].reconcile)
     return Scheduler(jobs)

@@ -31,6 +31,8 @@ class Metrics:
                                  registry=r)
         self.decision_seconds = Histogram("meter_decision_duration_seconds", "Latency of one decision call",
                                           buckets=_FAST, registry=r)
+        self.decision_batch = Histogram("meter_decision_batch_size", "Decisions carried by one Redis script call",
+                                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r)
         self.degraded = Counter("meter_degraded_decisions_total", "Decisions taken without Redis, by fail mode",
                                 ["metric", "mode"], registry=r)
         self.ledger_drift = Gauge("meter_ledger_drift", "Redis counter minus ClickHouse history, last reconciliation",

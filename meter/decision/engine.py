@@ -21,7 +21,7 @@ from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
 from meter.metrics import Metrics
 from meter.periods import Period, period_of
 from meter.settings import FLOW_METRICS, PoolConfig
-from meter.store.rows import open_event_row
+from meter.store.rows import open_event_row, usage_template
 
 FLOW_PERIOD = {"api_calls": "month", "update_bytes": "day"}
 EVENT_TYPE = {"api_calls": "api.call", "update_bytes": "update.bytes"}
@@ -80,26 +80,33 @@ class Decider:
         child.inc()  # type: ignore[attr-defined]
 
     async def _run(self, asks: list[Ask]) -> list[Decision]:
+        self.metrics.decision_batch.observe(len(asks))
         now = self.clock.now()
         periods: dict[str, Window] = {}
-        groups: list[str | bytes] = []
-        for ask in asks:
-            groups += self._args(ask, now, periods)
+        metas = [self._meta(ask, now, periods) for ask in asks]
         try:
-            rows = await self._decide_once_rebuilt(groups, len(asks), now)
+            rows = await self._decide_once_rebuilt(metas, now)
         except LedgerUnavailable as exc:
             return [self._degraded(ask, exc, periods) for ask in asks]
         return [self._decision(ask, row, periods) for ask, row in zip(asks, rows)]
 
-    async def _decide_once_rebuilt(self, groups: list[str | bytes], n: int, now: datetime) -> list[list]:
+    async def _decide_once_rebuilt(self, metas: list[str], now: datetime) -> list[list]:
         now_ms = int(now.timestamp() * 1000)
+        templates = self._templates(now)
         try:
-            return await self.ledger.decide(groups, n, now_ms)
+            return await self.ledger.decide(metas, now_ms, templates)
         except LedgerLost:
             if self.rebuild is None:
                 raise
             await self.rebuild()  # never answer from an empty ledger
-            return await self.ledger.decide(groups, n, now_ms)
+            return await self.ledger.decide(metas, now_ms, templates)
+
+    def _templates(self, now: datetime) -> tuple[bytes, bytes]:
+        """History rows of this batch's consumption (summed per signatory and dataset by the script)."""
+        day = now.astimezone(self.config.tz).date()
+        prefix = f"{self._run_id}-{next(self._ids)}-"
+        return tuple(usage_template(self.config.pool.id, EVENT_TYPE[m], CHECK_SOURCE, f"{prefix}{m}-", now, day)
+                     for m in ("api_calls", "update_bytes"))  # type: ignore[return-value]
 
     def _window(self, metric: str, now: datetime, periods: dict[str, Window]) -> Window | None:
         """The metric's current period (None for stocks), the same for a whole batch."""
@@ -116,7 +123,7 @@ class Decider:
             periods[metric] = window
         return window
 
-    def _args(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> list[str | bytes]:
+    def _meta(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> str:
         metric = ask.metric
         window = self._window(metric, now, periods)
         counter, ttl, label = "", 0, "current"
@@ -131,14 +138,9 @@ class Decider:
         idkey = self.keys.seen_check(ask.id) if ask.id else ""
         enforce = "1" if self.config.enforcement.enforced(metric) else "0"
         mode = "r" if ask.reserve_id else "c"
-        meta = SEP.join((mode, metric, ask.signatory, ask.host, ask.dataset, str(ask.amount),
+        return SEP.join((mode, metric, ask.signatory, ask.host, ask.dataset, str(ask.amount),
                          "1" if ask.consume else "0", enforce, counter, str(ttl), str(cap), dscap, allot, idkey,
                          ask.reserve_id, str(ask.reserve_ttl_s * 1000)))
-        row = b""
-        if window is not None and ask.consume and not ask.reserve_id:
-            event_id = ask.id or f"{self._run_id}-{next(self._ids)}"
-            row = self.usage_row(metric, event_id, ask.signatory or ask.host, ask.dataset, ask.amount, ask.id, now)
-        return [meta, row]
 
     def usage_row(self, metric: str, event_id: str, subject: str, dataset: str, amount: int, check_id: str,
                   now: datetime) -> bytes:

@@ -29,9 +29,12 @@ class RedisDecisions:
         self._decide = client.register_script(scripts.source("decide"))
         self._reservation = client.register_script(scripts.source("reservation"))
 
-    async def decide(self, groups: Sequence[str | bytes], n: int, now_ms: int) -> list[list]:
-        """Run decide.lua on ``n`` decisions (meta, row each); one reply row per decision."""
-        argv = [self.keys.prefix, now_ms, self.idempotency_s, n, *groups]
+    async def decide(self, metas: Sequence[str], now_ms: int, templates: tuple[bytes, bytes] = (b"", b"")) -> list[list]:
+        """Run decide.lua on one meta per decision; one reply row per decision.
+
+        ``templates``: the history rows of consumed api_calls and update_bytes (decide.lua's header).
+        """
+        argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), *templates, *metas]
         reply = await self._call(self._decide, argv, "decide")
         return [reply[i:i + ANSWER_WIDTH] for i in range(0, len(reply), ANSWER_WIDTH)]
 

@@ -23,6 +23,27 @@ def event_row(pool: str, ev, signatory: str, day: date, received: float) -> byte
     })
 
 
+
+AMOUNT_MARK = 987654321987654  # stands for the amount while the template is built
+
+
+def usage_template(pool: str, etype: str, source: str, id_prefix: str, at: datetime, day: date) -> bytes:
+    """A history row as a string.format pattern of (index, signatory, dataset, amount, signatory).
+
+    For usage the hot path records itself (consumed checks): the ledger script knows the
+    signatory a host or dataset resolves to, and sums a batch's consumption per signatory and
+    dataset before it writes rows. The strings it fills in come JSON-quoted.
+    """
+    t = round(at.timestamp(), 6)
+    row = orjson.dumps({
+        "pool": pool, "source": source, "id": "\x00ID", "type": etype, "time": t, "day": day.isoformat(),
+        "subject": "\x00SIG", "dataset": "\x00DS", "object": "", "kind": "", "amount": AMOUNT_MARK,
+        "raw_bytes": 0, "check_id": "", "received": t, "signatory": "\x00SIG"}).decode()
+    row = row.replace("%", "%%").replace('"\\u0000ID"', f'"{id_prefix}%d"')
+    row = row.replace('"\\u0000SIG"', "%s", 1).replace('"\\u0000DS"', "%s").replace(str(AMOUNT_MARK), "%d")
+    return row.replace('"\\u0000SIG"', "%s").encode()
+
+
 def open_event_row(pool: str, etype: str, source: str, event_id: str, subject: str, dataset: str,
                    amount: int, check_id: str, at: datetime, day: date) -> bytes:
     """An event row whose last value, the signatory, the ledger script appends (then '"}').

@@ -7,14 +7,16 @@
 -- KEYS[2]  backlog counter of that stream
 -- ARGV[1]  key prefix "meter:{pool}:"      ARGV[2] now, unix ms (the service's clock)
 -- ARGV[3]  idempotency window, seconds      ARGV[4] n, the number of decisions
--- then n pairs: meta, row
+-- ARGV[5]  row template of consumed api_calls, ARGV[6] of consumed update_bytes ('' = not
+--          recorded): string.format patterns of (index, signatory, dataset, amount, signatory), the
+--          strings already JSON-quoted. Consumption is summed per signatory, metric and dataset
+--          over the batch, so a batch of 100 checks of one signatory is one history row, not 100.
+-- then n metas, one per decision:
 --   meta  fields joined by \31: mode ('c' check | 'r' reserve), metric, signatory ('' = find it
 --         from host, then dataset), host, dataset, amount, consume (0/1), enforce (0/1),
 --         counter key (flows: the period's hash; stocks: the stock's hash), counter ttl (s),
 --         cap, dataset cap ('' unless dataset_records), allotment key ('' = no allocation),
 --         idempotency key ('' = none), reservation id, reservation ttl (ms)
---   row   a consuming check of a flow: the ClickHouse row up to its signatory value (closed
---         here, once the signatory is known); else '' (nothing is consumed)
 -- Returns 7 values per decision: allowed (0/1), scope, limit, used, remaining, signatory,
 -- note ('' | 'replay' | 'shadow'); or the error LEDGER_LOST when the ledger must be rebuilt first.
 local prefix, now = ARGV[1], tonumber(ARGV[2])
@@ -177,9 +179,20 @@ local function deny_count(sig, metric, scope)
   expire[denials] = 86400
 end
 
-local out, rows = {}, {}
+local templates = {api_calls = ARGV[5], update_bytes = ARGV[6]}
+local consumed, consumed_order = {}, {}
+local function record(metric, sig, dataset, amount)
+  local k = metric .. '\31' .. sig .. '\31' .. dataset
+  if not consumed[k] then
+    consumed[k] = {metric, sig, dataset, 0}
+    consumed_order[#consumed_order + 1] = k
+  end
+  consumed[k][4] = consumed[k][4] + amount
+end
+
+local out = {}
 for i = 0, n - 1 do
-  local d = parse(ARGV[5 + i * 2])
+  local d = parse(ARGV[7 + i])
   local replay = d.idkey ~= '' and redis.call('GET', d.idkey)
   if replay == '1' then
     d.consume = false -- an api.call event already counted this very call
@@ -205,10 +218,12 @@ for i = 0, n - 1 do
       if d.mode == 'r' then
         reserve(d, sig)
         used = used + d.amount
-      elseif d.consume and ARGV[6 + i * 2] ~= '' then
+      elseif d.consume and templates[d.metric] then
         consume(d, sig, burst)
         used = used + d.amount
-        rows[#rows + 1] = ARGV[6 + i * 2] .. sig .. '"}'
+        if templates[d.metric] ~= '' and d.amount > 0 then
+          record(d.metric, sig, d.dataset, d.amount)
+        end
       end
     end
     local allowed = (ok or not d.enforce) and 1 or 0
@@ -235,7 +250,13 @@ end
 if dirty[denials] then
   redis.call('ZADD', prefix .. 'denial_minutes', minute, minute)
 end
-if #rows > 0 then
+if #consumed_order > 0 then
+  local rows = {}
+  for i, k in ipairs(consumed_order) do
+    local c = consumed[k]
+    local sig = cjson.encode(c[2])
+    rows[i] = string.format(templates[c[1]], i, sig, cjson.encode(c[3]), c[4], sig)
+  end
   redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', #rows, 'rows', table.concat(rows, '\n'))
   redis.call('INCRBY', KEYS[2], #rows)
 end
