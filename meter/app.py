@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from meter.allocation.service import Allocator
 from meter.clock import Clock, SystemClock
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
@@ -105,8 +106,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
                                      rebuild=rebuilder.ensure)
     app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, store, config.tz, clock)
+    allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, metrics)
+    app[appkeys.ALLOCATOR] = allocator
     if store is not None:
-        app[appkeys.USAGE] = UsageReader(store, config)
+        await allocator.ensure_current("startup")
+        app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
                                config.enforcement.redis_timeout_ms / 1000)
     app[appkeys.DECIDER] = Decider(decisions, config, clock, metrics, rebuild=rebuilder.ensure)
@@ -148,4 +152,12 @@ def _scheduler(app: web.Application) -> Scheduler:
         await decider.ledger.decide([], int(app[appkeys.CLOCK].now().timestamp() * 1000))
 
     jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep, app[appkeys.REBUILDER].reconcile)
-    return Scheduler(jobs)
+    scheduler = Scheduler(jobs, app[appkeys.CONFIG].pool.timezone)
+    allocator = app[appkeys.ALLOCATOR]
+    if allocator.enabled:
+        # at each local midnight (a new day, and on the 1st a new month), and every minute as a
+        # safety net: a registry changed from another process, a midnight missed while down
+        scheduler.add_cron("allocations_period_start", lambda: allocator.ensure_current("period start"),
+                           hour=0, minute=0, second=5)
+        scheduler.add("allocations_refresh", lambda: allocator.ensure_current("schedule"), seconds=60)
+    return scheduler

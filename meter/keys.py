@@ -92,7 +92,16 @@ class Keys:
         return f"{self.prefix}held:{metric}"
 
     def allotments(self, metric: str, period_label: str) -> str:
+        """Hash the decide script reads: signatory -> allotment, and _borrowing, _burst_cap, _burst_used."""
         return f"{self.prefix}allot:{metric}:{period_label}"
+
+    def allocation(self, period_label: str) -> str:
+        """The stored allocation document of a period (JSON), as GET /v1/allocations answers it."""
+        return f"{self.prefix}allocation:{period_label}"
+
+    def allocation_inputs(self, period_label: str) -> str:
+        """Fingerprint of what a period's stored allocation was computed from (registry, settings)."""
+        return f"{self.prefix}allocation_inputs:{period_label}"
 
     def denials(self, minute: int) -> str:
         """Hash of one minute's denials: field "signatory\\x1fmetric\\x1fscope" -> count."""

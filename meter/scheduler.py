@@ -47,9 +47,9 @@ class Jobs:
 
 
 class Scheduler:
-    def __init__(self, jobs: Jobs) -> None:
+    def __init__(self, jobs: Jobs, timezone: str = "UTC") -> None:
         self.jobs = jobs
-        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler = AsyncIOScheduler(timezone=timezone)  # cron jobs run in the pool's local time
 
     def start(self) -> None:
         self._add("sweep_reservations", self.jobs.sweep_reservations, seconds=10)
@@ -60,6 +60,13 @@ class Scheduler:
     def add(self, name: str, job: Job, **trigger: int) -> None:
         """More jobs (later features) join the same once-per-pool locking."""
         self._add(name, job, **trigger)
+
+    def add_cron(self, name: str, job: Job, **fields: int) -> None:
+        """A job at fixed local times (e.g. hour=0, minute=0: each local midnight)."""
+        async def locked() -> None:
+            await self._once(name, job, 60)
+
+        self._scheduler.add_job(locked, "cron", id=name, max_instances=1, coalesce=True, **fields)
 
     def _add(self, name: str, job: Job, **trigger: int) -> None:
         async def locked() -> None:

@@ -72,6 +72,20 @@ class AllocationSection(_Strict):
     reserved_fraction: float = Field(0.5, ge=0, le=1)
     borrowing: bool = False
     unattributed_share: float = Field(0.05, ge=0, lt=1)
+    # max_min_fair: explicit demand per metric and signatory, instead of the forecast
+    demand: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+    @field_validator("demand")
+    @classmethod
+    def _demand(cls, v: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        unknown = sorted(set(v) - set(METRICS) | ({"dataset_records"} & set(v)))
+        if unknown:
+            raise ValueError(f"demand is per apportioned metric; not {unknown}")
+        for metric, per in v.items():
+            bad = sorted(k for k, d in per.items() if d < 0)
+            if bad:
+                raise ValueError(f"{metric}: demand must be >= 0 (see {bad})")
+        return v
 
 
 FailMode = Literal["fail_open", "fail_closed"]

@@ -191,10 +191,10 @@ TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT"}
 
 def start_service(tmp_path: Path, pool_id: str, **env: str) -> Service:
     """The service, with a Redis timeout generous enough that a loaded test machine never makes
-    a decision fail open (the 50 ms default would: an extra request through, the count off)."""
+    a decision fail open (with the 50 ms default, a starved event loop sometimes does)."""
     pool_file = tmp_path / "pool.toml"
     pool_file.write_text(pool_toml(pool_id, f"[caps]\napi_calls = {E2E_CAP}\n"
-                                            "[enforcement]\nredis_timeout_ms = 50\n"))
+                                            "[enforcement]\nredis_timeout_ms = 2000\n"))
     return Service(pool_file, tmp_path / "data", **env).start()
 
 
@@ -261,6 +261,7 @@ def test_through_nginx_exactly_the_cap_gets_through_then_429(gateway, portal):
     answers = until_denied(nginx, E2E_CAP + 5)
     statuses = [a[0] for a in answers]
     assert statuses == [200] * E2E_CAP + [429], [(a[0], a[1].get("X-Meter-Degraded")) for a in answers]
+    assert [h.get("X-Meter-Degraded") for _, h, _ in answers] == [None] * len(answers)  # the meter decided
     assert all(body == b"portal" for _, _, body in answers[:-1])
     assert [int(parse_item(h["RateLimit"])[1]["r"]) for _, h, _ in answers[:-1]] == list(range(E2E_CAP - 1, -1, -1))
     _, denied, body = answers[-1]
@@ -268,7 +269,6 @@ def test_through_nginx_exactly_the_cap_gets_through_then_429(gateway, portal):
     assert parse_item(denied["RateLimit"])[1]["r"] == "0"
     assert parse_item(denied["RateLimit-Policy"])[1]["q"] == str(E2E_CAP)
     assert json.loads(body)["error"]["type"] == "quota_exceeded"
-    assert "X-Meter-Degraded" not in denied
     assert len(portal.seen) == E2E_CAP  # the denied request never reached the portal
     # and it stays denied, without counting the denials
     assert [nginx.get("/")[0] for _ in range(3)] == [429] * 3
@@ -406,8 +406,7 @@ def test_redis_down_fails_reads_open_and_writes_closed_and_a_full_pool_survives_
         with Nginx(tmp_path / "nginx", svc.port, TOKENS["gateway"], portal.port) as nginx:
             statuses = [a[0] for a in until_denied(nginx, E2E_CAP + 5)]
             assert statuses == [200] * E2E_CAP + [429]
-            assert pool_used(svc, E2E_CAP)["used"] == E2E_CAP  # the history has it all
-            time.sleep(0.5)  # and the writer has acknowledged its last batch
+            assert pool_used(svc, E2E_CAP)["used"] == E2E_CAP  # ClickHouse has it all
 
             private_redis.shutdown()
             for _ in range(5):  # api_calls fail open: the client gets the portal, marked degraded
@@ -416,9 +415,11 @@ def test_redis_down_fails_reads_open_and_writes_closed_and_a_full_pool_survives_
                 assert headers.get("X-Meter-Degraded") == "fail_open"
             status, headers, _ = svc.request("GET", "/v1/authz", headers={"X-Meter-Token": TOKENS["gateway"]})
             assert status == 200 and headers["X-Meter-Degraded"] == "fail_open"
-            status, decision = svc.json("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
+            status, headers, body = svc.request("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
                 {"signatory": "x", "metric": "update_bytes", "amount": 1}).encode())
+            decision = json.loads(body)
             assert status == 200 and decision["allowed"] is False, decision  # writes fail closed
+            assert headers["X-Meter-Degraded"] == "fail_closed"
             assert svc.proc.poll() is None and svc.request("GET", "/healthz")[0] == 200
             assert svc.request("GET", "/readyz")[0] == 503
 

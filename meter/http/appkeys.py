@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from meter.allocation.service import Allocator
     from meter.clock import Clock
     from meter.decision.engine import Decider
     from meter.decision.reservations import Reservations
@@ -35,5 +36,6 @@ DECIDER = web.AppKey("decider", "Decider")
 RESERVATIONS = web.AppKey("reservations", "Reservations")
 REBUILDER = web.AppKey("rebuilder", "LedgerRebuilder")
 TRUSTED_GATEWAYS = web.AppKey("trusted_gateways", list)
+ALLOCATOR = web.AppKey("allocator", "Allocator")
 
 PRINCIPAL = web.RequestKey("principal", "Principal")  # the authenticated token of a request

@@ -82,6 +82,26 @@ SCHEMAS: dict[str, Any] = {
     "History": {"type": "object", "required": ["id", "changes"],
                 "properties": {"id": {"type": "string"}, "changes": {"type": "array", "items": _CHANGE}}},
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+    "Allocation": {"type": "object", "required": ["pool", "period", "policy", "projected", "signatories",
+                                                  "explanation"], "properties": {
+        "pool": {"type": "string"}, "period": {"type": "string"}, "policy": {"type": "string"},
+        "projected": {"type": "boolean", "description": "true: nothing stored for this period, computed from today's registry"},
+        "computed_at": {"type": "string"},
+        "signatories": {"type": "object", "description": "signatory id (and 'unattributed') -> metric -> allotment",
+                        "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+        "burst": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "borrowing": {"type": "boolean"},
+        "explanation": {"type": "string", "description": "how the numbers came out, in English"},
+        "explanation_fr": {"type": "string", "description": "the same, in French"},
+        "inputs": {"type": "object", "description": "per metric: cap, members (weight, active fraction, demand)"}}},
+    "SimulationRequest": {"type": "object", "required": ["policy", "cap", "signatories"], "properties": {
+        "policy": {"enum": ["none", "equal", "weighted", "reserved", "max_min_fair"]},
+        "cap": {"type": "integer", "minimum": 0}, "reserved_fraction": {"type": "number"},
+        "signatories": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "string"}, "weight": {"type": "number"}, "demand": {"type": "integer"}}}}}},
+    "Simulation": {"type": "object", "required": ["allotments"], "properties": {
+        "allotments": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "burst": {"type": "integer"}}},
     "Check": _CHECK,
     "Decision": _DECISION,
     "Reservation": {"allOf": [{"$ref": "#/components/schemas/Decision"}, {
@@ -190,6 +210,17 @@ def _paths() -> dict[str, Any]:
         "/v1/reservations/{id}": {"delete": _op("Release a reservation", "gateway", {
             "200": _answer("released", "Settled"), **_errors(401, 403, 404, 503)},
             parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}])},
+        "/v1/allocations": {"get": _op("The allotments of a period, and why", "reader", {
+            "200": _answer("stored, or a projection for a period with none stored", "Allocation"),
+            **_errors(400, 401, 403, 409, 503)}, parameters=[_PERIOD])},
+        "/v1/allocations/recompute": {"post": _op("Compute and store the current (or a future) period's allotments",
+                                                  "admin", {
+            "200": _answer("the stored allocation", "Allocation"), **_errors(400, 401, 403, 409, 503)},
+            requestBody={"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"period": {"type": "string"}}}}}})},
+        "/v1/allocations/simulate": {"post": _op("Try a policy on given signatories before adopting it", "admin", {
+            "200": _answer("the allotments", "Simulation"), **_errors(400, 401, 403)},
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("SimulationRequest")}}})},
         "/v1/usage": {"get": _op("A signatory's usage in a period", "reader", {
             "200": _answer("usage per metric", "Usage"), **_errors(400, 401, 403, 404, 503)}, parameters=[
             {"name": "signatory", "in": "query", "required": False, "schema": {"type": "string"}}, _PERIOD])},

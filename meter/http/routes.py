@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.http import appkeys, authz, check, events, ops, reservations, signatories, usage
+from meter.http import allocations, appkeys, authz, check, events, ops, reservations, signatories, usage
 
 
 async def noop(request: web.Request) -> web.Response:
@@ -26,6 +26,9 @@ def add_routes(app: web.Application) -> None:
         web.post("/v1/reservations", reservations.post_reservation),
         web.post("/v1/reservations/{id}/commit", reservations.commit_reservation),
         web.delete("/v1/reservations/{id}", reservations.delete_reservation),
+        web.get("/v1/allocations", allocations.get_allocations),
+        web.post("/v1/allocations/recompute", allocations.recompute),
+        web.post("/v1/allocations/simulate", allocations.simulate),
         web.get("/v1/usage", usage.get_usage),
         web.get("/v1/pool", usage.get_pool),
         web.get("/v1/signatories", signatories.list_signatories),

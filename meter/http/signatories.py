@@ -31,6 +31,13 @@ def _allowed_id(request: web.Request) -> str:
     return sid
 
 
+async def _changed(request: web.Request) -> None:
+    """Signatories joined, left or changed weight: the allotments in force follow at once."""
+    allocator = request.app.get(appkeys.ALLOCATOR)
+    if allocator is not None:
+        await allocator.ensure_current("registry")
+
+
 async def _json_body(request: web.Request) -> Any:
     try:
         return orjson.loads(await request.read())
@@ -56,13 +63,16 @@ async def get_signatory(request: web.Request) -> web.Response:
 async def put_signatory(request: web.Request) -> web.Response:
     sid = _allowed_id(request)
     record, created = await _registry(request).put(sid, await _json_body(request), request[appkeys.PRINCIPAL].label)
+    await _changed(request)
     return json_response(record, status=201 if created else 200)
 
 
 @requires("admin")
 async def delete_signatory(request: web.Request) -> web.Response:
     sid = _allowed_id(request)
-    return json_response(await _registry(request).delete(sid, request[appkeys.PRINCIPAL].label))
+    record = await _registry(request).delete(sid, request[appkeys.PRINCIPAL].label)
+    await _changed(request)
+    return json_response(record)
 
 
 @requires("admin")
@@ -73,7 +83,9 @@ async def import_signatories(request: web.Request) -> web.Response:
     principal = request[appkeys.PRINCIPAL]
     if principal.signatory is not None and any(r.get("id") != principal.signatory for r in rows):
         raise Forbidden(f"this token is bound to signatory {principal.signatory!r}; the file names others")
-    return json_response(await _registry(request).import_rows(rows, principal.label))
+    result = await _registry(request).import_rows(rows, principal.label)
+    await _changed(request)
+    return json_response(result)
 
 
 @requires("reader")

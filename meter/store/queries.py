@@ -68,3 +68,29 @@ def flow_by_signatory(db: str, pool: str, metric: str, first_day: date, last_day
            " AND metric = {metric:String} AND day BETWEEN {first:Date} AND {last:Date}"
            " GROUP BY signatory ORDER BY signatory")
     return sql, {"pool": pool, "metric": metric, "first": first_day.isoformat(), "last": last_day.isoformat()}
+
+
+def demand_history(db: str, pool: str, metric: str, kind: str, first: date, end: date, tz: str = "Europe/Paris") -> Query:
+    """Per signatory and month (or day), usage plus denied requests in [first, end): what was asked."""
+    bucket = "toStartOfMonth(day)" if kind == "month" else "day"
+    denial_day = "toDate(minute, {tz:String})"
+    denial_bucket = f"toStartOfMonth({denial_day})" if kind == "month" else denial_day
+    sql = (
+        "SELECT signatory, bucket, sum(v) FROM ("
+        f" SELECT signatory, {bucket} AS bucket, sum(value) AS v FROM {db}.usage_daily"
+        " WHERE pool = {pool:String} AND metric = {metric:String} AND day >= {first:Date} AND day < {end:Date}"
+        " GROUP BY signatory, bucket"
+        " UNION ALL"
+        f" SELECT signatory, {denial_bucket} AS bucket, sum(denials) AS v FROM {db}.denials"
+        " WHERE pool = {pool:String} AND metric = {metric:String}"
+        f" AND {denial_day} >= {{first:Date}} AND {denial_day} < {{end:Date}}"
+        " GROUP BY signatory, bucket"
+        ") GROUP BY signatory, bucket ORDER BY signatory, bucket")
+    return sql, {"pool": pool, "metric": metric, "first": first.isoformat(), "end": end.isoformat(), "tz": tz}
+
+
+def latest_allocation(db: str, pool: str, period: str) -> Query:
+    sql = (f"SELECT policy, toString(computed_at), allotments, inputs, explanation_en, explanation_fr"
+           f" FROM {db}.allocations WHERE pool = {{pool:String}} AND period = {{period:String}}"
+           " ORDER BY computed_at DESC LIMIT 1")
+    return sql, {"pool": pool, "period": period}

@@ -1,0 +1,68 @@
+"""From signatory records to policy members: who is active in a period, and for how much of it.
+
+A signatory is active from local midnight on ``joined_at`` until local midnight on ``left_at``
+(exclusive), in the pool's time zone. Its active fraction is active seconds / seconds in the
+period, both measured in UTC so a DST month counts its 743 or 745 real hours (aware datetimes
+that share a tzinfo subtract as wall-clock times, which would count 744).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from typing import Any, Literal
+
+from meter.allocation.base import AllocationError, Member
+from meter.periods import Period, local_midnight
+
+WeightBy = Literal["population", "weight"]
+
+
+def active_fraction(record: Mapping[str, Any], period: Period) -> float:
+    """The part of ``period`` during which the signatory is active, from 0 to 1."""
+    start = max(period.start, _midnight(record.get("joined_at"), period) or period.start)
+    end = min(period.end, _midnight(record.get("left_at"), period) or period.end)
+    if end <= start:
+        return 0.0
+    return _seconds(start, end) / period.seconds
+
+
+def members_for(records: list[dict[str, Any]], period: Period, weight_by: WeightBy = "population",
+                demand: Mapping[str, int | None] | None = None) -> list[Member]:
+    """The members active in ``period``, by id, each weighted by its basis x active fraction.
+
+    With ``weight_by="population"`` every active signatory needs a population: the error names
+    all of those without one, so one fix clears it.
+    """
+    active = [(r, f) for r in records if (f := active_fraction(r, period)) > 0]
+    if weight_by == "population":
+        _require_populations([r for r, _ in active])
+    demand = demand or {}
+    members = [Member(r["id"], _basis(r, weight_by) * f, demand.get(r["id"]), f) for r, f in active]
+    return sorted(members, key=lambda m: m.id)
+
+
+def _midnight(day: str | date | None, period: Period) -> datetime | None:
+    if day is None:
+        return None
+    return local_midnight(day if isinstance(day, date) else date.fromisoformat(day), period.tz)
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
+
+
+def _basis(record: Mapping[str, Any], weight_by: WeightBy) -> float:
+    if weight_by == "population":
+        return float(record["population"])
+    weight = record.get("weight")
+    return 1.0 if weight is None else float(weight)
+
+
+def _require_populations(records: list[dict[str, Any]]) -> None:
+    missing = sorted((r for r in records if r.get("population") is None), key=lambda r: r["id"])
+    if missing:
+        names = ", ".join(f"{r['id']!r} ({r['name']})" if r.get("name") else repr(r["id"]) for r in missing)
+        raise AllocationError(
+            f"allocation by population needs the population of every active signatory; missing for {names}",
+            [{"signatory": r["id"], "field": "population", "reason": "is required when weight = \"population\""}
+             for r in missing])

@@ -1,0 +1,240 @@
+"""Allocator: the allotments in force, computed from the registry and history, stored and read.
+
+The policies are pure maths (``policies``); this is their I/O. A computation reads the registry
+(who is active, for how much of the period, with which weight), the demand forecast for
+``max_min_fair`` (ClickHouse history), and writes the result three ways, atomically for Redis:
+the allotment hashes the decide script reads (``allot:<metric>:<period>``), a document for
+``GET /v1/allocations``, and a row for the ClickHouse history (through the writer's stream).
+
+Month allocations carry ``api_calls`` and the stocks (their "period" is the current state); day
+allocations carry ``update_bytes`` (a daily quota). Both are recomputed at their period start,
+when the registry changes, and on request.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+
+from meter.allocation.base import AllocationError, Allotment, Params, apportion
+from meter.allocation.demand import forecast, with_overrides
+from meter.allocation.explain import explanation
+from meter.allocation.members import members_for
+from meter.allocation.policies import policy_named
+from meter.clock import Clock
+from meter.errors import Conflict
+from meter.keys import Keys
+from meter.ledger.client import translated
+from meter.metrics import Metrics
+from meter.periods import Period, day_of, month_of
+from meter.settings import PoolConfig
+from meter.store import queries
+from meter.store.clickhouse import ClickHouseStore
+from meter.store.rows import ch_time
+
+log = logging.getLogger("meter.allocation")
+MONTH_METRICS = ("api_calls", "records", "raw_bytes", "content_bytes")
+DAY_METRICS = ("update_bytes",)
+STOCKS = ("records", "raw_bytes", "content_bytes")
+KEEP_S = 40 * 86_400  # documents and hashes outlive their period (late reads, reports)
+
+
+def metrics_of(period: Period) -> tuple[str, ...]:
+    return MONTH_METRICS if period.kind == "month" else DAY_METRICS
+
+
+class Allocator:
+    def __init__(self, client: redis.Redis, keys: Keys, registry: Any, store: ClickHouseStore | None,
+                 config: PoolConfig, clock: Clock, metrics: Metrics) -> None:
+        self.client = client
+        self.keys = keys
+        self.registry = registry
+        self.store = store
+        self.config = config
+        self.section = config.allocation
+        self.policy = policy_named(self.section.policy)
+        self.params = Params.from_section(self.section)
+        self.clock = clock
+        self.metrics = metrics
+
+    @property
+    def enabled(self) -> bool:
+        return self.section.policy != "none"
+
+    # computing
+
+    async def compute(self, period: Period) -> dict[str, Any]:
+        """The allocation of ``period`` from today's registry and history (nothing stored)."""
+        records = await self.registry.list()
+        names = {r["id"]: r.get("name") or r["id"] for r in records}
+        per_metric: dict[str, Allotment] = {}
+        inputs: dict[str, Any] = {}
+        texts: dict[str, list[str]] = {"en": [], "fr": []}
+        for metric in metrics_of(period):
+            cap = self.config.caps.get(metric)
+            demand = await self._demand(metric, period) if self.section.policy == "max_min_fair" else None
+            members = members_for(records, period, self.section.weight, demand)
+            result = apportion(self.policy, cap, members, self.params)
+            per_metric[metric] = result
+            inputs[metric] = {"cap": cap, "members": [
+                {"id": m.id, "weight": m.weight, "active_fraction": m.active_fraction, "demand": m.demand}
+                for m in members], "burst": result.burst}
+            for lang in texts:
+                texts[lang].append(explanation(self.section.policy, metric, period.label, cap, members, result,
+                                               self.params, lang, names))
+        return self._document(period, per_metric, inputs, texts)
+
+    def _document(self, period: Period, per_metric: dict[str, Allotment], inputs: dict[str, Any],
+                  texts: dict[str, list[str]]) -> dict[str, Any]:
+        signatories: dict[str, dict[str, int]] = {}
+        for metric, result in per_metric.items():
+            for sid, value in sorted(result.shares.items()):
+                signatories.setdefault(sid, {})[metric] = value
+        return {
+            "pool": self.config.pool.id, "period": period.label, "policy": self.section.policy,
+            "projected": False, "computed_at": self.clock.now().astimezone(self.config.tz).isoformat(),
+            "signatories": signatories, "burst": {m: r.burst for m, r in per_metric.items() if r.burst},
+            "borrowing": self.section.borrowing,
+            "explanation": " ".join(texts["en"]), "explanation_fr": " ".join(texts["fr"]), "inputs": inputs,
+        }
+
+    async def _demand(self, metric: str, period: Period) -> dict[str, int | None]:
+        history = await self._history(metric, period) if self.store is not None else {}
+        overrides: dict[str, int | None] = dict(self.section.demand.get(metric, {}))
+        return with_overrides(forecast(history), overrides)
+
+    async def _history(self, metric: str, period: Period) -> dict[str, list[int]]:
+        """Usage plus denials of the recent comparable periods (3 months, or 28 days), oldest first."""
+        assert self.store is not None
+        if metric in STOCKS:
+            sql, params = queries.stock_totals(self.store.db, self.config.pool.id, self.clock.now())
+            index = {"records": 1, "raw_bytes": 2, "content_bytes": 3}[metric]
+            return {row[0]: [int(row[index])] for row in await self.store.rows(sql, params)}
+        first = period.previous().previous().previous().first_day if period.kind == "month" \
+            else period.first_day - timedelta(days=28)
+        sql, params = queries.demand_history(self.store.db, self.config.pool.id, metric, period.kind, first,
+                                             period.first_day, self.config.pool.timezone)
+        history: dict[str, list[int]] = {}
+        for sid, _bucket, value in await self.store.rows(sql, params):
+            history.setdefault(sid, []).append(int(value))
+        return history
+
+    # storing
+
+    async def recompute(self, period: Period | None = None, trigger: str = "request") -> dict[str, Any]:
+        """Compute and store the allocation of ``period`` (default: the current month and day)."""
+        now = self.clock.now()
+        if period is not None and period.end <= now:
+            raise Conflict(f"{period.label} is over: its allocation is history and is not recomputed")
+        periods = [period] if period is not None else [month_of(now, self.config.tz), day_of(now, self.config.tz)]
+        docs = []
+        for p in periods:
+            try:
+                doc = await self.compute(p)
+            except AllocationError:
+                self.metrics.allocation_errors.inc()
+                raise
+            await self._store(p, doc, trigger, current=p.contains(now))
+            docs.append(doc)
+        return docs[0]
+
+    async def _store(self, period: Period, doc: dict[str, Any], trigger: str, current: bool) -> None:
+        ttl = int((period.end - self.clock.now()).total_seconds()) + KEEP_S
+        async with translated("allocation"):
+            burst_used = {m: await self.client.hget(self.keys.allotments(m, period.label), "_burst_used")
+                          for m in metrics_of(period)}
+            pipe = self.client.pipeline(transaction=True)
+            for metric in metrics_of(period):
+                for label in (period.label, "current") if metric in STOCKS and current else (period.label,):
+                    self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
+            pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
+            pipe.set(self.keys.allocation_inputs(period.label), await self.fingerprint(), ex=ttl)
+            row = self._history_row(doc, trigger)
+            pipe.xadd(self.keys.stream, {"table": "allocations", "n": 1, "rows": row})
+            pipe.incrby(self.keys.backlog, 1)
+            await pipe.execute()
+        log.info("allocation stored", extra={"period": period.label, "policy": doc["policy"], "trigger": trigger})
+
+    def _allot_hash(self, pipe: Any, metric: str, label: str, doc: dict[str, Any], burst_used: bytes | None,
+                    ttl: int) -> None:
+        key = self.keys.allotments(metric, label)
+        fields: dict[str, Any] = {sid: per[metric] for sid, per in doc["signatories"].items() if metric in per}
+        if self.section.borrowing:
+            fields["_borrowing"] = 1
+        if self.section.policy == "reserved":
+            fields["_burst_cap"] = doc["burst"].get(metric, 0)
+            fields["_burst_used"] = int(burst_used or 0)  # what was drawn this period stays drawn
+        pipe.delete(key)
+        if fields:
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, ttl)
+
+    def _history_row(self, doc: dict[str, Any], trigger: str) -> bytes:
+        return orjson.dumps({
+            "pool": doc["pool"], "period": doc["period"], "computed_at": ch_time(self.clock.now()),
+            "policy": doc["policy"], "trigger": trigger, "allotments": orjson.dumps(doc["signatories"]).decode(),
+            "inputs": orjson.dumps(doc["inputs"]).decode(), "explanation_en": doc["explanation"],
+            "explanation_fr": doc["explanation_fr"]})
+
+    async def fingerprint(self) -> str:
+        """What the allocation depends on, hashed: a change means recompute."""
+        records = await self.registry.list()
+        basis = orjson.dumps([records, self.section.model_dump(), self.config.caps.model_dump()],
+                             option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(basis).hexdigest()
+
+    # reading
+
+    async def get(self, period: Period) -> dict[str, Any]:
+        """The stored allocation of ``period``; for one with none stored, a projection."""
+        async with translated("allocation"):
+            raw = await self.client.get(self.keys.allocation(period.label))
+        if raw is not None:
+            return orjson.loads(raw)
+        stored = await self._from_history(period)
+        if stored is not None:
+            return stored
+        doc = await self.compute(period)
+        doc["projected"] = True
+        return doc
+
+    async def _from_history(self, period: Period) -> dict[str, Any] | None:
+        if self.store is None:
+            return None
+        sql, params = queries.latest_allocation(self.store.db, self.config.pool.id, period.label)
+        rows = await self.store.rows(sql, params)
+        if not rows:
+            return None
+        policy, computed_at, allotments, inputs, en, fr = rows[0]
+        return {"pool": self.config.pool.id, "period": period.label, "policy": policy, "projected": False,
+                "computed_at": computed_at, "signatories": orjson.loads(allotments), "inputs": orjson.loads(inputs),
+                "explanation": en, "explanation_fr": fr}
+
+    async def allotments_for_usage(self, period: Period) -> dict[str, dict[str, int]]:
+        """{signatory: {metric: allotment}} for /v1/usage, for the metrics whose period this is."""
+        if not self.enabled:
+            return {}
+        doc = await self.get(period)
+        return {} if doc["projected"] else doc["signatories"]
+
+    # keeping it current
+
+    async def ensure_current(self, trigger: str = "schedule") -> None:
+        """Store the current month's and day's allocations if missing or stale (registry changed)."""
+        if not self.enabled:
+            return
+        now = self.clock.now()
+        fingerprint = await self.fingerprint()
+        for period in (month_of(now, self.config.tz), day_of(now, self.config.tz)):
+            async with translated("allocation"):
+                stored = await self.client.get(self.keys.allocation_inputs(period.label))
+            if stored is None or stored.decode() != fingerprint:
+                try:
+                    await self.recompute(period, trigger if stored is None else "registry")
+                except AllocationError as exc:  # the allotments in force stay until it is fixed
+                    log.error("allocation failed; the allotments in force stay", extra={"error": exc.message})
+
