@@ -77,7 +77,7 @@ class Allocator:
         for metric in metrics_of(period):
             cap = self.config.caps.get(metric)
             demand = await self._demand(metric, period) if self.section.policy == "max_min_fair" else None
-            members = members_for(records, period, self.section.weight, demand)
+            members = members_for(records, self._basis_period(metric, period), self.section.weight, demand)
             result = apportion(self.policy, cap, members, self.params)
             per_metric[metric] = result
             inputs[metric] = {"cap": cap, "members": [
@@ -87,6 +87,13 @@ class Allocator:
                 texts[lang].append(explanation(self.section.policy, metric, period.label, cap, members, result,
                                                self.params, lang, names))
         return self._document(period, per_metric, inputs, texts)
+
+    def _basis_period(self, metric: str, period: Period) -> Period:
+        """Flows count partial periods pro rata; a stock's "period" is the current state: who is
+        active today (or on the first day of a future period) counts in full."""
+        if metric not in STOCKS:
+            return period
+        return day_of(max(self.clock.now(), period.start), self.config.tz)
 
     def _document(self, period: Period, per_metric: dict[str, Allotment], inputs: dict[str, Any],
                   texts: dict[str, list[str]]) -> dict[str, Any]:

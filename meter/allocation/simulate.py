@@ -45,7 +45,7 @@ GROWTH = 1.01  # per month
 CALLS_PER_SQRT_POP = 4.0  # an ordinary partner's monthly calls per square root of its population
 HEAVY = {"region": 40_000, "epci-01": 40_000, "dep-4": 25_000}  # monthly calls of the heavy users
 BOT = "com-007"  # a commune whose datasets a bot scrapes now and then
-BOT_CALLS_PER_DAY = 15_000
+BOT_CALLS_PER_DAY = 25_000
 UNATTRIBUTED_PER_DAY = 250
 PARAMS = Params(weight_by="weight")
 
@@ -170,7 +170,7 @@ def _day_demand(rng: random.Random, people: Sequence[Signatory], day: date, mont
         if s.joined_at <= day and (s.left_at is None or day < s.left_at):
             asked[s.id] = _calls(rng, s.monthly * GROWTH ** month * 12 / 365.25 * WEEKDAY[day.weekday()],
                                  burst=0.03 if s.heavy else 0.015)
-    if bot and 10 <= day.day < 13:  # a scraper works three days from the 10th
+    if bot and 10 <= day.day < 14:  # a scraper works four days from the 10th
         asked[BOT] += BOT_CALLS_PER_DAY
     asked[UNATTRIBUTED] = _calls(rng, UNATTRIBUTED_PER_DAY * WEEKDAY[day.weekday()], burst=0.0)
     return asked
