@@ -95,7 +95,9 @@ class EnforcementSection(_Strict):
     """How decisions behave when Redis fails, and whether they may deny at all (shadow mode)."""
 
     enforce: bool = True
-    redis_timeout_ms: int = Field(50, ge=1, le=10_000)
+    # past it a decision is taken by the fail mode; on a loaded 2-core machine event-loop delay
+    # counts too, so keep it well above Redis's own latency
+    redis_timeout_ms: int = Field(100, ge=1, le=10_000)
     fail_modes: dict[str, FailMode] = Field(default_factory=dict)
     enforce_metrics: dict[str, bool] = Field(default_factory=dict)
     trusted_gateways: list[str] = Field(default_factory=list)

@@ -138,6 +138,24 @@ class TestEndpoint:
         via_forwarded = {"X-Original-URI": None, "X-Forwarded-Uri": shape.format(id="velos-orleans")}
         assert (await self.authz(client, 200, headers=via_forwarded))["X-Meter-Signatory"] == "orleans-metropole"
 
+    async def test_envoy_style_path_under_the_prefix(self, client):
+        """Envoy's HTTP ext_authz sends the client's method, and its path under /v1/authz."""
+        resp = await client.put("/v1/signatories/orleans-metropole", json=OWNER, headers=auth("admin"))
+        assert resp.status in (200, 201)
+        snapshot = {"specversion": "1.0", "id": "snap-e", "source": "backoffice", "type": "dataset.records",
+                    "time": "2026-04-20T10:00:00Z", "subject": "orleans-metropole",
+                    "data": {"dataset": "velos-orleans", "records": 1, "raw_bytes": 1}}
+        assert (await client.post("/v1/events", json=snapshot, headers=auth("producer"))).status == 202
+        headers = {"X-Meter-Token": TOKENS["gateway"], "Host": "portal.example"}
+        path = "/v1/authz/api/explore/v2.1/catalog/datasets/velos-orleans/records?deny_status=500"
+        resp = await client.post(path, headers=headers)
+        assert resp.status == 200 and await resp.read() == b""
+        assert resp.headers["X-Meter-Signatory"] == "orleans-metropole"
+        for _ in range(CAP - 1):
+            await client.get("/v1/authz/explore/", headers=headers)
+        denied = await client.get("/v1/authz/explore/", headers=headers)
+        assert denied.status == 429  # the client's query is not ours: no deny_status read from it
+
     async def test_unknown_host_and_path_count_against_the_pool_as_unattributed(self, client):
         h = await self.authz(client, 200, host="unknown.example", uri="/api/explore/v2.1/catalog/datasets")
         assert h["X-Meter-Signatory"] == "unattributed"
@@ -332,7 +350,9 @@ def test_through_nginx_a_meter_that_cannot_decide_fails_open(gateway, tmp_path, 
         assert (status, body, headers.get("X-Meter-Degraded")) == (200, b"portal", "fail_open"), (name, headers)
         assert "RateLimit" not in headers and "Retry-After" not in headers
     assert len(portal.seen) == len(cases)
-    assert pool_used(svc, 0)["used"] == 0  # the meter counted none of them
+    status, counter = svc.json("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
+        {"signatory": "x", "metric": "api_calls", "amount": 0}).encode())
+    assert status == 200 and counter["used"] == 0  # the meter counted none of them
 
 
 def test_shipped_example_site_passes_nginx_t(tmp_path):

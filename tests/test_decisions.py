@@ -240,3 +240,15 @@ class TestShadowAndFailModes:
 
 def test_clock_fixture_is_mid_april(clock):
     assert clock.now() - datetime(2026, 4, 20, 12, tzinfo=timezone.utc) == timedelta(0)
+
+
+def test_degraded_deny_asks_for_a_retry_soon_not_at_the_period_end():
+    from meter.decision.gateway import rate_headers
+    from meter.decision.model import Decision
+
+    now = datetime(2026, 4, 20, 12, tzinfo=timezone.utc)
+    closed = Decision(False, "update_bytes", "pool", 1000, None, None, "2026-04-21T00:00:00+02:00", "x",
+                      degraded="fail_closed")
+    assert rate_headers(closed, now, 86400)["Retry-After"] == "2"
+    denied = Decision(False, "update_bytes", "pool", 1000, 1000, 0, "2026-04-21T00:00:00+02:00", "x")
+    assert rate_headers(denied, now, 86400)["Retry-After"] == str(10 * 3600)

@@ -61,7 +61,9 @@ def rate_headers(d: Decision, now: datetime, window_s: int | None) -> dict[str, 
     reset_s = _seconds_until(d.reset, now)
     if d.remaining is not None:
         headers["RateLimit"] = f'"{name}";r={d.remaining}' + (f";t={reset_s}" if reset_s else "")
-    if not d.allowed and reset_s:
+    if not d.allowed and d.degraded:
+        headers["Retry-After"] = "2"  # Redis is away: try again soon, not at the period's end
+    elif not d.allowed and reset_s:
         headers["Retry-After"] = str(reset_s)
     if d.degraded:
         headers["X-Meter-Degraded"] = d.degraded

@@ -9,8 +9,7 @@ from meter.allocation.base import AllocationError, Member, Params, apportion
 from meter.allocation.policies import POLICIES
 from meter.errors import InvalidRequest
 from meter.http import appkeys
-from meter.http.check import json_body
-from meter.http.middleware import json_response, requires
+from meter.http.middleware import json_body, json_response, requires
 from meter.http.usage import period_param
 from meter.periods import parse_period
 

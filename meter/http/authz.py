@@ -7,6 +7,7 @@ nginx, whose shipped snippet maps it back to 429 for the client).
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 from aiohttp import web
 
@@ -18,6 +19,8 @@ from meter.http.auth import secret_from
 from meter.periods import period_of
 
 DENY_STATUSES = {"429": 429, "403": 403}
+AUTHZ_PATH = "/v1/authz"
+log = logging.getLogger("meter.authz")
 
 
 def _trusted(request: web.Request) -> bool:
@@ -38,19 +41,39 @@ def _authorize(request: web.Request) -> None:
     request.app[appkeys.TOKENS].resolve(secret).require("gateway")
 
 
+def _original(request: web.Request) -> tuple[str, int | None]:
+    """(original URI, deny status or None when invalid).
+
+    Envoy's HTTP ext_authz sends the client's method and path under our prefix
+    (/v1/authz/<original path and query>): there the path is authoritative and the query is the
+    client's, so no deny_status is read from it.
+    """
+    if "original" in request.match_info:
+        return request.raw_path.removeprefix(AUTHZ_PATH) or "/", 429
+    return original_uri(request.headers), DENY_STATUSES.get(request.query.get("deny_status", "429"))
+
+
 async def get_authz(request: web.Request) -> web.Response:
+    try:
+        return await _authz(request)
+    except Exception:  # never a body, never a 500 page: the gateway applies its own fail mode
+        log.exception("authz failed")
+        return web.Response(status=503, headers={"Retry-After": "2"})
+
+
+async def _authz(request: web.Request) -> web.Response:
     try:
         _authorize(request)
     except (Unauthorized, Forbidden) as exc:
         return web.Response(status=401 if isinstance(exc, Unauthorized) else 403)
-    deny_status = DENY_STATUSES.get(request.query.get("deny_status", "429"))
+    uri, deny_status = _original(request)
     if deny_status is None:
         return web.Response(status=400, headers={"X-Meter-Error": "deny_status must be 403 or 429"})
-    ask = Ask(metric="api_calls", host=original_host(request.headers), dataset=dataset_of(original_uri(request.headers)))
+    ask = Ask(metric="api_calls", host=original_host(request.headers), dataset=dataset_of(uri))
     try:
         decision = (await request.app[appkeys.DECIDER].decide([ask]))[0]
     except MeterError:
-        return web.Response(status=503, headers={"Retry-After": "1"})
+        return web.Response(status=503, headers={"Retry-After": "2"})
     now = request.app[appkeys.CLOCK].now()
     period = period_of("month", now, request.app[appkeys.CONFIG].tz)
     headers = rate_headers(decision, now, period.seconds)

@@ -1,20 +1,11 @@
 """POST /v1/check: one decision or a batch, answered in the same order."""
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from meter.decision.model import parse_checks
-from meter.errors import InvalidRequest
 from meter.http import appkeys
-from meter.http.middleware import json_response, requires
-
-
-async def json_body(request: web.Request) -> object:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest("the body is not valid JSON", [{"field": "body", "reason": str(exc)}]) from None
+from meter.http.middleware import json_body, json_response, requires
 
 
 @requires("gateway")

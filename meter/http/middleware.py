@@ -34,6 +34,14 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON body; malformed JSON is a 400 that says where."""
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidRequest("the body is not valid JSON", [{"field": "body", "reason": str(exc)}]) from None
+
+
 def error_body(kind: str, message: str, details: list | None = None) -> dict[str, Any]:
     err: dict[str, Any] = {"type": kind, "message": message}
     if details is not None:

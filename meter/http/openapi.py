@@ -198,6 +198,13 @@ def _paths() -> dict[str, Any]:
              "503": {"description": "no decision possible"}},
             parameters=[{"name": "deny_status", "in": "query", "required": False,
                          "schema": {"enum": ["403", "429"], "default": "429"}}])},
+        "/v1/authz/{original}": {m: _op(
+            "Gateway hook for Envoy's HTTP ext_authz: the client's method and path under the prefix", "gateway",
+            {"200": {"description": "allowed"}, "401": {"description": "no valid token"},
+             "403": {"description": "wrong role"}, "429": {"description": "denied; Retry-After set"},
+             "503": {"description": "no decision possible"}},
+            parameters=[{"name": "original", "in": "path", "required": True, "schema": {"type": "string"}}])
+            for m in ("get", "post", "put", "patch", "delete", "options")},
         "/v1/reservations": {"post": _op("Hold capacity for a write of known size", "gateway", {
             "201": _answer("held", "Reservation"), "409": _answer("denied: the same body as a denied check", "Decision"),
             **_errors(400, 401, 403, 503)},

@@ -6,8 +6,7 @@ from aiohttp import web
 from meter.decision.model import parse_commit, parse_reservation
 from meter.decision.reservations import new_id
 from meter.http import appkeys
-from meter.http.check import json_body
-from meter.http.middleware import json_response, requires
+from meter.http.middleware import json_body, json_response, requires
 
 
 @requires("gateway")

@@ -23,6 +23,9 @@ def add_routes(app: web.Application) -> None:
         web.post("/v1/events", events.post_events),
         web.post("/v1/check", check.post_check),
         web.get("/v1/authz", authz.get_authz),
+        # Envoy's HTTP ext_authz: the client's method, and its path under the prefix
+        *(web.route(method, "/v1/authz/{original:.*}", authz.get_authz)
+          for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
         web.post("/v1/reservations", reservations.post_reservation),
         web.post("/v1/reservations/{id}/commit", reservations.commit_reservation),
         web.delete("/v1/reservations/{id}", reservations.delete_reservation),

@@ -5,14 +5,12 @@ admin token. The token's label is recorded as the author of each change.
 """
 from __future__ import annotations
 
-from typing import Any
 
-import orjson
 from aiohttp import web
 
-from meter.errors import Forbidden, InvalidRequest, UnsupportedMediaType
+from meter.errors import Forbidden, UnsupportedMediaType
 from meter.http import appkeys
-from meter.http.middleware import json_response, requires
+from meter.http.middleware import json_body, json_response, requires
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
 
@@ -38,13 +36,6 @@ async def _changed(request: web.Request) -> None:
         await allocator.ensure_current("registry")
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return orjson.loads(await request.read())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest("the body is not valid JSON", [{"field": "body", "reason": str(exc)}]) from None
-
-
 @requires("reader")
 async def list_signatories(request: web.Request) -> web.Response:
     records = await _registry(request).list()
@@ -62,7 +53,7 @@ async def get_signatory(request: web.Request) -> web.Response:
 @requires("admin")
 async def put_signatory(request: web.Request) -> web.Response:
     sid = _allowed_id(request)
-    record, created = await _registry(request).put(sid, await _json_body(request), request[appkeys.PRINCIPAL].label)
+    record, created = await _registry(request).put(sid, await json_body(request), request[appkeys.PRINCIPAL].label)
     await _changed(request)
     return json_response(record, status=201 if created else 200)
 
