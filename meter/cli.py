@@ -1,4 +1,4 @@
-"""The ``meter`` command: serve, migrate, import signatories (and later: simulate)."""
+"""The ``meter`` command: serve, migrate, import signatories, simulate allocation policies."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     imp = sig.add_parser("import", help="import signatories from a CSV file")
     imp.add_argument("file")
     imp.set_defaults(func=_import_signatories)
+    from meter.allocation.simulate import add_parser as add_simulate
+
+    add_simulate(sub)
     return p
 
 

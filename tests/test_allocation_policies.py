@@ -8,7 +8,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from meter.allocation.base import UNATTRIBUTED, AllocationError, Allotment, Member, Params, apportion, fraction_of

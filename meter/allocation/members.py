@@ -7,7 +7,7 @@ that share a tzinfo subtract as wall-clock times, which would count 744).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ def active_fraction(record: Mapping[str, Any], period: Period) -> float:
     return _seconds(start, end) / period.seconds
 
 
-def members_for(records: list[dict[str, Any]], period: Period, weight_by: WeightBy = "population",
+def members_for(records: Sequence[Mapping[str, Any]], period: Period, weight_by: WeightBy = "population",
                 demand: Mapping[str, int | None] | None = None) -> list[Member]:
     """The members active in ``period``, by id, each weighted by its basis x active fraction.
 
@@ -58,7 +58,7 @@ def _basis(record: Mapping[str, Any], weight_by: WeightBy) -> float:
     return 1.0 if weight is None else float(weight)
 
 
-def _require_populations(records: list[dict[str, Any]]) -> None:
+def _require_populations(records: Sequence[Mapping[str, Any]]) -> None:
     missing = sorted((r for r in records if r.get("population") is None), key=lambda r: r["id"])
     if missing:
         names = ", ".join(f"{r['id']!r} ({r['name']})" if r.get("name") else repr(r["id"]) for r in missing)

@@ -19,7 +19,8 @@ class Reserved:
         guaranteed = fraction_of(cap, params.reserved_fraction) if _any_weight(members) else 0
         shares = largest_remainder(guaranteed, weights_of(members))
         burst = cap - guaranteed
-        return Allotment(shares, burst=burst, notes=[f"{guaranteed} guaranteed by weight, {burst} in the burst reserve"])
+        notes = [f"{guaranteed} guaranteed by weight, {burst} in the burst reserve"]
+        return Allotment(shares, burst=burst, notes=notes)
 
 
 def _any_weight(members: Sequence[Member]) -> bool:

@@ -12,9 +12,9 @@ The replay enforces what the meter enforces with borrowing off: the pool's month
 each signatory's monthly allotment (``reserved`` then draws on the burst reserve, first come).
 Allotments come from the real code (``members_for``, ``apportion``); weights are populations
 capped at 300,000 (an EPCI's or the Region's population counts its communes again, and the
-uncapped Region alone would outweigh some sixty communes). ``max_min_fair`` forecasts demand with
-``demand.forecast`` from the months before (three months of history precede the first one,
-as a meter that metered before it allocated would have).
+uncapped Region alone would weigh as much as all 119 communes together). ``max_min_fair``
+forecasts demand with ``demand.forecast`` from the months before (three months of history
+precede the first one, as a meter that metered before it allocated would have).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -82,7 +82,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.records = [s.record() for s in self.signatories]
-        self._full = [self._per_full_period(p, asked) for p, asked in zip(self.periods, self.demand)]
+        self._full = [self._per_full_period(p, asked) for p, asked in zip(self.periods, self.demand, strict=True)]
 
     def history(self, upto: int) -> dict[str, list[int]]:
         """Demand of the periods before ``upto``, newest last, as the meter would have recorded it."""
@@ -156,7 +156,7 @@ def _with_dates(s: Signatory, months: int) -> Signatory:
         return s
     what, month, day = changes[s.id]
     when = _add_months(START, month % max(months, 1)) + timedelta(days=day)
-    return Signatory(s.id, s.kind, s.population, s.monthly, **{what: when})  # type: ignore[arg-type]
+    return replace(s, **{what: when})
 
 
 def _log_uniform(rng: random.Random, low: int, high: int) -> int:
@@ -253,7 +253,7 @@ def _allotment(world: World, name: str, index: int) -> Allotment | None:
     if name == "none":
         return None
     demand = forecast(world.history(index)) if name == "max_min_fair" else None
-    members = members_for(world.records, world.periods[index], "weight", demand)  # type: ignore[arg-type]
+    members = members_for(world.records, world.periods[index], "weight", demand)
     return apportion(POLICIES[name], CAP, members, PARAMS)
 
 
