@@ -101,19 +101,25 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
     clock, metrics, store = app[appkeys.CLOCK], app[appkeys.METRICS], app.get(appkeys.STORE)
     rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, metrics)
-    await rebuilder.ensure()
     app[appkeys.REBUILDER] = rebuilder
-    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
-                                     rebuild=rebuilder.ensure)
     app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, store, config.tz, clock)
     allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, metrics)
     app[appkeys.ALLOCATOR] = allocator
+
+    async def rebuild() -> None:
+        """The ledger from ClickHouse, then the allotments in force (they were in Redis too)."""
+        await rebuilder.ensure()
+        if store is not None:
+            await allocator.ensure_current("rebuild")
+
+    await rebuild()
+    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
+                                     rebuild=rebuild)
     if store is not None:
-        await allocator.ensure_current("startup")
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
                                config.enforcement.redis_timeout_ms / 1000)
-    app[appkeys.DECIDER] = Decider(decisions, config, clock, metrics, rebuild=rebuilder.ensure)
+    app[appkeys.DECIDER] = Decider(decisions, config, clock, metrics, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     yield
 

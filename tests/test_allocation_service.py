@@ -155,3 +155,42 @@ async def test_policy_none_has_no_allotments(client):
 
 def test_clock_is_mid_april(clock):
     assert clock.now() == datetime(2026, 4, 20, 12, tzinfo=timezone.utc)
+
+
+class TestMaxMinFair:
+    @pytest.fixture
+    def config(self, pool_id):
+        return make_config(pool_id, pool("max_min_fair", 'demand = { api_calls = { "beta" = 300 } }'))
+
+    async def test_demand_is_forecast_from_history_and_overrides_win(self, client):
+        await register(client, "alpha", 1000)
+        await register(client, "beta", 1000)
+        await register(client, "gamma", 1000)
+        events = [{"specversion": "1.0", "id": f"h{m}", "source": "gw", "type": "api.call",
+                   "time": f"2026-0{m}-10T10:00:00Z", "subject": "alpha", "data": {"count": 100}} for m in (1, 2, 3)]
+        resp = await client.post("/v1/events", json=events, headers=auth("producer"))
+        assert (await resp.json())["accepted"] == 3
+        await wait_written(client)
+        resp = await client.post("/v1/allocations/recompute", json={"period": "2026-04"}, headers=auth("admin"))
+        assert resp.status == 200, await resp.text()
+        shares = {sid: per["api_calls"] for sid, per in (await resp.json())["signatories"].items()}
+        # alpha: mean of its last 3 months (100) + 10 % = 110; beta: the override; gamma: no
+        # history, so unbounded: it gets what the others leave (900 - 110 - 300)
+        assert shares == {"alpha": 110, "beta": 300, "gamma": 490, "unattributed": 100}
+
+
+class TestAfterRedisLoss:
+    @pytest.fixture
+    def config(self, pool_id):
+        return make_config(pool_id, pool("weighted"))
+
+    async def test_registry_and_allotments_come_back_before_deciding(self, client, redis_client, pool_id):
+        from tests.conftest import delete_pool_keys
+
+        await register(client, "alpha", 3000)
+        await register(client, "beta", 1000)
+        await wait_written(client)
+        await delete_pool_keys(redis_client, pool_id)  # Redis lost everything of this pool
+        assert (await check(client, "beta", 225))["allowed"]
+        denied = await check(client, "beta")
+        assert denied["scope"] == "signatory" and denied["limit"] == 225

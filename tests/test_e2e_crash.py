@@ -9,7 +9,10 @@ import time
 
 import pytest
 
-from tests.conftest import TOKENS, pool_toml
+import redis as redis_sync
+
+from meter.keys import Keys
+from tests.conftest import REDIS_URL, TOKENS, pool_toml
 from tests.service import Service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -46,9 +49,14 @@ async def test_sigkill_while_writing_then_restart_counts_each_event_once(tmp_pat
 
     producer = threading.Thread(target=produce)
     producer.start()
-    time.sleep(1.0)
-    svc.kill9()
+    deadline = time.monotonic() + 30
+    while len(acked) < 15 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    backlog_at_kill = int(redis_sync.Redis.from_url(REDIS_URL).get(Keys(pool_id).backlog) or 0)
+    svc.kill9()  # mid-stream: batches still coming in, and the writer with work in hand
     producer.join()
+    assert 15 <= len(acked) < 60, "the service must die while the producer is still sending"
+    assert backlog_at_kill > 0, "some accepted events were not yet in ClickHouse when it died"
     svc.start()
     # a real producer retries what got no 202; duplicates of what did are ignored
     for b in range(60):
