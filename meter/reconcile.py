@@ -89,6 +89,7 @@ class LedgerRebuilder:
         log.warning("ledger rebuilt from ClickHouse", extra={"seconds": round(time.perf_counter() - started, 3)})
 
     async def _flows(self, pipe) -> None:
+        assert self.store is not None
         now = self.clock.now()
         for metric, period in (("api_calls", month_of(now, self.config.tz)), ("update_bytes", day_of(now, self.config.tz))):
             key = self.keys.flow(metric, period.label)
@@ -103,6 +104,7 @@ class LedgerRebuilder:
                 pipe.expire(key, int((period.end - now).total_seconds()) + COUNTER_GRACE_S)
 
     async def _stocks(self, pipe) -> None:
+        assert self.store is not None
         totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         sql, params = queries.latest_snapshots(self.store.db, self.config.pool.id)
         for item, sig, records, raw, size, t_ms in await self.store.rows(sql, params):
@@ -122,6 +124,7 @@ class LedgerRebuilder:
                 pipe.hset(self.keys.stock(metric), mapping=dict(totals[metric]))
 
     async def _registry(self, pipe) -> None:
+        assert self.store is not None
         sql, params = queries.latest_signatories(self.store.db, self.config.pool.id)
         rows = await self.store.rows(sql, params)
         if not rows:

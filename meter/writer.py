@@ -69,9 +69,9 @@ class StreamWriter:
                     await self._pause(self.pace_s)
                 backoff = 0.5
             except Exception as exc:  # never let the writer die: count, back off, retry the same batch
-                expected = isinstance(exc, MeterError)
-                self.metrics.errors.labels("writer", exc.type if expected else "unexpected").inc()
-                log.warning("writer: %s; retrying in %.1f s", exc, backoff, exc_info=not expected)
+                kind = exc.type if isinstance(exc, MeterError) else "unexpected"
+                self.metrics.errors.labels("writer", kind).inc()
+                log.warning("writer: %s; retrying in %.1f s", exc, backoff, exc_info=kind == "unexpected")
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 

@@ -1,6 +1,7 @@
 """Typed application keys: every object ``create_app`` builds, one key each."""
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -21,21 +22,21 @@ if TYPE_CHECKING:
     from meter.usage import UsageReader
     from meter.writer import StreamWriter
 
-SETTINGS = web.AppKey("settings", "Settings")
-CONFIG = web.AppKey("config", "PoolConfig")
-CLOCK = web.AppKey("clock", "Clock")
-METRICS = web.AppKey("metrics", "Metrics")
-TOKENS = web.AppKey("tokens", "TokenTable")
-LEDGER = web.AppKey("ledger", "RedisLedger")
-STORE = web.AppKey("store", "ClickHouseStore")
-INGESTOR = web.AppKey("ingestor", "Ingestor")
-REGISTRY = web.AppKey("registry", "Registry")
-USAGE = web.AppKey("usage", "UsageReader")
-WRITER = web.AppKey("writer", "StreamWriter")
-DECIDER = web.AppKey("decider", "Decider")
-RESERVATIONS = web.AppKey("reservations", "Reservations")
-REBUILDER = web.AppKey("rebuilder", "LedgerRebuilder")
-TRUSTED_GATEWAYS = web.AppKey("trusted_gateways", list)
-ALLOCATOR = web.AppKey("allocator", "Allocator")
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+CONFIG: web.AppKey[PoolConfig] = web.AppKey("config")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+TOKENS: web.AppKey[TokenTable] = web.AppKey("tokens")
+LEDGER: web.AppKey[RedisLedger] = web.AppKey("ledger")
+STORE: web.AppKey[ClickHouseStore] = web.AppKey("store")
+INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
+REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+USAGE: web.AppKey[UsageReader] = web.AppKey("usage")
+WRITER: web.AppKey[StreamWriter] = web.AppKey("writer")
+DECIDER: web.AppKey[Decider] = web.AppKey("decider")
+RESERVATIONS: web.AppKey[Reservations] = web.AppKey("reservations")
+REBUILDER: web.AppKey[LedgerRebuilder] = web.AppKey("rebuilder")
+TRUSTED_GATEWAYS: web.AppKey[list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = web.AppKey("trusted_gateways")
+ALLOCATOR: web.AppKey[Allocator] = web.AppKey("allocator")
 
-PRINCIPAL = web.RequestKey("principal", "Principal")  # the authenticated token of a request
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")  # the authenticated token of a request

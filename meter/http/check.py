@@ -12,7 +12,8 @@ from meter.http.middleware import json_body, json_response, requires
 async def post_check(request: web.Request) -> web.Response:
     asks, batch = parse_checks(await json_body(request))
     decisions = await request.app[appkeys.DECIDER].decide(asks)
-    headers = {"X-Meter-Degraded": decisions[0].degraded} if any(d.degraded for d in decisions) else None
+    degraded = next((d.degraded for d in decisions if d.degraded), None)
+    headers = {"X-Meter-Degraded": degraded} if degraded else None
     if batch:
         return json_response([d.body() for d in decisions], headers=headers)
     return json_response(decisions[0].body(), headers=headers)
