@@ -159,6 +159,8 @@ def _scheduler(app: web.Application) -> Scheduler:
 
     jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep, app[appkeys.REBUILDER].reconcile)
     scheduler = Scheduler(jobs, app[appkeys.CONFIG].pool.timezone)
+    if decider.rebuild is not None:  # Redis lost the ledger: rebuild without waiting for a request
+        scheduler.add("ledger_watch", decider.rebuild, seconds=5)
     allocator = app[appkeys.ALLOCATOR]
     if allocator.enabled:
         # at each local midnight (a new day, and on the 1st a new month), and every minute as a

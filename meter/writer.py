@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 
 from meter.errors import MeterError
 from meter.ledger.stream import Batch, RedisStream
@@ -18,6 +19,7 @@ from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.writer")
 MAX_BACKOFF_S = 30.0
+LEASE_MS = 20_000  # renewed at every batch; a writer silent that long is presumed dead
 
 
 class StreamWriter:
@@ -61,8 +63,12 @@ class StreamWriter:
 
     async def run(self) -> None:
         backoff = 0.5
+        token = uuid.uuid4().hex
         while not self._stopping.is_set():
             try:
+                if not await self.stream.lease(token, LEASE_MS):
+                    await self._pause(LEASE_MS / 1000 / 4)  # another process writes; stand by
+                    continue
                 if await self.step() and not self._last_full:
                     # a small batch: let more gather first. Each insert costs ClickHouse a fixed
                     # ~15-20 ms whatever its size, so a trickle of tiny inserts would eat a core.

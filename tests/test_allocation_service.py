@@ -63,6 +63,14 @@ class TestWeighted:
         assert unknown["allowed"] and unknown["signatory"] == "unattributed"
         assert (await check(client, "nobody"))["scope"] == "signatory"
 
+    async def test_a_signatory_not_active_in_the_period_has_no_allotment(self, client):
+        await register(client, "alpha", 3000)
+        await register(client, "gone", 1000, joined_at="2020-01-01", left_at="2026-04-01")
+        await register(client, "soon", 1000, joined_at="2026-05-01")
+        for sid in ("gone", "soon"):
+            denied = await check(client, sid)
+            assert denied["allowed"] is False and denied["scope"] == "signatory" and denied["limit"] == 0
+
     async def test_usage_shows_the_allotment(self, client):
         await register(client, "alpha", 3000)
         await check(client, "alpha", 135)

@@ -166,6 +166,16 @@ async def test_reservations_hold_commit_release_and_expire(client):
     assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 501
 
 
+async def test_an_expired_reservation_cannot_be_committed(client):
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10,
+                                                       "ttl_s": 60}, headers=auth("gateway"))
+    rid = (await resp.json())["id"]
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))  # no sweep ran yet
+    resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
+    assert resp.status == 404
+    assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0
+
+
 async def test_commit_above_the_reservation_is_refused(client):
     resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10},
                              headers=auth("gateway"))
@@ -222,6 +232,9 @@ class TestShadowAndFailModes:
         await fill(client, 100)
         d = await check(client, signatory="x", metric="api_calls")
         assert d["allowed"] is True and "shadow" in d["reason"] and d["used"] == 101
+        metrics = client.app[appkeys.METRICS].registry
+        labels = {"metric": "api_calls", "outcome": "shadow_denied", "scope": "pool"}
+        assert metrics.get_sample_value("meter_decisions_total", labels) == 1
 
     async def test_redis_down_applies_each_metrics_fail_mode(self, client, config):
         down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)

@@ -1,4 +1,5 @@
 """The writer on real Redis and chDB: batches, exactly-once across a crash, ClickHouse failures."""
+import asyncio
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -94,3 +95,14 @@ async def test_clickhouse_down_keeps_the_batch_for_later(parts):
     assert await stream.backlog() == 3
     assert await writer.drain() == 3
     assert await count(store, pool) == 3
+
+
+async def test_one_writer_per_pool_holds_the_lease(parts):
+    ingestor, stream, writer, store, pool = parts
+    other = RedisStream(stream.client, stream.keys)
+    assert await stream.lease("process-a", 200)
+    assert await stream.lease("process-a", 200)  # renewed
+    assert not await other.lease("process-b", 200)
+    await asyncio.sleep(0.3)  # process a died: its lease runs out
+    assert await other.lease("process-b", 200)
+    assert not await stream.lease("process-a", 200)

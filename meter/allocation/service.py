@@ -170,15 +170,15 @@ class Allocator:
                     ttl: int) -> None:
         key = self.keys.allotments(metric, label)
         fields: dict[str, Any] = {sid: per[metric] for sid, per in doc["signatories"].items() if metric in per}
+        fields["_on"] = 1  # allotments are in force: a signatory without one gets 0
         if self.section.borrowing:
             fields["_borrowing"] = 1
         if self.section.policy == "reserved":
             fields["_burst_cap"] = doc["burst"].get(metric, 0)
             fields["_burst_used"] = int(burst_used or 0)  # what was drawn this period stays drawn
         pipe.delete(key)
-        if fields:
-            pipe.hset(key, mapping=fields)
-            pipe.expire(key, ttl)
+        pipe.hset(key, mapping=fields)
+        pipe.expire(key, ttl)
 
     def _history_row(self, doc: dict[str, Any], trigger: str) -> bytes:
         return orjson.dumps({
@@ -234,6 +234,9 @@ class Allocator:
         """Store the current month's and day's allocations if missing or stale (registry changed)."""
         if not self.enabled:
             return
+        async with translated("ledger epoch"):
+            if not await self.client.exists(self.keys.ledger_epoch):
+                return  # Redis lost the registry too: the ledger rebuild comes first, then this
         now = self.clock.now()
         fingerprint = await self.fingerprint()
         for period in (month_of(now, self.config.tz), day_of(now, self.config.tz)):

@@ -72,7 +72,7 @@ class Decider:
         return decisions
 
     def _count(self, d: Decision) -> None:
-        outcome = "degraded" if d.degraded else ("allowed" if d.allowed else "denied")
+        outcome = "degraded" if d.degraded else "shadow_denied" if d.shadow else "allowed" if d.allowed else "denied"
         key = (d.metric, outcome, d.scope)
         child = self._counted.get(key)
         if child is None:

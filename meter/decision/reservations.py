@@ -6,7 +6,7 @@ together, atomically); committing and releasing through reservation.lua.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from meter.decision.engine import COUNTER_GRACE_S, FLOW_PERIOD, Decider
@@ -43,26 +43,31 @@ class Reservations:
         return decision, body
 
     async def commit(self, rid: str, amount: int) -> dict[str, Any]:
-        metric = await self._metric_of(rid)
+        metric, dataset = await self._held(rid)
         counter, ttl, row = "", 0, b""
+        now = self.clock.now()
         if metric in FLOW_METRICS and amount > 0:
-            now = self.clock.now()
             period = period_of(FLOW_PERIOD[metric], now, self.tz)  # type: ignore[arg-type]
             counter, ttl = self.keys.flow(metric, period.label), int((period.end - now).total_seconds()) + COUNTER_GRACE_S
-            row = self.decider.usage_row(metric, f"reservation-{rid}", "", "", amount, "", now)
-        got = await self.ledger.settle("commit", rid, amount, counter, ttl, row)
+            row = self.decider.usage_row(metric, f"reservation-{rid}", "", dataset, amount, "", now)
+        got = await self.ledger.settle("commit", rid, amount, counter, ttl, row, _ms(now))
         return _settled(rid, got, "committed", amount)
 
     async def release(self, rid: str) -> dict[str, Any]:
-        got = await self.ledger.settle("release", rid, 0, "", 0, "")
+        got = await self.ledger.settle("release", rid, 0, "", 0, "", _ms(self.clock.now()))
         return _settled(rid, got, "released", 0)
 
-    async def _metric_of(self, rid: str) -> str:
+    async def _held(self, rid: str) -> tuple[str, str]:
+        """(metric, dataset) of a reservation held now."""
         async with translated("reservation lookup"):
-            metric = await self.ledger.client.hget(self.keys.reservation(rid), "metric")
+            metric, dataset = await self.ledger.client.hmget(self.keys.reservation(rid), "metric", "dataset")
         if metric is None:
             raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)")
-        return metric.decode()
+        return metric.decode(), (dataset or b"").decode()
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 def _settled(rid: str, got: list, status: str, amount: int) -> dict[str, Any]:

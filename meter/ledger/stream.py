@@ -3,6 +3,8 @@
 A batch's range is recorded (``writer_inflight``) before it is inserted, so after a crash the
 very same range is read again (XRANGE) and re-inserted with the very same deduplication token.
 Entries a crash left pending without a recorded range were never inserted, so any grouping works.
+One writer per pool at a time: it holds a lease in Redis, so several meter processes (a
+ClickHouse server, N processes behind a load balancer) can all run one and only one writes.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import redis.asyncio as redis
 from redis import exceptions as rex
 
 from meter.keys import Keys
+from meter.ledger import scripts
 from meter.ledger.client import translated
 
 GROUP = "writer"
@@ -61,6 +64,12 @@ class RedisStream:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self._lease = client.register_script(scripts.source("lease"))
+
+    async def lease(self, token: str, ttl_ms: int) -> bool:
+        """Hold the writer's lease: one writer per pool, whichever process it runs in."""
+        async with translated("writer lease"):
+            return bool(await self._lease(keys=[self.keys.lock("writer")], args=[token, ttl_ms]))
 
     async def ensure_group(self) -> None:
         async with translated("stream group"):

@@ -113,6 +113,9 @@ local function constraints(d, sig)
   local burst = nil
   if d.allot ~= '' then
     local allot = raw(d.allot, sig)
+    if not allot and raw(d.allot, '_on') then
+      allot = '0' -- allotments are in force and this signatory has none (left, or not yet joined)
+    end
     if allot and raw(d.allot, '_borrowing') ~= '1' then
       allot = num(allot)
       local used = get(d.counter, sig) + get(held, sig)

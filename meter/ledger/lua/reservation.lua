@@ -5,16 +5,18 @@
 -- ARGV[3]  reservation id                             ARGV[4] committed amount (commit)
 -- ARGV[5]  counter key of the metric's current period ('' for stocks: their snapshots count)
 -- ARGV[6]  counter ttl, seconds                       ARGV[7] row up to its signatory value, or ''
+-- ARGV[8]  now, unix ms (an expired reservation is released, not committed)
 -- Returns {metric, signatory, reserved amount, dataset}, or the error NOT_FOUND (unknown or
 -- already expired) or TOO_MUCH (a commit above the reserved amount; nothing changed).
 local prefix, op, rid = ARGV[1], ARGV[2], ARGV[3]
 local key = prefix .. 'resv:' .. rid
-local r = redis.call('HMGET', key, 'metric', 'sig', 'amount', 'dataset')
+local r = redis.call('HMGET', key, 'metric', 'sig', 'amount', 'dataset', 'expires')
 if not r[1] then
   return redis.error_reply('NOT_FOUND')
 end
+local expired = tonumber(r[5] or '0') <= tonumber(ARGV[8])
 local amount = tonumber(ARGV[4]) or 0
-if op == 'commit' and amount > tonumber(r[3]) then
+if op == 'commit' and not expired and amount > tonumber(r[3]) then
   return redis.error_reply('TOO_MUCH')
 end
 
@@ -27,6 +29,9 @@ end
 redis.call('DEL', key)
 redis.call('ZREM', prefix .. 'resv_expiry', rid)
 
+if expired then
+  return redis.error_reply('NOT_FOUND') -- released above, as the sweep would have
+end
 if op == 'commit' and ARGV[5] ~= '' and amount > 0 then
   redis.call('HINCRBY', ARGV[5], r[2], amount)
   redis.call('HINCRBY', ARGV[5], '*', amount)
@@ -36,4 +41,4 @@ if op == 'commit' and ARGV[5] ~= '' and amount > 0 then
     redis.call('INCRBY', KEYS[2], 1)
   end
 end
-return r
+return {r[1], r[2], r[3], r[4]}
