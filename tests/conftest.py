@@ -25,6 +25,7 @@ from meter.keys import Keys
 from meter.metrics import Metrics
 from meter.settings import PoolConfig, Settings, parse_pool_config
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
+from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKENS = {"admin": "test-admin-token", "gateway": "test-gateway-token", "producer": "test-producer-token",

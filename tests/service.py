@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +12,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
+import redis as redis_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,3 +74,55 @@ class Service:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (the shared one serves other runs): no persistence, so
+    a restart comes back empty, as a flushed or replaced Redis would."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = shutil.which("redis-server") or pytest.fail("no redis-server: run make test")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "PrivateRedis":
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.cli("PING") is True:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer on {self.port}")
+
+    def cli(self, *args: str) -> object:
+        """One command's reply, or None when the server does not answer."""
+        client = redis_sync.Redis(port=self.port, socket_connect_timeout=0.5, decode_responses=True)
+        try:
+            return client.execute_command(*args)
+        except redis_sync.exceptions.ConnectionError:
+            return None
+        finally:
+            client.close()
+
+    def shutdown(self) -> None:
+        assert self.proc is not None
+        self.cli("SHUTDOWN", "NOSAVE")  # the connection drops as the server exits
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path / "redis").start()
+    yield server
+    server.stop()

@@ -13,13 +13,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import redis as redis_sync
 
 from tests.conftest import TOKENS, auth, make_config, pool_toml, wait_written
 from tests.nginx import FakePortal, Nginx, check_example_site
@@ -362,58 +359,6 @@ def test_shipped_example_site_passes_nginx_t(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # c. Redis stopped mid-test, then back empty: fail modes, and a full pool that stays full
 # ---------------------------------------------------------------------------------------------
-
-
-class PrivateRedis:
-    """A redis-server of this test's own (the shared one serves other runs): no persistence, so
-    a restart comes back empty, as a flushed or replaced Redis would."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = shutil.which("redis-server") or pytest.fail("no redis-server: run make test")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.cli("PING") is True:
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer on {self.port}")
-
-    def cli(self, *args: str) -> object:
-        """One command's reply, or None when the server does not answer."""
-        client = redis_sync.Redis(port=self.port, socket_connect_timeout=0.5, decode_responses=True)
-        try:
-            return client.execute_command(*args)
-        except redis_sync.exceptions.ConnectionError:
-            return None
-        finally:
-            client.close()
-
-    def shutdown(self) -> None:
-        assert self.proc is not None
-        self.cli("SHUTDOWN", "NOSAVE")  # the connection drops as the server exits
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.e2e

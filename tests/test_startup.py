@@ -1,0 +1,44 @@
+"""Start-up as a user meets it: `meter serve` refuses what would make it wrong, with a message
+that names the problem, and no traceback."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import pool_toml
+from tests.service import ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def serve(tmp_path, pool_text: str, redis_url: str, **env: str) -> subprocess.CompletedProcess:
+    pool = tmp_path / "pool.toml"
+    pool.write_text(pool_text)
+    environment = {"PATH": "/usr/bin:/bin", "METER_CONFIG": str(pool), "METER_DATA_DIR": str(tmp_path / "data"),
+                   "METER_REDIS_URL": redis_url, "METER_HTTP_PORT": str(free_port()), **env}
+    return subprocess.run([sys.executable, "-m", "meter", "serve"], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_redis_that_may_evict_keys_is_refused(tmp_path, private_redis, pool_id):
+    private_redis.cli("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    done = serve(tmp_path, pool_toml(pool_id), private_redis.url)
+    assert done.returncode == 2
+    assert "maxmemory-policy" in done.stderr and "noeviction" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_redis_is_a_clear_error(tmp_path, pool_id):
+    done = serve(tmp_path, pool_toml(pool_id), f"redis://127.0.0.1:{free_port()}/0")
+    assert done.returncode != 0 and "Redis is unavailable" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_pool_file_names_the_key(tmp_path, pool_id):
+    done = serve(tmp_path, pool_toml(pool_id, "[caps]\napi_calls = -5\n"), "redis://127.0.0.1:6379/0")
+    assert done.returncode == 2 and "caps.api_calls" in done.stderr
+
+
+def test_a_bad_variable_names_it(tmp_path, pool_id):
+    done = serve(tmp_path, pool_toml(pool_id), "redis://127.0.0.1:6379/0", METER_DEDUP_WINDOW_S="soon")
+    assert done.returncode == 2 and "METER_DEDUP_WINDOW_S" in done.stderr
