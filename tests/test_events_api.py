@@ -140,3 +140,23 @@ async def test_usage_errors(client):
     assert resp.status == 404
     resp = await client.get("/v1/usage", params={"signatory": "unattributed", "period": "2026-3"}, headers=auth("reader"))
     assert resp.status == 400 and (await resp.json())["error"]["details"][0]["field"] == "period"
+
+
+class TestBacklogFull:
+    @pytest.fixture
+    def settings(self, tmp_path):
+        from meter.settings import Settings
+        from tests.conftest import REDIS_URL
+
+        # the writer is off, as if ClickHouse were away: the stream fills up to its limit
+        return Settings(redis_url=REDIS_URL, data_dir=tmp_path, writer=False, scheduler=False,
+                        stream_max_events=1000)
+
+    async def test_past_the_limit_ingestion_answers_503_with_retry_after_and_counts_nothing(self, client):
+        assert (await client.post("/v1/events", data=ndjson([event(i) for i in range(990)]),
+                                  headers=NDJSON)).status == 202
+        resp = await client.post("/v1/events", data=ndjson([event(1000 + i) for i in range(20)]), headers=NDJSON)
+        assert resp.status == 503 and int(resp.headers["Retry-After"]) > 0
+        assert (await resp.json())["error"]["type"] == "backlog_full"
+        resp = await client.post("/v1/events", data=ndjson([event(1000 + i) for i in range(10)]), headers=NDJSON)
+        assert await resp.json() == {"accepted": 10, "duplicates": 0}  # the refused ones were not counted
