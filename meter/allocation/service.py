@@ -22,7 +22,7 @@ import redis.asyncio as redis
 
 from meter.allocation.base import AllocationError, Allotment, Params, apportion
 from meter.allocation.demand import forecast, with_overrides
-from meter.allocation.explain import explanation
+from meter.allocation.explain import Lang, explanation
 from meter.allocation.members import members_for
 from meter.allocation.policies import policy_named
 from meter.clock import Clock
@@ -73,7 +73,7 @@ class Allocator:
         names = {r["id"]: r.get("name") or r["id"] for r in records}
         per_metric: dict[str, Allotment] = {}
         inputs: dict[str, Any] = {}
-        texts: dict[str, list[str]] = {"en": [], "fr": []}
+        texts: dict[Lang, list[str]] = {"en": [], "fr": []}
         for metric in metrics_of(period):
             cap = self.config.caps.get(metric)
             demand = await self._demand(metric, period) if self.section.policy == "max_min_fair" else None
@@ -96,7 +96,7 @@ class Allocator:
         return day_of(max(self.clock.now(), period.start), self.config.tz)
 
     def _document(self, period: Period, per_metric: dict[str, Allotment], inputs: dict[str, Any],
-                  texts: dict[str, list[str]]) -> dict[str, Any]:
+                  texts: dict[Lang, list[str]]) -> dict[str, Any]:
         signatories: dict[str, dict[str, int]] = {}
         for metric, result in per_metric.items():
             for sid, value in sorted(result.shares.items()):
@@ -166,7 +166,7 @@ class Allocator:
             await pipe.execute()
         log.info("allocation stored", extra={"period": period.label, "policy": doc["policy"], "trigger": trigger})
 
-    def _allot_hash(self, pipe: Any, metric: str, label: str, doc: dict[str, Any], burst_used: bytes | None,
+    def _allot_hash(self, pipe: Any, metric: str, label: str, doc: dict[str, Any], burst_used: Any,
                     ttl: int) -> None:
         key = self.keys.allotments(metric, label)
         fields: dict[str, Any] = {sid: per[metric] for sid, per in doc["signatories"].items() if metric in per}
@@ -242,9 +242,12 @@ class Allocator:
         for period in (month_of(now, self.config.tz), day_of(now, self.config.tz)):
             async with translated("allocation"):
                 stored = await self.client.get(self.keys.allocation_inputs(period.label))
-            if stored is None or stored.decode() != fingerprint:
+            if stored is None or _text(stored) != fingerprint:
                 try:
                     await self.recompute(period, trigger if stored is None else "registry")
                 except AllocationError as exc:  # the allotments in force stay until it is fixed
                     log.error("allocation failed; the allotments in force stay", extra={"error": exc.message})
 
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

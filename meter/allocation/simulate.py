@@ -156,7 +156,7 @@ def _with_dates(s: Signatory, months: int) -> Signatory:
         return s
     what, month, day = changes[s.id]
     when = _add_months(START, month % max(months, 1)) + timedelta(days=day)
-    return replace(s, **{what: when})
+    return replace(s, joined_at=when) if what == "joined_at" else replace(s, left_at=when)
 
 
 def _log_uniform(rng: random.Random, low: int, high: int) -> int:

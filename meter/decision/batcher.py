@@ -32,7 +32,8 @@ class Coalescer(Generic[T, R]):
         return await future
 
     def _take(self) -> list[tuple[list[T], asyncio.Future[list[R]]]]:
-        taken, size = [], 0
+        taken: list[tuple[list[T], asyncio.Future[list[R]]]] = []
+        size = 0
         while self._queue and (not taken or size + len(self._queue[0][0]) <= self._max_batch):
             entry = self._queue.popleft()
             taken.append(entry)

@@ -63,7 +63,11 @@ class Reservations:
             metric, dataset = await self.ledger.client.hmget(self.keys.reservation(rid), "metric", "dataset")
         if metric is None:
             raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)")
-        return metric.decode(), (dataset or b"").decode()
+        return _text(metric), _text(dataset or b"")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _ms(at: datetime) -> int:

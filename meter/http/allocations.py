@@ -44,13 +44,14 @@ def _simulation_input(body: Any) -> tuple[str, int, list[Member], Params]:
     cap = body.get("cap")
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
         problems.append({"field": "cap", "reason": "must be an integer >= 0"})
+        cap = 0
     members = _members(body.get("signatories"), problems)
     fraction = body.get("reserved_fraction", 0.5)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
         problems.append({"field": "reserved_fraction", "reason": "must be a number from 0 to 1"})
     if problems:
         raise InvalidRequest("the simulation input is invalid", problems)
-    return policy, cap, members, Params(reserved_fraction=float(fraction), unattributed_share=0.0)
+    return str(policy), cap, members, Params(reserved_fraction=float(fraction), unattributed_share=0.0)
 
 
 def _members(raw: Any, problems: list[dict[str, Any]]) -> list[Member]:

@@ -164,7 +164,7 @@ def _one(ev: Any, i: int, p: _Problems, received: datetime) -> UsageEvent | None
         fields = _DATA[etype](ev["data"], i, p)
     if len(p.items) > before:
         return None
-    return UsageEvent(source=source, id=event_id, type=etype, time=when, subject=subject, **fields)
+    return UsageEvent(source=source, id=event_id, type=str(etype), time=when, subject=subject, **fields)
 
 
 def validate_events(raw: list[Any], received: datetime, max_events: int) -> list[UsageEvent]:

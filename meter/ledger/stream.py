@@ -9,6 +9,7 @@ ClickHouse server, N processes behind a load balancer) can all run one and only 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import redis.asyncio as redis
 from redis import exceptions as rex
@@ -52,6 +53,10 @@ class Batch:
         return {t: b"\n".join(parts) for t, parts in tables.items()}
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _decode(raw: list) -> list[Entry]:
     out = []
     for entry_id, fields in raw:
@@ -84,8 +89,8 @@ class RedisStream:
         async with translated("stream read"):
             inflight = await self.client.get(self.keys.writer_inflight)
             if inflight:
-                first, last = inflight.decode().split(" ")
-                entries = _decode(await self.client.xrange(self.keys.stream, first, last))
+                first, last = _text(inflight).split(" ")
+                entries = _decode(cast(list, await self.client.xrange(self.keys.stream, first, last)))
                 return Batch(entries) if entries else None
             entries = await self._read("0", count, None) or await self._read(">", count, block_ms)
             if not entries:
@@ -104,7 +109,7 @@ class RedisStream:
             return []
         if not reply:
             return []
-        return _decode(reply[0][1])
+        return _decode(cast(Any, reply)[0][1])
 
     async def ack(self, batch: Batch) -> None:
         """Acknowledge, delete and forget the batch, and shrink the backlog, in one transaction."""
