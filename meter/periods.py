@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from meter.errors import InvalidRequest
 
 Kind = Literal["month", "day"]
+FLOW_PERIOD: dict[str, Kind] = {"api_calls": "month", "update_bytes": "day"}  # when each flow resets
+COUNTER_GRACE_S = 2 * 86_400  # a flow's counter outlives its period a little (late events, reads)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
@@ -108,6 +110,11 @@ def parse_period(text: str | None, tz: ZoneInfo, now: datetime, field: str = "pe
         f"{field} must be YYYY-MM or YYYY-MM-DD",
         [{"field": field, "reason": f"{text!r} is not a month (YYYY-MM) or a day (YYYY-MM-DD)"}],
     )
+
+
+def counter_ttl(end_ts: float, now_ts: float) -> int:
+    """Seconds a period's counter must still live in Redis, by the service's clock (not Redis's)."""
+    return int(end_ts - now_ts) + COUNTER_GRACE_S
 
 
 def local_day(instant: datetime, tz: ZoneInfo) -> date:

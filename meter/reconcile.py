@@ -21,13 +21,12 @@ from meter.clock import Clock
 from meter.keys import Keys
 from meter.ledger.client import translated
 from meter.metrics import Metrics
-from meter.periods import day_of, month_of
+from meter.periods import counter_ttl, day_of, month_of
 from meter.settings import PoolConfig
 from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.reconcile")
-COUNTER_GRACE_S = 2 * 86_400
 LOCK_TTL_MS = 120_000
 
 
@@ -101,7 +100,7 @@ class LedgerRebuilder:
                 fields = {sig: int(v) for sig, v in rows}
                 fields["*"] = sum(fields.values())
                 pipe.hset(key, mapping=fields)
-                pipe.expire(key, int((period.end - now).total_seconds()) + COUNTER_GRACE_S)
+                pipe.expire(key, counter_ttl(period.end.timestamp(), now.timestamp()))
 
     async def _stocks(self, pipe) -> None:
         assert self.store is not None

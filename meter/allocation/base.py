@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from meter.errors import MeterError
+from meter.errors import Conflict
 from meter.settings import AllocationSection
 
 UNATTRIBUTED = "unattributed"  # the share key of traffic that names no registered signatory
 
 
-class AllocationError(MeterError):
-    """Allotments cannot be computed from this input (or a policy broke an invariant)."""
+class AllocationError(Conflict):
+    """Allotments cannot be computed from this input (or a policy broke an invariant): 409."""
 
     type = "allocation_error"
 

@@ -28,7 +28,8 @@ from meter.allocation.policies import policy_named
 from meter.clock import Clock
 from meter.errors import Conflict
 from meter.keys import Keys
-from meter.ledger.client import translated
+from meter.ledger.client import as_text, translated
+from meter.ledger.stream import queue_history_row
 from meter.metrics import Metrics
 from meter.periods import Period, day_of, month_of
 from meter.settings import PoolConfig
@@ -160,9 +161,7 @@ class Allocator:
                     self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
             pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
             pipe.set(self.keys.allocation_inputs(period.label), await self.fingerprint(), ex=ttl)
-            row = self._history_row(doc, trigger)
-            pipe.xadd(self.keys.stream, {"table": "allocations", "n": 1, "rows": row})
-            pipe.incrby(self.keys.backlog, 1)
+            queue_history_row(pipe, self.keys, "allocations", self._history_row(doc, trigger))
             await pipe.execute()
         log.info("allocation stored", extra={"period": period.label, "policy": doc["policy"], "trigger": trigger})
 
@@ -198,16 +197,19 @@ class Allocator:
 
     async def get(self, period: Period) -> dict[str, Any]:
         """The stored allocation of ``period``; for one with none stored, a projection."""
+        doc = await self.stored(period)
+        if doc is None:
+            doc = await self.compute(period)
+            doc["projected"] = True
+        return doc
+
+    async def stored(self, period: Period) -> dict[str, Any] | None:
+        """The allocation stored for ``period`` (Redis, then the ClickHouse history), or None."""
         async with translated("allocation"):
             raw = await self.client.get(self.keys.allocation(period.label))
         if raw is not None:
             return orjson.loads(raw)
-        stored = await self._from_history(period)
-        if stored is not None:
-            return stored
-        doc = await self.compute(period)
-        doc["projected"] = True
-        return doc
+        return await self._from_history(period)
 
     async def _from_history(self, period: Period) -> dict[str, Any] | None:
         if self.store is None:
@@ -225,8 +227,8 @@ class Allocator:
         """{signatory: {metric: allotment}} for /v1/usage, for the metrics whose period this is."""
         if not self.enabled:
             return {}
-        doc = await self.get(period)
-        return {} if doc["projected"] else doc["signatories"]
+        doc = await self.stored(period)  # a projection is no allotment in force
+        return {} if doc is None else doc["signatories"]
 
     # keeping it current
 
@@ -242,12 +244,8 @@ class Allocator:
         for period in (month_of(now, self.config.tz), day_of(now, self.config.tz)):
             async with translated("allocation"):
                 stored = await self.client.get(self.keys.allocation_inputs(period.label))
-            if stored is None or _text(stored) != fingerprint:
+            if stored is None or as_text(stored) != fingerprint:
                 try:
                     await self.recompute(period, trigger if stored is None else "registry")
                 except AllocationError as exc:  # the allotments in force stay until it is fixed
                     log.error("allocation failed; the allotments in force stay", extra={"error": exc.message})
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -17,15 +17,15 @@ from meter.clock import Clock
 from meter.decision.batcher import Coalescer
 from meter.decision.model import Ask, Decision
 from meter.errors import LedgerUnavailable
+from meter.ingest.validation import FLOW_TYPES
+from meter.ledger.client import as_text
 from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
 from meter.metrics import Metrics
-from meter.periods import Period, period_of
+from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.settings import FLOW_METRICS, PoolConfig
-from meter.store.rows import open_event_row, usage_template
+from meter.store.rows import usage_template
 
-FLOW_PERIOD = {"api_calls": "month", "update_bytes": "day"}
-EVENT_TYPE = {"api_calls": "api.call", "update_bytes": "update.bytes"}
-COUNTER_GRACE_S = 2 * 86_400
+EVENT_TYPE = {metric: etype for etype, metric in FLOW_TYPES.items()}  # the event a flow's usage is
 CHECK_SOURCE = "meter/check"
 SEP = "\x1f"
 
@@ -103,10 +103,26 @@ class Decider:
 
     def _templates(self, now: datetime) -> tuple[bytes, bytes]:
         """History rows of this batch's consumption (summed per signatory and dataset by the script)."""
-        day = now.astimezone(self.config.tz).date()
         prefix = f"{self._run_id}-{next(self._ids)}-"
-        return tuple(usage_template(self.config.pool.id, EVENT_TYPE[m], CHECK_SOURCE, f"{prefix}{m}-", now, day)
-                     for m in ("api_calls", "update_bytes"))  # type: ignore[return-value]
+        return (self.usage_template("api_calls", f"{prefix}api_calls-", now),
+                self.usage_template("update_bytes", f"{prefix}update_bytes-", now))
+
+    def usage_template(self, metric: str, id_prefix: str, now: datetime) -> bytes:
+        """The history row of usage the hot path records itself (``rows.usage_template``)."""
+        day = now.astimezone(self.config.tz).date()
+        return usage_template(self.config.pool.id, EVENT_TYPE[metric], CHECK_SOURCE, id_prefix, now, day)
+
+    def counter(self, metric: str, now: datetime) -> tuple[str, int]:
+        """A flow's counter key for the current period, and how long it must live."""
+        window = self._window(metric, now, {})
+        assert window is not None, f"{metric} is not a flow"
+        return window.counter, counter_ttl(window.end_ts, now.timestamp())
+
+    def window_seconds(self, metric: str, now: datetime) -> int:
+        """Length of a flow's current period (a DST month is 743 or 745 hours)."""
+        window = self._window(metric, now, {})
+        assert window is not None, f"{metric} is not a flow"
+        return int(window.end_ts - window.start_ts)
 
     def _window(self, metric: str, now: datetime, periods: dict[str, Window]) -> Window | None:
         """The metric's current period (None for stocks), the same for a whole batch."""
@@ -116,7 +132,7 @@ class Decider:
         if window is None:
             window = self._windows.get(metric)
             if window is None or not window.holds(now.timestamp()):
-                period = period_of(FLOW_PERIOD[metric], now, self.config.tz)  # type: ignore[arg-type]
+                period = period_of(FLOW_PERIOD[metric], now, self.config.tz)
                 window = self._windows[metric] = Window(period, period.label, self.keys.flow(metric, period.label),
                                                         period.start.timestamp(), period.end.timestamp(),
                                                         period.reset_iso())
@@ -129,7 +145,7 @@ class Decider:
         counter, ttl, label = "", 0, "current"
         if window is not None:
             counter, label = window.counter, window.label
-            ttl = int(window.end_ts - now.timestamp()) + COUNTER_GRACE_S
+            ttl = counter_ttl(window.end_ts, now.timestamp())
         elif metric != "dataset_records":
             counter = self.keys.stock(metric)
         cap = self.config.caps.get(metric)
@@ -142,20 +158,14 @@ class Decider:
                          "1" if ask.consume else "0", enforce, counter, str(ttl), str(cap), dscap, allot, idkey,
                          ask.reserve_id, str(ask.reserve_ttl_s * 1000)))
 
-    def usage_row(self, metric: str, event_id: str, subject: str, dataset: str, amount: int, check_id: str,
-                  now: datetime) -> bytes:
-        day = now.astimezone(self.config.tz).date()
-        return open_event_row(self.config.pool.id, EVENT_TYPE[metric], CHECK_SOURCE, event_id, subject, dataset,
-                              amount, check_id, now, day)
-
     def _decision(self, ask: Ask, row: list, periods: dict[str, Window]) -> Decision:
         allowed, scope, limit, used, remaining, sig, note = row
-        note = note.decode() if isinstance(note, bytes) else note
+        note = as_text(note)
         window = periods.get(ask.metric)
         decision = Decision(
-            allowed=int(allowed) == 1, metric=ask.metric, scope=_text(scope), limit=int(limit), used=int(used),
+            allowed=int(allowed) == 1, metric=ask.metric, scope=as_text(scope), limit=int(limit), used=int(used),
             remaining=max(0, int(remaining)), reset=window.reset if window else None,
-            signatory=_text(sig), replayed=note == "replay", shadow=note == "shadow")
+            signatory=as_text(sig), replayed=note == "replay", shadow=note == "shadow")
         if not decision.allowed:
             decision.reason = f"{decision.scope} {ask.metric} limit {decision.limit} would be exceeded"
         elif decision.shadow:
@@ -172,7 +182,3 @@ class Decider:
                         limit=self.config.caps.get(ask.metric), used=None, remaining=None,
                         reset=window.reset if window else None, signatory=ask.signatory or "unattributed",
                         reason=f"degraded ({mode}): {exc.message}", degraded=mode)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -9,12 +9,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from meter.decision.engine import COUNTER_GRACE_S, FLOW_PERIOD, Decider
+from meter.decision.engine import Decider
 from meter.decision.model import Ask, Decision
 from meter.errors import LedgerUnavailable, NotFound
-from meter.ledger.client import translated
+from meter.ledger.client import as_text, translated
 from meter.ledger.redis_decisions import RedisDecisions
-from meter.periods import period_of
 from meter.settings import FLOW_METRICS
 
 
@@ -43,31 +42,25 @@ class Reservations:
         return decision, body
 
     async def commit(self, rid: str, amount: int) -> dict[str, Any]:
-        metric, dataset = await self._held(rid)
-        counter, ttl, row = "", 0, b""
+        metric = await self._metric_of(rid)
+        counter, ttl, template = "", 0, b""
         now = self.clock.now()
         if metric in FLOW_METRICS and amount > 0:
-            period = period_of(FLOW_PERIOD[metric], now, self.tz)  # type: ignore[arg-type]
-            counter, ttl = self.keys.flow(metric, period.label), int((period.end - now).total_seconds()) + COUNTER_GRACE_S
-            row = self.decider.usage_row(metric, f"reservation-{rid}", "", dataset, amount, "", now)
-        got = await self.ledger.settle("commit", rid, amount, counter, ttl, row, _ms(now))
+            counter, ttl = self.decider.counter(metric, now)
+            template = self.decider.usage_template(metric, f"reservation-{rid}-", now)
+        got = await self.ledger.settle("commit", rid, amount, counter, ttl, template, _ms(now))
         return _settled(rid, got, "committed", amount)
 
     async def release(self, rid: str) -> dict[str, Any]:
         got = await self.ledger.settle("release", rid, 0, "", 0, "", _ms(self.clock.now()))
         return _settled(rid, got, "released", 0)
 
-    async def _held(self, rid: str) -> tuple[str, str]:
-        """(metric, dataset) of a reservation held now."""
+    async def _metric_of(self, rid: str) -> str:
         async with translated("reservation lookup"):
-            metric, dataset = await self.ledger.client.hmget(self.keys.reservation(rid), "metric", "dataset")
+            metric = await self.ledger.client.hget(self.keys.reservation(rid), "metric")
         if metric is None:
             raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)")
-        return _text(metric), _text(dataset or b"")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return as_text(metric)
 
 
 def _ms(at: datetime) -> int:
@@ -75,6 +68,6 @@ def _ms(at: datetime) -> int:
 
 
 def _settled(rid: str, got: list, status: str, amount: int) -> dict[str, Any]:
-    metric, sig, reserved, dataset = (v.decode() if isinstance(v, bytes) else v for v in got)
+    metric, sig, reserved, dataset = (as_text(v) for v in got)
     return {"id": rid, "status": status, "metric": metric, "signatory": sig, "reserved": int(reserved),
             "committed": amount, "dataset": dataset or None}

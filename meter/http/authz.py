@@ -16,7 +16,6 @@ from meter.decision.model import Ask
 from meter.errors import Forbidden, MeterError, Unauthorized
 from meter.http import appkeys
 from meter.http.auth import secret_from
-from meter.periods import period_of
 
 DENY_STATUSES = {"429": 429, "403": 403}
 AUTHZ_PATH = "/v1/authz"
@@ -70,13 +69,13 @@ async def _authz(request: web.Request) -> web.Response:
     if deny_status is None:
         return web.Response(status=400, headers={"X-Meter-Error": "deny_status must be 403 or 429"})
     ask = Ask(metric="api_calls", host=original_host(request.headers), dataset=dataset_of(uri))
+    decider = request.app[appkeys.DECIDER]
     try:
-        decision = (await request.app[appkeys.DECIDER].decide([ask]))[0]
+        decision = (await decider.decide([ask]))[0]
     except MeterError:
         return web.Response(status=503, headers={"Retry-After": "2"})
     now = request.app[appkeys.CLOCK].now()
-    period = period_of("month", now, request.app[appkeys.CONFIG].tz)
-    headers = rate_headers(decision, now, period.seconds)
+    headers = rate_headers(decision, now, decider.window_seconds("api_calls", now))
     return web.Response(status=200 if decision.allowed else deny_status, headers=headers)
 
 

@@ -9,7 +9,6 @@ import orjson
 from aiohttp import web
 
 from meter import errors
-from meter.allocation.base import AllocationError
 from meter.http import appkeys
 from meter.http.auth import secret_from
 
@@ -22,7 +21,6 @@ STATUS: dict[type[errors.MeterError], int] = {
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
-    AllocationError: 409,  # the registry cannot be apportioned as it is (e.g. a population is missing)
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.Unavailable: 503,

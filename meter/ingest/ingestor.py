@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,11 +18,9 @@ from meter.ingest.validation import FLOW_TYPES, UsageEvent, validate_events
 from meter.keys import Keys
 from meter.ledger.redis_ledger import UNATTRIBUTED, LedgerLost, RedisLedger
 from meter.metrics import Metrics
-from meter.periods import Period
+from meter.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.store.rows import event_row
 
-COUNTER_GRACE = timedelta(days=2)  # flow counters outlive their period a little (late events, reads)
-FLOW_PERIOD = {"api_calls": "month", "update_bytes": "day"}
 
 
 @dataclass(frozen=True)
@@ -91,8 +89,7 @@ class Ingestor:
 
     def _flow_counter(self, metric: str, day: date, now: datetime) -> tuple[str, int]:
         period = self._period(FLOW_PERIOD[metric], day)
-        ttl = int((period.end + COUNTER_GRACE - now).total_seconds())  # by our clock, not Redis's
-        return self.keys.flow(metric, period.label), ttl
+        return self.keys.flow(metric, period.label), counter_ttl(period.end.timestamp(), now.timestamp())
 
     def _ledger_effect(self, ev: UsageEvent, day: date, now: datetime,
                        flows: dict[tuple[str, date], tuple[str, int]]) -> tuple[str, str, int, int, int]:

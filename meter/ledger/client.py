@@ -12,6 +12,11 @@ from meter.errors import ConfigError, LedgerUnavailable
 DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)
 
 
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text (the client answers bytes; a script's numbers come as they are)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def connect(url: str, timeout_s: float = 2.0) -> redis.Redis:
     return redis.Redis.from_url(
         url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30,

@@ -38,10 +38,10 @@ class RedisDecisions:
         reply = await self._call(self._decide, argv, "decide")
         return [reply[i:i + ANSWER_WIDTH] for i in range(0, len(reply), ANSWER_WIDTH)]
 
-    async def settle(self, op: str, rid: str, amount: int, counter: str, ttl: int, row: bytes | str,
+    async def settle(self, op: str, rid: str, amount: int, counter: str, ttl: int, template: bytes | str,
                      now_ms: int) -> list:
         """Commit or release a reservation; returns [metric, signatory, reserved, dataset]."""
-        argv = [self.keys.prefix, op, rid, amount, counter, ttl, row, now_ms]
+        argv = [self.keys.prefix, op, rid, amount, counter, ttl, template, now_ms]
         try:
             return await self._call(self._reservation, argv, op)
         except rex.ResponseError as exc:

@@ -16,7 +16,7 @@ from redis import exceptions as rex
 
 from meter.keys import Keys
 from meter.ledger import scripts
-from meter.ledger.client import translated
+from meter.ledger.client import as_text, translated
 
 GROUP = "writer"
 CONSUMER = "writer-1"  # one writer per pool: the process that owns the store
@@ -53,16 +53,19 @@ class Batch:
         return {t: b"\n".join(parts) for t, parts in tables.items()}
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _decode(raw: list) -> list[Entry]:
     out = []
     for entry_id, fields in raw:
         eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         out.append(Entry(eid, fields[b"table"].decode(), int(fields[b"n"]), fields[b"rows"]))
     return out
+
+
+def queue_history_row(pipe: Any, keys: Keys, table: str, row: bytes) -> None:
+    """Queue one history row for the writer in a caller's MULTI: it reaches ClickHouse exactly when
+    the change it records is made (registry changes, allocations)."""
+    pipe.xadd(keys.stream, {"table": table, "n": 1, "rows": row})
+    pipe.incrby(keys.backlog, 1)
 
 
 class RedisStream:
@@ -89,7 +92,7 @@ class RedisStream:
         async with translated("stream read"):
             inflight = await self.client.get(self.keys.writer_inflight)
             if inflight:
-                first, last = _text(inflight).split(" ")
+                first, last = as_text(inflight).split(" ")
                 entries = _decode(cast(list, await self.client.xrange(self.keys.stream, first, last)))
                 return Batch(entries) if entries else None
             entries = await self._read("0", count, None) or await self._read(">", count, block_ms)

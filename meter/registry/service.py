@@ -23,7 +23,8 @@ from redis.asyncio.client import Pipeline
 from meter.clock import Clock
 from meter.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from meter.keys import Keys
-from meter.ledger.client import translated
+from meter.ledger.client import as_text, translated
+from meter.ledger.stream import queue_history_row
 from meter.periods import local_day
 from meter.registry.ids import check_id, id_problem
 from meter.registry.model import problems, validate_body
@@ -231,9 +232,7 @@ class Registry:
         pipe.sadd(self.keys.signatory_ids, change.id)
         if change.record["hosts"]:
             pipe.hset(self.keys.hosts, mapping={h: change.id for h in change.record["hosts"]})
-        row = self._history_row(change.record, action, by)
-        pipe.xadd(self.keys.stream, {"table": HISTORY_TABLE, "n": 1, "rows": row})
-        pipe.incrby(self.keys.backlog, 1)
+        queue_history_row(pipe, self.keys, HISTORY_TABLE, self._history_row(change.record, action, by))
 
     def _history_row(self, record: Record, action: str, by: str) -> bytes:
         """One row of ``signatory_changes`` (JSONEachRow), as the writer inserts it."""
@@ -246,7 +245,7 @@ class Registry:
         if not hosts:
             return {}
         owners = await pipe.hmget(self.keys.hosts, hosts)
-        return {h: o.decode() if isinstance(o, bytes) else o for h, o in zip(hosts, owners) if o is not None}
+        return {h: as_text(o) for h, o in zip(hosts, owners) if o is not None}
 
 
 def _row_id_problem(sid: Any, first_row: dict[str, int]) -> str | None:

@@ -42,18 +42,3 @@ def usage_template(pool: str, etype: str, source: str, id_prefix: str, at: datet
     row = row.replace("%", "%%").replace('"\\u0000ID"', f'"{id_prefix}%d"')
     row = row.replace('"\\u0000SIG"', "%s", 1).replace('"\\u0000DS"', "%s").replace(str(AMOUNT_MARK), "%d")
     return row.replace('"\\u0000SIG"', "%s").encode()
-
-
-def open_event_row(pool: str, etype: str, source: str, event_id: str, subject: str, dataset: str,
-                   amount: int, check_id: str, at: datetime, day: date) -> bytes:
-    """An event row whose last value, the signatory, the ledger script appends (then '"}').
-
-    Used for usage the hot path records itself (consumed checks, committed reservations): only
-    the script knows the signatory a host or dataset resolves to. Signatory ids need no escaping.
-    """
-    t = round(at.timestamp(), 6)
-    row = orjson.dumps({
-        "pool": pool, "source": source, "id": event_id, "type": etype, "time": t,
-        "day": day.isoformat(), "subject": subject, "dataset": dataset, "object": "", "kind": "", "amount": amount,
-        "raw_bytes": 0, "check_id": check_id, "received": t})
-    return row[:-1] + b',"signatory":"'
