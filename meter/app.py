@@ -100,7 +100,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
     clock, metrics, store = app[appkeys.CLOCK], app[appkeys.METRICS], app.get(appkeys.STORE)
-    rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, metrics)
+    rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, metrics,
+                                settings.dedup_window_s)
     app[appkeys.REBUILDER] = rebuilder
     app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, store, config.tz, clock)
     allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, metrics)

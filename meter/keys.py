@@ -16,7 +16,10 @@ class Keys:
     # ingestion
     def seen(self, source: str, event_id: str) -> str:
         """Dedup marker of one (source, id); a digest keeps long ids from costing memory."""
-        digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=12).hexdigest()
+        return self.seen_digest(hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=12).hexdigest())
+
+    def seen_digest(self, digest: str) -> str:
+        """The dedup marker of a digest kept in history (``events.check_keys``): restored on rebuild."""
         return f"{self.prefix}seen:{digest}"
 
     def seen_check(self, check_id: str) -> str:

@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 import orjson
 import redis.asyncio as redis
@@ -32,8 +33,9 @@ LOCK_TTL_MS = 120_000
 
 class LedgerRebuilder:
     def __init__(self, client: redis.Redis, keys: Keys, store: ClickHouseStore | None, config: PoolConfig,
-                 clock: Clock, metrics: Metrics) -> None:
+                 clock: Clock, metrics: Metrics, dedup_window_s: int) -> None:
         self.client = client
+        self.dedup_window_s = dedup_window_s
         self.keys = keys
         self.store = store
         self.config = config
@@ -77,6 +79,7 @@ class LedgerRebuilder:
     async def rebuild(self) -> None:
         assert self.store is not None
         started = time.perf_counter()
+        restored = await self._dedup_keys()  # first: nothing is decided or ingested before the epoch
         pipe = self.client.pipeline(transaction=True)
         await self._flows(pipe)
         await self._stocks(pipe)
@@ -85,7 +88,34 @@ class LedgerRebuilder:
         async with translated("rebuild"):
             await pipe.execute()
         self.metrics.ledger_rebuilds.inc()
-        log.warning("ledger rebuilt from ClickHouse", extra={"seconds": round(time.perf_counter() - started, 3)})
+        log.warning("ledger rebuilt from ClickHouse", extra={
+            "seconds": round(time.perf_counter() - started, 3), "dedup_keys": restored})
+
+    async def _dedup_keys(self) -> int:
+        """Set again the dedup keys of the events (and of the checks sent with an ``id``) received
+        within the dedup window, each with the lifetime it had left, so that an event sent again
+        after a Redis loss is still a duplicate. Returns how many were set."""
+        assert self.store is not None
+        now = self.clock.now()
+        now_ms = now.timestamp() * 1000
+        restored = 0
+        for start, end in _slices(now - timedelta(seconds=self.dedup_window_s), now + timedelta(minutes=5)):
+            sql, params = queries.received_between(self.store.db, self.config.pool.id, start, end)
+            rows = await self.store.rows(sql, params)
+            pipe = self.client.pipeline(transaction=False)
+            for source, event_id, check_id, check_keys, received_ms in rows:
+                ttl = self.dedup_window_s - int((now_ms - int(received_ms)) // 1000)
+                if ttl <= 0:
+                    continue
+                keys = [self.keys.seen(source, event_id)]
+                keys += [self.keys.seen_check(check_id)] if check_id else []
+                keys += [self.keys.seen_digest(digest) for digest in check_keys]
+                for key in keys:
+                    pipe.set(key, "1", ex=ttl, nx=True)  # nx: a check's stored answer stays
+                restored += len(keys)
+            async with translated("restore dedup keys"):
+                await pipe.execute()
+        return restored
 
     async def _flows(self, pipe) -> None:
         assert self.store is not None
@@ -153,3 +183,10 @@ class LedgerRebuilder:
             drift[metric] = current - history
             self.metrics.ledger_drift.labels(metric).set(drift[metric])
         return drift
+
+
+def _slices(start: datetime, end: datetime, step: timedelta = timedelta(days=1)):
+    """[start, end) cut into consecutive ranges of at most ``step``."""
+    while start < end:
+        yield start, min(start + step, end)
+        start += step

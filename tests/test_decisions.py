@@ -200,6 +200,61 @@ async def test_flushed_ledger_is_rebuilt_before_deciding(client, redis_client, p
     assert denied["allowed"] is False and denied["used"] == 100
 
 
+async def send_event(client, event_id, **data):
+    event = {"specversion": "1.0", "id": event_id, "source": "gw", "type": "api.call",
+             "time": "2026-04-20T11:00:00Z", "subject": "x", "data": data}
+    resp = await client.post("/v1/events", json=event, headers=auth("producer"))
+    assert resp.status == 202, await resp.text()
+    return await resp.json()
+
+
+async def test_a_rebuild_restores_dedup_so_nothing_counts_twice_across_a_redis_loss(client, redis_client, pool_id):
+    from tests.conftest import delete_pool_keys
+
+    assert await send_event(client, "ev-1") == {"accepted": 1, "duplicates": 0}
+    await check(client, signatory="x", metric="api_calls", amount=2, id="call-a")  # a check with an id
+    assert await send_event(client, "ev-2", check_id="call-b") == {"accepted": 1, "duplicates": 0}
+    await wait_written(client)
+    await delete_pool_keys(redis_client, pool_id)  # Redis lost everything of this pool
+
+    look = await check(client, signatory="x", metric="api_calls", amount=0)  # rebuilds first
+    assert look["used"] == 4
+    assert await send_event(client, "ev-1") == {"accepted": 0, "duplicates": 1}  # the event again
+    assert await send_event(client, "ev-3", check_id="call-a") == {"accepted": 0, "duplicates": 1}
+    again = await check(client, signatory="x", metric="api_calls", amount=2, id="call-a")  # a retry
+    assert again["allowed"] and again["used"] == 4
+    named = await check(client, signatory="x", metric="api_calls", amount=1, id="call-b")  # counted as ev-2
+    assert named["allowed"] and named["used"] == 4
+    assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 4
+    # each key lives what it had left of the dedup window, no more
+    ledger = client.app[appkeys.LEDGER]
+    ttl = await redis_client.ttl(ledger.keys.seen("gw", "ev-1"))
+    assert client.app[appkeys.SETTINGS].dedup_window_s - 60 < ttl <= client.app[appkeys.SETTINGS].dedup_window_s
+
+
+async def test_a_rebuild_skips_events_older_than_the_dedup_window(client, redis_client, pool_id):
+    from tests.conftest import delete_pool_keys
+
+    clock = client.app[appkeys.CLOCK]
+    assert await send_event(client, "ev-old") == {"accepted": 1, "duplicates": 0}
+    await wait_written(client)
+    window = client.app[appkeys.SETTINGS].dedup_window_s
+    clock.set(clock.now() + timedelta(seconds=window - 3600))
+    assert await send_event(client, "ev-new") == {"accepted": 1, "duplicates": 0}
+    await wait_written(client)
+    clock.set(clock.now() + timedelta(seconds=1800))  # ev-old has 30 min left, ev-new nearly all
+    await delete_pool_keys(redis_client, pool_id)
+    await check(client, signatory="x", metric="api_calls", amount=0)  # rebuilds
+    keys = client.app[appkeys.LEDGER].keys
+    assert 1700 < await redis_client.ttl(keys.seen("gw", "ev-old")) <= 1800
+    assert await redis_client.ttl(keys.seen("gw", "ev-new")) > window - 1900
+    clock.set(clock.now() + timedelta(seconds=3600))  # now past ev-old's window
+    await delete_pool_keys(redis_client, pool_id)
+    await check(client, signatory="x", metric="api_calls", amount=0)
+    assert not await redis_client.exists(keys.seen("gw", "ev-old"))
+    assert await redis_client.exists(keys.seen("gw", "ev-new"))
+
+
 async def test_denials_become_per_minute_rows(client):
     from meter.scheduler import Jobs
 

@@ -10,7 +10,8 @@ K = Keys("p")
 BUILT = {
     "denial_minutes": K.denial_minutes, "denials:": K.denials(7)[:-1], "ds:": K.dataset("x")[:-1],
     "held:": K.held("m")[:-1], "hosts": K.hosts, "ledger_epoch": K.ledger_epoch,
-    "resv:": K.reservation("r")[:-1], "resv_expiry": K.reservations, "signatory_ids": K.signatory_ids,
+    "resv:": K.reservation("r")[:-1], "resv_expiry": K.reservations, "seen:": K.seen_digest("x")[:-1],
+    "signatory_ids": K.signatory_ids,
     "stock:": K.stock("m")[:-1],
 }
 

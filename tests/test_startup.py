@@ -1,12 +1,13 @@
 """Start-up as a user meets it: `meter serve` refuses what would make it wrong, with a message
 that names the problem, and no traceback."""
+import json
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import pool_toml
-from tests.service import ROOT, free_port
+from tests.conftest import TOKENS, pool_toml
+from tests.service import ROOT, Service, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -42,3 +43,34 @@ def test_a_bad_pool_file_names_the_key(tmp_path, pool_id):
 def test_a_bad_variable_names_it(tmp_path, pool_id):
     done = serve(tmp_path, pool_toml(pool_id), "redis://127.0.0.1:6379/0", METER_DEDUP_WINDOW_S="soon")
     assert done.returncode == 2 and "METER_DEDUP_WINDOW_S" in done.stderr
+
+
+@pytest.mark.redis
+@pytest.mark.chdb
+def test_a_full_redis_is_a_503_that_changes_nothing(tmp_path, private_redis, pool_id):
+    """With `noeviction`, a Redis at its memory limit refuses writes: producers are told to come
+    back later, writes fail closed, and once Redis has room the same batch is counted once."""
+    pool = tmp_path / "pool.toml"
+    pool.write_text(pool_toml(pool_id, "[enforcement]\nredis_timeout_ms = 2000\n"))
+    svc = Service(pool, tmp_path / "data", METER_REDIS_URL=private_redis.url).start()
+    try:
+        batch = json.dumps([{"specversion": "1.0", "id": f"e{i}", "source": "s", "type": "api.call",
+                             "subject": "x", "time": "2026-04-20T10:00:00Z", "data": {}} for i in range(3)]).encode()
+        producer = {"Authorization": f"Bearer {TOKENS['producer']}",
+                    "Content-Type": "application/cloudevents-batch+json"}
+        private_redis.cli("CONFIG", "SET", "maxmemory", "1")  # below what it holds: every write is refused
+        status, headers, body = svc.request("POST", "/v1/events", body=batch, headers=producer)
+        assert status == 503 and int(headers["Retry-After"]) > 0, body
+        assert json.loads(body)["error"]["type"] == "ledger_unavailable"
+        gateway = {"Authorization": f"Bearer {TOKENS['gateway']}", "Content-Type": "application/json"}
+        status, headers, body = svc.request("POST", "/v1/check", headers=gateway, body=json.dumps(
+            {"signatory": "x", "metric": "update_bytes", "amount": 1}).encode())
+        assert status == 200 and json.loads(body)["allowed"] is False  # writes fail closed
+        assert headers["X-Meter-Degraded"] == "fail_closed"
+
+        private_redis.cli("CONFIG", "SET", "maxmemory", "0")
+        for expected in ({"accepted": 3, "duplicates": 0}, {"accepted": 0, "duplicates": 3}):
+            status, _, body = svc.request("POST", "/v1/events", body=batch, headers=producer)
+            assert (status, json.loads(body)) == (202, expected)
+    finally:
+        svc.stop()

@@ -9,7 +9,8 @@ from redis import exceptions as rex
 
 from meter.errors import ConfigError, LedgerUnavailable
 
-DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)
+DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)  # BusyLoadingError is a ConnectionError
+REFUSED_WRITES = (rex.OutOfMemoryError, rex.ReadOnlyError)  # redis-py strips their OOM / READONLY prefix
 
 
 def as_text(value: bytes | str) -> str:
@@ -43,7 +44,9 @@ async def translated(what: str) -> AsyncIterator[None]:
         yield
     except DRIVER_ERRORS as exc:
         raise LedgerUnavailable(f"Redis is unavailable ({what}): {exc.__class__.__name__}", retry_after_s=2) from exc
+    except REFUSED_WRITES as exc:  # full (noeviction at maxmemory), a replica
+        raise LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30) from exc
     except rex.ResponseError as exc:
-        if str(exc).startswith(("OOM", "MISCONF", "READONLY", "LOADING")):  # full, failing disk, replica, loading
+        if str(exc).startswith(("OOM", "MISCONF", "READONLY")):  # the same, as a plain error; a failing disk
             raise LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30) from exc
         raise

@@ -94,3 +94,14 @@ def latest_allocation(db: str, pool: str, period: str) -> Query:
            f" FROM {db}.allocations WHERE pool = {{pool:String}} AND period = {{period:String}}"
            " ORDER BY computed_at DESC LIMIT 1")
     return sql, {"pool": pool, "period": period}
+
+
+def received_between(db: str, pool: str, start: datetime, end: datetime) -> Query:
+    """What identifies the events received in [start, end): rebuilds the dedup keys of that time.
+
+    Read a slice of the window at a time, so a rebuild never holds a month of ids in memory.
+    """
+    sql = ("SELECT source, id, check_id, check_keys, toUnixTimestamp64Milli(received)"
+           f" FROM {db}.events WHERE pool = {{pool:String}}"
+           " AND received >= {start:DateTime64(6, 'UTC')} AND received < {end:DateTime64(6, 'UTC')}")
+    return sql, {"pool": pool, "start": ch_time(start), "end": ch_time(end)}

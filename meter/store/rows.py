@@ -28,17 +28,20 @@ AMOUNT_MARK = 987654321987654  # stands for the amount while the template is bui
 
 
 def usage_template(pool: str, etype: str, source: str, id_prefix: str, at: datetime, day: date) -> bytes:
-    """A history row as a string.format pattern of (index, signatory, dataset, amount, signatory).
+    """A history row as a string.format pattern of (index, signatory, dataset, amount, check_keys,
+    signatory).
 
     For usage the hot path records itself (consumed checks): the ledger script knows the
     signatory a host or dataset resolves to, and sums a batch's consumption per signatory and
-    dataset before it writes rows. The strings it fills in come JSON-quoted.
+    dataset before it writes rows. The strings it fills in come JSON-quoted; ``check_keys`` is a
+    JSON array of the dedup digests of the checks sent with an ``id`` that the row sums, so a
+    ledger rebuild can restore them.
     """
     t = round(at.timestamp(), 6)
     row = orjson.dumps({
         "pool": pool, "source": source, "id": "\x00ID", "type": etype, "time": t, "day": day.isoformat(),
         "subject": "\x00SIG", "dataset": "\x00DS", "object": "", "kind": "", "amount": AMOUNT_MARK,
-        "raw_bytes": 0, "check_id": "", "received": t, "signatory": "\x00SIG"}).decode()
+        "raw_bytes": 0, "check_id": "", "check_keys": "\x00KEYS", "received": t, "signatory": "\x00SIG"}).decode()
     row = row.replace("%", "%%").replace('"\\u0000ID"', f'"{id_prefix}%d"')
     row = row.replace('"\\u0000SIG"', "%s", 1).replace('"\\u0000DS"', "%s").replace(str(AMOUNT_MARK), "%d")
-    return row.replace('"\\u0000SIG"', "%s").encode()
+    return row.replace('"\\u0000KEYS"', "%s").replace('"\\u0000SIG"', "%s").encode()

@@ -8,8 +8,8 @@
 -- ARGV[1]  key prefix "meter:{pool}:"      ARGV[2] now, unix ms (the service's clock)
 -- ARGV[3]  idempotency window, seconds      ARGV[4] n, the number of decisions
 -- ARGV[5]  row template of consumed api_calls, ARGV[6] of consumed update_bytes ('' = not
---          recorded): string.format patterns of (index, signatory, dataset, amount, signatory), the
---          strings already JSON-quoted. Consumption is summed per signatory, metric and dataset
+--          recorded): string.format patterns of (index, signatory, dataset, amount, check_keys,
+--          signatory), the strings already JSON-quoted. Consumption is summed per signatory, metric and dataset
 --          over the batch, so a batch of 100 checks of one signatory is one history row, not 100.
 -- then n metas, one per decision:
 --   meta  fields joined by \31: mode ('c' check | 'r' reserve), metric, signatory ('' = find it
@@ -184,13 +184,27 @@ end
 
 local templates = {api_calls = ARGV[5], update_bytes = ARGV[6]}
 local consumed, consumed_order = {}, {}
-local function record(metric, sig, dataset, amount)
+-- the digest of an idempotency key (prefix .. 'seen:' .. digest): history keeps it, so a ledger
+-- rebuild can restore the key and a check cannot count twice across a Redis loss
+local seen_at = #prefix + #'seen:' + 1
+
+local function record(metric, sig, dataset, amount, idkey)
   local k = metric .. '\31' .. sig .. '\31' .. dataset
   if not consumed[k] then
-    consumed[k] = {metric, sig, dataset, 0}
+    consumed[k] = {metric, sig, dataset, 0, {}}
     consumed_order[#consumed_order + 1] = k
   end
   consumed[k][4] = consumed[k][4] + amount
+  if idkey ~= '' then
+    table.insert(consumed[k][5], string.sub(idkey, seen_at))
+  end
+end
+
+local function json_list(hexes)
+  if #hexes == 0 then
+    return '[]'
+  end
+  return '["' .. table.concat(hexes, '","') .. '"]'
 end
 
 local out = {}
@@ -225,7 +239,7 @@ for i = 0, n - 1 do
         consume(d, sig, burst)
         used = used + d.amount
         if templates[d.metric] ~= '' and d.amount > 0 then
-          record(d.metric, sig, d.dataset, d.amount)
+          record(d.metric, sig, d.dataset, d.amount, d.idkey)
         end
       end
     end
@@ -258,7 +272,7 @@ if #consumed_order > 0 then
   for i, k in ipairs(consumed_order) do
     local c = consumed[k]
     local sig = cjson.encode(c[2])
-    rows[i] = string.format(templates[c[1]], i, sig, cjson.encode(c[3]), c[4], sig)
+    rows[i] = string.format(templates[c[1]], i, sig, cjson.encode(c[3]), c[4], json_list(c[5]), sig)
   end
   redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', #rows, 'rows', table.concat(rows, '\n'))
   redis.call('INCRBY', KEYS[2], #rows)

@@ -6,7 +6,8 @@
 -- ARGV[5]  counter key of the metric's current period ('' for stocks: their snapshots count)
 -- ARGV[6]  counter ttl, seconds
 -- ARGV[7]  history row of the commit, a string.format pattern of (index, signatory, dataset,
---          amount, signatory) as decide.lua's templates; '' = none (a stock: its snapshot counts)
+--          amount, check_keys, signatory) as decide.lua's templates; '' = none (a stock: its
+--          snapshot counts)
 -- ARGV[8]  now, unix ms (an expired reservation is released, not committed)
 -- Returns {metric, signatory, reserved amount, dataset}, or the error NOT_FOUND (unknown or
 -- already expired) or TOO_MUCH (a commit above the reserved amount; nothing changed).
@@ -40,7 +41,7 @@ if op == 'commit' and ARGV[5] ~= '' and amount > 0 then
   redis.call('EXPIRE', ARGV[5], tonumber(ARGV[6]))
   if ARGV[7] ~= '' then
     local sig = cjson.encode(r[2])
-    local row = string.format(ARGV[7], 1, sig, cjson.encode(r[4]), amount, sig)
+    local row = string.format(ARGV[7], 1, sig, cjson.encode(r[4]), amount, '[]', sig)
     redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', 1, 'rows', row)
     redis.call('INCRBY', KEYS[2], 1)
   end
