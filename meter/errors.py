@@ -105,3 +105,16 @@ class StoreQueryError(MeterError):
     """ClickHouse rejected a statement: a bug or a schema mismatch, not bad input."""
 
     type = "store_error"
+
+
+class ScriptRefused(MeterError):
+    """A ledger script refused its arguments before it wrote anything: a caller's bug, never the
+    client's input (which is validated first). Safe to retry without the arguments at fault."""
+
+    nothing_changed = True
+
+
+class IdConflict(Conflict):
+    """A check's ``id`` was already used for a different request (409); nothing was decided."""
+
+    nothing_changed = True

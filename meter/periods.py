@@ -19,6 +19,8 @@ FLOW_PERIOD: dict[str, Kind] = {"api_calls": "month", "update_bytes": "day"}  # 
 COUNTER_GRACE_S = 2 * 86_400  # a flow's counter outlives its period a little (late events, reads)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# the years a period may name: what ClickHouse's Date holds (1970-01-01 to 2149-06-06), whole
+FIRST_YEAR, LAST_YEAR = 1970, 2148
 
 
 def local_midnight(d: date, tz: ZoneInfo) -> datetime:
@@ -100,15 +102,16 @@ def parse_period(text: str | None, tz: ZoneInfo, now: datetime, field: str = "pe
     if text is None or text == "":
         return month_of(now, tz)
     try:
-        if m := _MONTH.match(text):
-            return Period("month", date(int(m[1]), int(m[2]), 1), tz)
-        if m := _DAY.match(text):
-            return Period("day", date(int(m[1]), int(m[2]), int(m[3])), tz)
+        if isinstance(text, str) and (m := _MONTH.match(text) or _DAY.match(text)):
+            first = date(int(m[1]), int(m[2]), int(m[3]) if m.re is _DAY else 1)
+            if FIRST_YEAR <= first.year <= LAST_YEAR:
+                return Period("month" if m.re is _MONTH else "day", first, tz)
     except ValueError:
         pass
     raise InvalidRequest(
         f"{field} must be YYYY-MM or YYYY-MM-DD",
-        [{"field": field, "reason": f"{text!r} is not a month (YYYY-MM) or a day (YYYY-MM-DD)"}],
+        [{"field": field, "reason": f"{text!r} is not a month (YYYY-MM) or a day (YYYY-MM-DD) "
+                                    f"from {FIRST_YEAR} to {LAST_YEAR}"}],
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meter.periods import Period
+from meter.registry.ids import UNATTRIBUTED
 from meter.settings import FLOW_METRICS, METRICS, PoolConfig
 from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
@@ -72,7 +73,7 @@ class UsageReader:
         pool_usage = await self.pool_usage(period)
         metrics = {
             metric: {"cap": self.config.caps.get(metric), "used": pool_usage.total(metric),
-                     "by_signatory": dict(sorted(pool_usage.by_metric[metric].items()))}
+                     "by_signatory": dict(sorted({UNATTRIBUTED: 0, **pool_usage.by_metric[metric]}.items()))}
             for metric in METRICS
         }
         return {"pool": self.pool, "period": period.label, "metrics": metrics}

@@ -10,13 +10,17 @@ a full pool still denies.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+
+from meter.http import appkeys
 
 from tests.conftest import TOKENS, auth, make_config, pool_toml, wait_written
 from tests.nginx import FakePortal, Nginx, check_example_site
@@ -152,6 +156,28 @@ class TestEndpoint:
             await client.get("/v1/authz/explore/", headers=headers)
         denied = await client.get("/v1/authz/explore/", headers=headers)
         assert denied.status == 429  # the client's query is not ours: no deny_status read from it
+
+    @pytest.mark.parametrize("shape", ODS_PATHS + ["/v1/authz/explore/dataset/{id}/"])
+    async def test_a_client_cannot_smuggle_fields_into_the_decision(self, client, shape):
+        """The path is the client's: a dataset id that decodes to control characters (the ledger
+        script's field separator) names no dataset, and is decided as the pool's, by the rules."""
+        flow = client.app[appkeys.LEDGER].keys.flow("api_calls", "2026-04")
+        forged = "ds1%1F1000%1F1%1F0%1F" + quote(flow, safe="") + "%1F100000%1F999999999%1F%1F%1F%1F%1F0"
+        for _ in range(2):  # concurrent with honest checks: none of them is harmed
+            asks = [client.post("/v1/check", json={"signatory": "x", "metric": "api_calls"}, headers=auth("gateway"))]
+            if shape.startswith("/v1/authz/"):
+                asks.append(client.get(shape.format(id=forged), headers={"X-Meter-Token": TOKENS["gateway"]}))
+            else:
+                asks.append(client.get("/v1/authz", headers={"X-Meter-Token": TOKENS["gateway"],
+                                                             "X-Original-URI": shape.format(id=forged)}))
+            honest, forged_resp = await asyncio.gather(*asks)
+            assert honest.status == 200 and (await honest.json())["allowed"]
+            assert forged_resp.status == 200, forged_resp.headers
+            assert forged_resp.headers["X-Meter-Signatory"] == "unattributed"
+            assert parse_item(forged_resp.headers["RateLimit-Policy"])[1]["q"] == str(CAP)
+        look = await client.post("/v1/check", json={"signatory": "x", "metric": "api_calls", "amount": 0},
+                                 headers=auth("gateway"))
+        assert (await look.json())["used"] == 4  # 2 honest and 2 forged calls, one each, no more
 
     async def test_unknown_host_and_path_count_against_the_pool_as_unattributed(self, client):
         h = await self.authz(client, 200, host="unknown.example", uri="/api/explore/v2.1/catalog/datasets")

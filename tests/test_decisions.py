@@ -8,6 +8,7 @@ import redis.asyncio as redis
 
 from meter.decision.engine import Decider
 from meter.decision.model import Ask
+from meter.errors import ScriptRefused
 from meter.http import appkeys
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.metrics import Metrics
@@ -69,6 +70,33 @@ async def test_id_makes_a_retry_count_once(client):
     b = await check(client, signatory="x", metric="api_calls", amount=5, id="req-1")
     assert a["used"] == b["used"] == 5 and "already decided" in b["reason"]
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 5
+
+
+async def test_an_id_sent_with_another_request_is_a_conflict_that_changes_nothing(client):
+    await check(client, signatory="x", metric="api_calls", amount=5, id="req-2")
+    for other in ({"signatory": "y", "metric": "api_calls", "amount": 5},  # another signatory
+                  {"signatory": "x", "metric": "update_bytes", "amount": 5},  # another metric
+                  {"signatory": "x", "metric": "api_calls", "amount": 6}):  # another amount
+        err = (await check(client, status=409, id="req-2", **other))["error"]
+        assert err["type"] == "conflict" and err["details"] == [
+            {"index": 0, "field": "id", "reason": "already used for a different request"}]
+    batch = [{"signatory": "y", "metric": "api_calls", "id": "fresh"},
+             {"signatory": "y", "metric": "api_calls", "id": "req-2"}]
+    resp = await client.post("/v1/check", json=batch, headers=auth("gateway"))
+    assert resp.status == 409 and (await resp.json())["error"]["details"][0]["index"] == 1
+    # nothing of the refused requests was counted, and the first is still replayed
+    assert (await check(client, signatory="y", metric="api_calls", amount=0))["used"] == 5  # the pool's
+    assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0
+    assert "already decided" in (await check(client, signatory="x", metric="api_calls", amount=5, id="req-2"))["reason"]
+
+
+async def test_a_conflicting_id_fails_its_caller_only(client):
+    await check(client, signatory="x", metric="api_calls", id="taken")
+    bodies = [{"signatory": f"s{i}", "metric": "api_calls"} for i in range(20)]
+    bodies[7] = {"signatory": "other", "metric": "api_calls", "id": "taken"}
+    resps = await asyncio.gather(*(client.post("/v1/check", json=b, headers=auth("gateway")) for b in bodies))
+    assert [r.status for r in resps] == [409 if i == 7 else 200 for i in range(20)]
+    assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 20  # 1 + 19
 
 
 async def test_consume_false_and_batches_in_order(client):
@@ -182,6 +210,19 @@ async def test_commit_above_the_reservation_is_refused(client):
     rid = (await resp.json())["id"]
     resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 11}, headers=auth("gateway"))
     assert resp.status == 400
+
+
+async def test_a_malformed_decision_changes_nothing(client):
+    """decide.lua reads every meta before it writes: one with a field too many is refused whole."""
+    app = client.app
+    rd = RedisDecisions(app[appkeys.LEDGER].client, app[appkeys.LEDGER].keys, 3600, 2.0)
+    decider = Decider(rd, app[appkeys.CONFIG], app[appkeys.CLOCK], Metrics())
+    now = app[appkeys.CLOCK].now()
+    good = decider._meta(Ask(metric="api_calls", signatory="x", amount=3), now, {})
+    bad = good.replace("\x1fx\x1f", "\x1fx\x1fextra\x1f", 1)
+    with pytest.raises(ScriptRefused, match="BAD_META decision 2"):
+        await rd.decide([good, bad], int(now.timestamp() * 1000), decider._templates(now))
+    assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0
 
 
 async def test_lost_script_is_reloaded(client):

@@ -73,6 +73,24 @@ async def test_bad_batch_changes_nothing(client):
     assert await resp.json() == {"accepted": 1, "duplicates": 0}
 
 
+async def test_control_characters_are_refused_by_name(client):
+    await register(client)
+    batch = [event(1, count=10), event(2, "dataset.records", dataset="a\x1fb", records=1, raw_bytes=1),
+             event(3, object="o\nbj", bytes=1)]
+    batch[2]["type"] = "content.bytes"
+    batch[0]["source"] = "gw\x00"
+    resp = await client.post("/v1/events", data=ndjson(batch), headers=NDJSON)
+    assert resp.status == 400
+    details = (await resp.json())["error"]["details"]
+    assert [(d["index"], d["field"]) for d in details] == [(0, "source"), (1, "data.dataset"), (2, "data.object")]
+    assert all("printable" in d["reason"] for d in details)
+    batch[0]["source"] = "gw"
+    resp = await client.post("/v1/events", data=ndjson(batch[:1]), headers=NDJSON)
+    assert await resp.json() == {"accepted": 1, "duplicates": 0}  # nothing of the refused batch stuck
+    await wait_written(client)
+    assert (await usage(client))["api_calls"]["used"] == 10
+
+
 @pytest.mark.parametrize("body, headers, status, kind", [
     (b'{"specversion": ', {"Content-Type": "application/json"}, 400, "invalid_request"),
     (b"{}", {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
@@ -133,6 +151,9 @@ async def test_stocks_and_pool_view(client):
     resp = await client.get("/v1/pool", params={"period": "2026-03"}, headers=auth("reader"))
     pool = (await resp.json())["metrics"]
     assert pool["records"] == {"cap": 20_000_000, "used": 1010, "by_signatory": {"loiret": 1000, "unattributed": 10}}
+    # the unattributed bucket is always named, even when empty
+    assert pool["content_bytes"]["by_signatory"] == {"loiret": 2048, "unattributed": 0}
+    assert pool["api_calls"] == {"cap": 300_000, "used": 0, "by_signatory": {"unattributed": 0}}
 
 
 async def test_usage_errors(client):
@@ -140,6 +161,13 @@ async def test_usage_errors(client):
     assert resp.status == 404
     resp = await client.get("/v1/usage", params={"signatory": "unattributed", "period": "2026-3"}, headers=auth("reader"))
     assert resp.status == 400 and (await resp.json())["error"]["details"][0]["field"] == "period"
+    for path in ("/v1/usage?signatory=unattributed&period=", "/v1/pool?period=", "/v1/allocations?period="):
+        for period in ("9999-12", "0001-01-01"):  # beyond what a ClickHouse Date holds: named, not a 500
+            resp = await client.get(path + period, headers=auth("reader"))
+            assert resp.status == 400 and (await resp.json())["error"]["details"][0]["field"] == "period"
+    for period in (5, "9999-12", ["2026-04"]):
+        resp = await client.post("/v1/allocations/recompute", json={"period": period}, headers=auth("admin"))
+        assert resp.status == 400 and (await resp.json())["error"]["details"][0]["field"] == "period"
 
 
 class TestBacklogFull:

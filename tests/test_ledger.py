@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter.errors import BacklogFull
+from meter.errors import BacklogFull, ScriptRefused
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
@@ -102,6 +102,18 @@ async def test_backlog_full_refuses_and_changes_nothing(ingestor):
     assert await flow(ingestor, "*") == 45
     r = await ingestor.ingest([call(100 + i) for i in range(5)])
     assert r.accepted == 5  # the refused events were not marked as seen
+
+
+async def test_a_malformed_meta_changes_nothing(ingestor):
+    """The script reads every event's meta before it writes: a bad one leaves no dedup key behind."""
+    keys = ingestor.keys
+    good = [keys.seen("gw", "m1"), f"f\x1fknown\x1f{keys.flow('api_calls', '2026-03')}\x1f1\x1f0\x1f3600\x1f", b"{}"]
+    bad = [keys.seen("gw", "m2"), "f\x1fknown\x1fextra\x1ffield\x1f1\x1f0\x1f3600\x1f", b"{}"]
+    with pytest.raises(ScriptRefused, match="BAD_META event 2"):
+        await ingestor.ledger.ingest([*good, *bad], 2)
+    assert not await ingestor.ledger.client.exists(keys.seen("gw", "m1"))
+    assert await flow(ingestor, "*") == 0 and await ingestor.ledger.backlog() == 0
+    assert await ingestor.ledger.ingest(good, 1) == (1, 0, 0)
 
 
 async def test_lost_script_is_reloaded(ingestor):

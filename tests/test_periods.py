@@ -46,8 +46,14 @@ def test_leap_day():
     assert parse_period("2028-02", PARIS, NOW).last_day == date(2028, 2, 29)
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-02-30", "26-01", "2026/01", "2027-02-29", "now"])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-02-30", "26-01", "2026/01", "2027-02-29", "now",
+                                 "9999-12", "9999-12-31", "0001-01", "1969-12-31", "2149-01", 5, ["2026-04"]])
 def test_bad_periods_are_named(bad):
     with pytest.raises(InvalidRequest) as err:
         parse_period(bad, PARIS, NOW)
     assert err.value.details[0]["field"] == "period"
+
+
+def test_the_first_and_last_years_a_period_may_name():
+    assert parse_period("1970-01", PARIS, NOW).first_day == date(1970, 1, 1)
+    assert parse_period("2148-12-31", PARIS, NOW).end.year == 2149

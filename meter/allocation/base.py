@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from meter.errors import Conflict
+from meter.registry.ids import UNATTRIBUTED
 from meter.settings import AllocationSection
 
-UNATTRIBUTED = "unattributed"  # the share key of traffic that names no registered signatory
 
 
 class AllocationError(Conflict):

@@ -46,8 +46,11 @@ class Coalescer(Generic[T, R]):
                 taken = self._take()
                 try:
                     results = await self._run([item for items, _ in taken for item in items])
-                except Exception as exc:  # every caller of this round trip gets the failure
-                    for _, future in taken:
+                except Exception as exc:
+                    if len(taken) > 1 and getattr(exc, "nothing_changed", False):
+                        await self._one_by_one(taken)  # one caller's bad input fails that caller only
+                        continue
+                    for _, future in taken:  # every caller of this round trip gets the failure
                         if not future.done():
                             future.set_exception(exc)
                     continue
@@ -58,3 +61,14 @@ class Coalescer(Generic[T, R]):
                     start += len(items)
         finally:
             self._draining = False
+
+    async def _one_by_one(self, taken: list[tuple[list[T], asyncio.Future[list[R]]]]) -> None:
+        for items, future in taken:
+            try:
+                result = list(await self._run(items))
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(result)

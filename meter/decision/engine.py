@@ -22,6 +22,7 @@ from meter.ledger.client import as_text
 from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
 from meter.metrics import Metrics
 from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
+from meter.registry.ids import UNATTRIBUTED
 from meter.settings import FLOW_METRICS, PoolConfig
 from meter.store.rows import usage_template
 
@@ -180,5 +181,5 @@ class Decider:
         window = periods.get(ask.metric)
         return Decision(allowed=mode == "fail_open", metric=ask.metric, scope="pool",
                         limit=self.config.caps.get(ask.metric), used=None, remaining=None,
-                        reset=window.reset if window else None, signatory=ask.signatory or "unattributed",
+                        reset=window.reset if window else None, signatory=ask.signatory or UNATTRIBUTED,
                         reason=f"degraded ({mode}): {exc.message}", degraded=mode)

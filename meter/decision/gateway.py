@@ -12,6 +12,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from meter.decision.model import Decision
+from meter.ingest.validation import MAX_NAME
 
 _DATASET_PATHS = (
     re.compile(r"^/api/explore/v2\.[01]/catalog/datasets/([^/]+)"),
@@ -25,6 +26,8 @@ _QUERY_PATHS = re.compile(r"^/api/records/1\.0/")
 def original_host(headers) -> str:
     raw = headers.get("X-Original-Host") or headers.get("X-Forwarded-Host") or headers.get("Host") or ""
     host = raw.split(",")[0].strip().lower()
+    if not host.isprintable():
+        return ""  # a client's own bytes: never passed on
     if host.startswith("["):  # an IPv6 literal: keep the brackets' content, drop the port
         return host[1:host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
@@ -35,16 +38,18 @@ def original_uri(headers) -> str:
 
 
 def dataset_of(uri: str) -> str:
-    """The dataset id an OpenDataSoft path names, or ''."""
+    """The dataset id an OpenDataSoft path names, or '' (also for one that is not printable text:
+    the path is the client's, and what it decodes to must not reach the ledger script)."""
     parts = urlsplit(uri)
+    found = ""
     for pattern in _DATASET_PATHS:
         if m := pattern.match(parts.path):
-            return unquote(m.group(1))[:512]
-    if _QUERY_PATHS.match(parts.path):
-        values = parse_qs(parts.query).get("dataset")
-        if values:
-            return values[0][:512]
-    return ""
+            found = unquote(m.group(1))
+            break
+    else:
+        if _QUERY_PATHS.match(parts.path):
+            found = (parse_qs(parts.query).get("dataset") or [""])[0]
+    return found[:MAX_NAME] if found.isprintable() else ""
 
 
 def _seconds_until(reset: str | None, now: datetime) -> int | None:

@@ -30,7 +30,7 @@ async def recompute(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or set(body) - {"period"}:
         raise InvalidRequest("the body is {\"period\"?}", [{"field": "", "reason": "only 'period' is accepted"}])
     config, clock = request.app[appkeys.CONFIG], request.app[appkeys.CLOCK]
-    period = parse_period(body.get("period"), config.tz, clock.now()) if body.get("period") else None
+    period = parse_period(body["period"], config.tz, clock.now()) if body.get("period") is not None else None
     return json_response(await request.app[appkeys.ALLOCATOR].recompute(period, "request"))
 
 

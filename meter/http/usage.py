@@ -6,7 +6,7 @@ from aiohttp import web
 from meter.errors import InvalidRequest, NotFound, StoreUnavailable
 from meter.http import appkeys
 from meter.http.middleware import json_response, requires
-from meter.ledger.redis_ledger import UNATTRIBUTED
+from meter.registry.ids import UNATTRIBUTED
 from meter.periods import Period, parse_period
 
 

@@ -16,7 +16,8 @@ from meter.clock import Clock
 from meter.errors import Forbidden
 from meter.ingest.validation import FLOW_TYPES, UsageEvent, validate_events
 from meter.keys import Keys
-from meter.ledger.redis_ledger import UNATTRIBUTED, LedgerLost, RedisLedger
+from meter.ledger.redis_ledger import LedgerLost, RedisLedger
+from meter.registry.ids import UNATTRIBUTED
 from meter.metrics import Metrics
 from meter.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.store.rows import event_row

@@ -54,8 +54,8 @@ def _text(ev: dict, key: str, index: int, p: _Problems, limit: int, required: bo
         if required:
             p.add(index, path, "is required")
         return ""
-    if not isinstance(value, str) or not value:
-        p.add(index, path, "must be a non-empty string")
+    if not isinstance(value, str) or not value or not value.isprintable():
+        p.add(index, path, "must be a non-empty printable string")
         return ""
     if len(value) > limit:
         p.add(index, path, f"must be at most {limit} characters")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import InvalidRequest, LedgerUnavailable, NotFound
+from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ScriptRefused
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
@@ -62,4 +62,11 @@ class RedisDecisions:
             except rex.ResponseError as exc:
                 if "LEDGER_LOST" in str(exc):
                     raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
+                if "ID_CONFLICT" in str(exc):
+                    index = int(str(exc).rsplit(" ", 1)[1]) - 1
+                    raise IdConflict("an id names one request: this one was already used for a different "
+                                     "request; nothing was decided",
+                                     [{"index": index, "field": "id", "reason": "already used for a different request"}]) from None
+                if "BAD_META" in str(exc):
+                    raise ScriptRefused(f"the {what} script refused its arguments: {exc}") from None
                 raise

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import BacklogFull, LedgerUnavailable
+from meter.errors import BacklogFull, LedgerUnavailable, ScriptRefused
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
 
-UNATTRIBUTED = "unattributed"
 
 
 class LedgerLost(LedgerUnavailable):
@@ -49,6 +48,8 @@ class RedisLedger:
             except rex.ResponseError as exc:
                 if "LEDGER_LOST" in str(exc):
                     raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
+                if "BAD_META" in str(exc):
+                    raise ScriptRefused(f"the ingest script refused its arguments: {exc}") from None
                 if "BACKLOG_FULL" in str(exc):
                     raise BacklogFull(
                         "the backlog of events not yet written to ClickHouse is full; retry later",

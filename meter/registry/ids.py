@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from meter.errors import InvalidRequest
-from meter.ledger.redis_ledger import UNATTRIBUTED
+
+UNATTRIBUTED = "unattributed"  # the bucket of usage that names no registered signatory
 
 _DIGITS = re.compile(r"[0-9]+")
 _SLUG = re.compile(r"[a-z0-9-]{1,64}")

@@ -18,7 +18,9 @@
 --         cap, dataset cap ('' unless dataset_records), allotment key ('' = no allocation),
 --         idempotency key ('' = none), reservation id, reservation ttl (ms)
 -- Returns 7 values per decision: allowed (0/1), scope, limit, used, remaining, signatory,
--- note ('' | 'replay' | 'shadow'); or the error LEDGER_LOST when the ledger must be rebuilt first.
+-- note ('' | 'replay' | 'shadow'); or the error LEDGER_LOST when the ledger must be rebuilt first,
+-- or BAD_META (a malformed meta) or ID_CONFLICT (an id sent with another request), and then
+-- nothing changed.
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local window, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
@@ -27,6 +29,46 @@ end
 
 local function num(v)
   return tonumber(v or '0') or 0
+end
+
+local function parse(meta)
+  local f = {}
+  for part in string.gmatch(meta .. '\31', '([^\31]*)\31') do
+    f[#f + 1] = part
+  end
+  if #f ~= 16 or not tonumber(f[6]) then
+    return nil
+  end
+  return {mode = f[1], metric = f[2], sig = f[3], host = f[4], dataset = f[5], amount = tonumber(f[6]),
+          consume = f[7] == '1', enforce = f[8] == '1', counter = f[9], ttl = tonumber(f[10]) or 0,
+          cap = f[11], dscap = f[12], allot = f[13], idkey = f[14], rid = f[15], rttl = tonumber(f[16]) or 0}
+end
+
+-- every meta is read before anything is written: a malformed one changes nothing
+local asks = {}
+for i = 1, n do
+  asks[i] = parse(ARGV[6 + i])
+  if not asks[i] then
+    return redis.error_reply('BAD_META decision ' .. i)
+  end
+end
+
+-- an id names one request: a retry is the same request again (its fingerprint matches); the id
+-- sent with another request is refused, before anything is written. A stored answer is
+-- "fingerprint\31allowed\31scope\31limit\31used\31remaining\31signatory\31"; '1' marks an id
+-- that an api.call event (or a ledger rebuild) counted.
+local fingerprints = {}
+for i = 1, n do
+  local d = asks[i]
+  if d.idkey ~= '' then
+    d.fp = redis.sha1hex(table.concat({d.mode, d.metric, d.sig, d.host, d.dataset, d.amount,
+                                       d.consume and '1' or '0'}, '\31'))
+    local prior = fingerprints[d.idkey] or string.match(redis.call('GET', d.idkey) or '', '^(%x+)\31')
+    if prior and prior ~= d.fp then
+      return redis.error_reply('ID_CONFLICT decision ' .. i)
+    end
+    fingerprints[d.idkey] = d.fp
+  end
 end
 
 local function release(rid)
@@ -141,16 +183,6 @@ local function tightest(list, amount)
   return best, best_room >= 0
 end
 
-local function parse(meta)
-  local f = {}
-  for part in string.gmatch(meta .. '\31', '([^\31]*)\31') do
-    f[#f + 1] = part
-  end
-  return {mode = f[1], metric = f[2], sig = f[3], host = f[4], dataset = f[5], amount = tonumber(f[6]),
-          consume = f[7] == '1', enforce = f[8] == '1', counter = f[9], ttl = tonumber(f[10]) or 0,
-          cap = f[11], dscap = f[12], allot = f[13], idkey = f[14], rid = f[15], rttl = tonumber(f[16]) or 0}
-end
-
 local function consume(d, sig, burst)
   incr(d.counter, sig, d.amount)
   incr(d.counter, '*', d.amount)
@@ -209,13 +241,13 @@ end
 
 local out = {}
 for i = 0, n - 1 do
-  local d = parse(ARGV[7 + i])
+  local d = asks[i + 1]
   local replay = d.idkey ~= '' and redis.call('GET', d.idkey)
   if replay == '1' then
     d.consume = false -- an api.call event already counted this very call
   end
   if replay and replay ~= '1' then
-    for v in string.gmatch(replay, '([^\31]*)\31') do
+    for v in string.gmatch(string.match(replay, '^%x+\31(.*)$'), '([^\31]*)\31') do
       out[#out + 1] = v
     end
     out[#out + 1] = 'replay'
@@ -246,7 +278,7 @@ for i = 0, n - 1 do
     local allowed = (ok or not d.enforce) and 1 or 0
     local answer = {allowed, c[1], c[2], used, c[2] - used, sig, note}
     if d.idkey ~= '' and allowed == 1 and d.consume then
-      redis.call('SET', d.idkey, table.concat(answer, '\31', 1, 6) .. '\31', 'EX', window)
+      redis.call('SET', d.idkey, d.fp .. '\31' .. table.concat(answer, '\31', 1, 6) .. '\31', 'EX', window)
     end
     for _, v in ipairs(answer) do
       out[#out + 1] = v

@@ -21,7 +21,8 @@
 --   alias  dedup key of the check this api.call repeats, or ''
 --   row    the row for ClickHouse (one JSON line)
 -- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}; or the
--- error BACKLOG_FULL or LEDGER_LOST (the ledger must be rebuilt first), and then nothing changed.
+-- error BACKLOG_FULL, LEDGER_LOST (the ledger must be rebuilt first) or BAD_META (a malformed
+-- meta), and then nothing changed.
 local prefix, window = ARGV[1], tonumber(ARGV[2])
 local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
@@ -64,10 +65,20 @@ local function snapshot(kind, key, sig, a, b, t, sa, sb, st)
   redis.call('HSET', key, 'sig', sig, 'a', sa, 'b', sb, 't', st)
 end
 
+-- every meta is read before anything is written: a malformed one changes nothing
+local metas = {}
+for i = 0, n - 1 do
+  local m = {string.match(ARGV[7 + i * 3], META)}
+  if #m ~= 7 then
+    return redis.error_reply('BAD_META event ' .. (i + 1))
+  end
+  metas[i] = m
+end
+
 for i = 0, n - 1 do
   local o = 6 + i * 3
   local seen = ARGV[o]
-  local kind, sig, key, sa, sb, st, alias = string.match(ARGV[o + 1], META)
+  local kind, sig, key, sa, sb, st, alias = unpack(metas[i])
   local a, b, t = tonumber(sa), tonumber(sb), tonumber(st)
   local fresh = true
   if alias ~= '' and redis.call('EXISTS', alias) == 1 then
