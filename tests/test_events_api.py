@@ -122,7 +122,7 @@ async def test_dst_day_and_month_edges_land_in_local_periods(client):
         event(3, time="2026-03-29T00:30:00Z"),  # 01:30 local, before the spring-forward jump
         event(4, time="2026-03-29T01:30:00Z"),  # 03:30 local, after it: same local day
         event(5, time="2026-02-28T23:00:00Z"),  # 00:00 on 1 March in Paris
-        event(6, "update.bytes", time="2026-03-29T21:59:00Z", bytes=500),  # 23:59 local, 29 March
+        event(6, "update.bytes", time="2026-03-29T21:59:00Z", bytes=500, kind="data"),  # 23:59 local, 29 March
     ]
     resp = await client.post("/v1/events", data=ndjson(batch), headers=NDJSON)
     assert (await resp.json())["accepted"] == 6

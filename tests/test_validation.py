@@ -42,13 +42,20 @@ def test_every_bad_event_is_listed_with_index_and_field():
 
 def test_types_and_ranges():
     assert problems([ev(data={"count": True})]) == [(0, "data.count")]
-    assert problems([ev(type="update.bytes", data={"bytes": -1})]) == [(0, "data.bytes")]
+    assert problems([ev(type="update.bytes", data={"bytes": -1, "kind": "data"})]) == [(0, "data.bytes")]
     assert problems([ev(type="update.bytes", data={"bytes": 1, "kind": "x"})]) == [(0, "data.kind")]
+    assert problems([ev(type="update.bytes", data={"bytes": 1})]) == [(0, "data.kind")]  # required
     assert problems([ev(type="dataset.records", data={"records": 1, "raw_bytes": 1})]) == [(0, "data.dataset")]
     assert problems([ev(data=[1])]) == [(0, "data")]
     assert problems([ev(subject="x" * 129)]) == [(0, "subject")]
     assert problems([ev(time="2026-03-15T10:00:00")]) == [(0, "time")]
     assert problems([ev(time="2026-03-16T10:00:00Z")]) == [(0, "time")]
+    for other_iso_8601 in ("20260315T100000Z", "2026-03-15T10:00Z", "2026-W11-7T10:00:00Z", "2026-03-15T10:00:00+0100"):
+        assert problems([ev(time=other_iso_8601)]) == [(0, "time")], other_iso_8601
+    for rfc_3339, utc in (("2026-03-15t10:00:00.123456z", datetime(2026, 3, 15, 10, 0, 0, 123456, timezone.utc)),
+                          ("2026-03-15 10:00:00+01:00", datetime(2026, 3, 15, 9, tzinfo=timezone.utc)),
+                          ("2026-03-15T07:00:00.5-03:30", datetime(2026, 3, 15, 10, 30, 0, 500000, timezone.utc))):
+        assert validate_events([ev(time=rfc_3339)], NOW, 10)[0].time == utc, rfc_3339
 
 
 def test_missing_time_is_arrival_time():

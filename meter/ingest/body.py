@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from meter.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from meter.errors import InvalidEvents, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 SINGLE = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -42,10 +42,18 @@ def _loads(data: bytes, where: str) -> Any:
 
 
 def _ndjson(data: bytes) -> list[Any]:
-    events = []
+    """One event per non-empty line; every line that is not JSON is named, by its event's index."""
+    events: list[Any] = []
+    problems: list[dict[str, Any]] = []
     for number, line in enumerate(data.split(b"\n"), start=1):
         if line.strip():
-            events.append(_loads(line, f"line {number}"))
+            try:
+                events.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                problems.append({"index": len(events) + len(problems), "field": "",
+                                 "reason": f"line {number} is not JSON: {exc}"})
+    if problems:
+        raise InvalidEvents(f"{len(problems)} line(s) of the NDJSON body are not JSON; none was accepted", problems)
     return events
 
 

@@ -7,6 +7,7 @@ second, and its messages are part of the contract.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -17,6 +18,8 @@ MAX_INT = 2**53 - 1  # exact in Redis Lua numbers and in JSON everywhere
 MAX_ID = 256
 MAX_SUBJECT = 128
 MAX_NAME = 512
+# RFC 3339's date-time (fromisoformat alone also takes ISO 8601's other forms, e.g. 20261126T10Z)
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?\Z")
 FUTURE_SKEW = timedelta(hours=1)
 
 FLOW_TYPES = {"api.call": "api_calls", "update.bytes": "update_bytes"}
@@ -85,7 +88,9 @@ def _time(ev: dict, index: int, p: _Problems, received: datetime) -> datetime:
         p.add(index, "time", "must be an RFC 3339 string")
         return received
     try:
-        parsed = datetime.fromisoformat(value)
+        if not RFC3339.match(value):
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows t and z
     except ValueError:
         p.add(index, "time", f"{value!r} is not an RFC 3339 timestamp")
         return received
@@ -114,11 +119,13 @@ def _data_api_call(d: dict, i: int, p: _Problems) -> dict:
 
 
 def _data_update_bytes(d: dict, i: int, p: _Problems) -> dict:
-    kind = d.get("kind", "data")
-    if kind not in ("data", "content"):
+    out = {"dataset": _text(d, "dataset", i, p, MAX_NAME, False, "data."), "amount": _int(d, "bytes", i, p, 0)}
+    kind = d.get("kind")
+    if kind is None:
+        p.add(i, "data.kind", "is required ('data' or 'content')")
+    elif kind not in ("data", "content"):
         p.add(i, "data.kind", "must be 'data' or 'content'")
-    return {"dataset": _text(d, "dataset", i, p, MAX_NAME, False, "data."),
-            "amount": _int(d, "bytes", i, p, 0), "kind": kind if isinstance(kind, str) else ""}
+    return {**out, "kind": kind if isinstance(kind, str) else ""}
 
 
 def _data_dataset_records(d: dict, i: int, p: _Problems) -> dict:
