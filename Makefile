@@ -39,8 +39,10 @@ test: venv ## ensure Redis, nginx and promtool are there, then run the whole sui
 	scripts/test-deps.sh
 	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
-bench: venv ## run the ingest benchmark
+bench: venv ## run the benchmarks (ingestion, then the hot path with wrk and nginx); figures in docs/benchmarks.md
+	scripts/test-deps.sh wrk
 	$(VENV)/bin/python bench/ingest.py
+	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python bench/check.py
 
 stop-redis: ## stop the private Redis that `make run` started (it outlives the server)
 	scripts/private-redis.sh stop

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -181,6 +182,8 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/check.py needs wrk: `make bench` installs it (as root), or apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="meter-bench-wrk-"))
     scripts = {"single": wrk_script(tmp / "single.lua", {"signatory": "s1", "metric": "api_calls"}),
                "batch": wrk_script(tmp / "batch.lua", [{"signatory": f"s{i % 20}", "metric": "api_calls"}

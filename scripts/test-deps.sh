@@ -4,6 +4,8 @@
 # As root with apt-get, missing Debian packages are installed (redis-server, nginx-light,
 # prometheus), with one `apt-get update` only when something is missing; otherwise a missing
 # Redis is an error and a missing nginx or promtool a warning.
+# Arguments name more commands to install the same way, each from the Debian package of that name
+# (`make bench` asks for wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,6 +24,7 @@ missing=()
 [ "$redis_rc" -ne 0 ] && ! have redis-server && missing+=(redis-server)
 have nginx || missing+=(nginx-light)
 have promtool || missing+=(prometheus)
+for extra in "$@"; do have "$extra" || missing+=("$extra"); done
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && have apt-get; then
