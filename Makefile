@@ -1,6 +1,6 @@
 # Set-up and run tooling for `meter`. `make help` lists the targets.
 #
-# Every target honours the METER_* environment variables (see DESIGN.md "Running it"); e.g.
+# Every target honours the METER_* environment variables (see docs/configuration.md); e.g.
 #   METER_REDIS_URL=redis://redis.example.internal:6379/0 make run
 #   PYTEST_ARGS='-k ledger -x' make test
 

@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from meter.allocation.service import Allocator
 from meter.clock import Clock, SystemClock
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
+from meter.errors import ConfigError
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
@@ -30,6 +32,7 @@ from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
 from meter.metrics import Metrics
 from meter.reconcile import LedgerRebuilder
+from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
 from meter.scheduler import Jobs, Scheduler
 from meter.settings import PoolConfig, Settings, load_pool_config
@@ -38,6 +41,7 @@ from meter.usage import UsageReader
 from meter.writer import StreamWriter
 
 log = logging.getLogger("meter")
+SEED_LABEL = "seed"  # the ``changed_by`` of signatories imported by METER_SEED_SIGNATORIES
 SHARED_STORE = web.AppKey("shared_store", ClickHouseStore)
 
 
@@ -114,6 +118,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             await allocator.ensure_current("rebuild")
 
     await rebuild()
+    if settings.seed_signatories and store is not None:
+        await _seed(app[appkeys.REGISTRY], allocator, settings.seed_signatories)
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
                                      rebuild=rebuild)
     if store is not None:
@@ -123,6 +129,20 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.DECIDER] = Decider(decisions, config, clock, metrics, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     yield
+
+
+async def _seed(registry: Registry, allocator: Allocator, path: Path) -> None:
+    """Import ``path`` if the pool has no signatories at all (after the ledger rebuild, so one
+    that ClickHouse remembers is not seeded again)."""
+    if await registry.count() > 0:
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"METER_SEED_SIGNATORIES: cannot read {path}: {exc.strerror}") from None
+    result = await registry.import_rows(parse_csv_bytes(data), by=SEED_LABEL)
+    log.info("signatories seeded", extra={"file": str(path), "import": result})
+    await allocator.ensure_current("seed")
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
@@ -168,5 +188,5 @@ def _scheduler(app: web.Application) -> Scheduler:
         # safety net: a registry changed from another process, a midnight missed while down
         scheduler.add_cron("allocations_period_start", lambda: allocator.ensure_current("period start"),
                            hour=0, minute=0, second=5)
-        scheduler.add("allocations_refresh", lambda: allocator.ensure_current("schedule"), seconds=60)
+        scheduler.add("allocations_refresh", lambda: allocator.ensure_current("schedule"), seconds=10)
     return scheduler

@@ -31,6 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
                                "clickhouse": settings.clickhouse_url or f"chdb:{settings.data_dir}"})
     web.run_app(create_app(settings, config), host=settings.http_host, port=settings.http_port,
                 access_log=None, print=None, shutdown_timeout=15, reuse_port=args.reuse_port)
+    log.info("stopped", extra={"pool": config.pool.id})  # the writer flushed, the store closed
     return 0
 
 

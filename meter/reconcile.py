@@ -87,9 +87,17 @@ class LedgerRebuilder:
         pipe.set(self.keys.ledger_epoch, str(int(time.time())))
         async with translated("rebuild"):
             await pipe.execute()
+        if not await self._has_history():
+            log.info("ledger started empty: ClickHouse holds no history of this pool")
+            return
         self.metrics.ledger_rebuilds.inc()
         log.warning("ledger rebuilt from ClickHouse", extra={
             "seconds": round(time.perf_counter() - started, 3), "dedup_keys": restored})
+
+    async def _has_history(self) -> bool:
+        assert self.store is not None
+        sql, params = queries.history_count(self.store.db, self.config.pool.id)
+        return int((await self.store.rows(sql, params))[0][0]) > 0
 
     async def _dedup_keys(self) -> int:
         """Set again the dedup keys of the events (and of the checks sent with an ``id``) received

@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     # False for extra worker processes: they serve check, authz and events through Redis alone,
     # while one process owns the embedded store (chDB allows one per path), writer and jobs.
     store_owner: bool = True
+    # A signatories CSV imported at start-up when the pool has none yet (`make run` sets it for the
+    # demo pool); empty: never.
+    seed_signatories: Path | None = None
     # Benchmarks only: adds /_bench/noop (an empty 200), the baseline the hot path is compared with.
     bench_noop: bool = False
 
@@ -198,6 +201,11 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v):
             raise ValueError("must be an identifier: letters, digits and '_'")
         return v
+
+    @field_validator("seed_signatories", mode="before")
+    @classmethod
+    def _no_seed(cls, v: object) -> object:
+        return None if v == "" else v
 
     @field_validator("redis_url")
     @classmethod

@@ -4,8 +4,10 @@
 # Defaults: METER_CONFIG=examples/demo-pool.toml, METER_REDIS_URL=redis://127.0.0.1:6379/0,
 # METER_DATA_DIR=var; every other METER_* variable goes to the server as it is.
 # Where no Redis answers at a loopback METER_REDIS_URL, a private one is started on :6390
-# (scripts/private-redis.sh), seeded once with examples/signatories.csv, and left running after
-# the server stops: `make stop-redis` stops it.
+# (scripts/private-redis.sh) and left running after the server stops: `make stop-redis` stops it.
+# For the demo pool (pool id "demo", as in the demo file and copies of it), METER_SEED_SIGNATORIES
+# defaults to examples/signatories.csv: the server imports it at start-up if the pool has no
+# signatories yet, whichever Redis it uses.
 # The last step execs the server, so SIGTERM reaches it and it shuts down cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,22 +16,17 @@ source scripts/lib.sh
 export METER_CONFIG="${METER_CONFIG:-examples/demo-pool.toml}"
 export METER_REDIS_URL="${METER_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export METER_DATA_DIR="${METER_DATA_DIR:-var}"
-SIGNATORIES=examples/signatories.csv
 
 [ -x .venv/bin/meter ] || die "no .venv/bin/meter: run 'make venv' first (or use 'make run')"
 mkdir -p "$METER_DATA_DIR"
 
-# Once per private Redis data set: the marker sits beside its append-only file.
-seed_signatories() {
-    local marker="$METER_DATA_DIR/redis/.signatories-seeded"
-    [ -e "$marker" ] && return
-    note "seeding the demo signatories from $SIGNATORIES"
-    if .venv/bin/meter signatories import "$SIGNATORIES" >&2; then
-        touch "$marker"
-    else
-        warn "could not import $SIGNATORIES (see above); serving without the demo signatories"
-    fi
+pool_id() {
+    .venv/bin/python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("pool", {}).get("id", ""))' \
+        "$METER_CONFIG" 2>/dev/null || true
 }
+if [ -z "${METER_SEED_SIGNATORIES+set}" ] && [ "$(pool_id)" = demo ]; then
+    export METER_SEED_SIGNATORIES=examples/signatories.csv
+fi
 
 rc=0
 redis_answers "$METER_REDIS_URL" || rc=$?
@@ -47,7 +44,6 @@ case $rc in
         note "no Redis answers at $(redact "$METER_REDIS_URL")"
         METER_REDIS_URL=$(scripts/private-redis.sh start)
         note "using the private Redis at $METER_REDIS_URL (it keeps running after the server: 'make stop-redis')"
-        seed_signatories
         ;;
 esac
 

@@ -77,7 +77,8 @@ async def test_pending_stream_entries_are_written_after_restart(tmp_path, pool, 
     svc.env["METER_WRITER"] = "true"
     svc.start()
     assert _wait_usage(svc, 400) == 400
-    assert svc.stop() == 0  # SIGTERM: a clean shutdown
+    assert svc.stop() == 0  # SIGTERM: a clean shutdown, and the log says so
+    assert '"msg":"stopped"' in svc.log.read_text().splitlines()[-1]
 
 
 def _wait_usage(svc: Service, expected: int, timeout: float = 60.0) -> int:

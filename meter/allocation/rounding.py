@@ -8,7 +8,7 @@ floor of the exact total.
 
 Hamilton's method is not house-monotone (the "Alabama paradox"): raising the total by one can
 take a unit from a member whose exact share grew. The difference is at most one unit; the
-rule is the design's choice (DESIGN.md section 5) because it is the one people can check by hand.
+rule is the project's choice because it is the one people can check by hand.
 """
 from __future__ import annotations
 

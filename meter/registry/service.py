@@ -112,6 +112,11 @@ class Registry:
             raise NotFound(f"no signatory {sid!r}")
         return found
 
+    async def count(self) -> int:
+        """How many signatories the pool has ever had (left ones included)."""
+        async with translated("signatory count"):
+            return int(await self.client.scard(self.keys.signatory_ids))
+
     async def list(self) -> builtins.list[Record]:
         """Every signatory, left ones included, by id."""
         async with translated("signatory list"):

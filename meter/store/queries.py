@@ -41,6 +41,13 @@ def event_count(db: str, pool: str) -> Query:
     return f"SELECT count() FROM {db}.events WHERE pool = {{pool:String}}", {"pool": pool}
 
 
+def history_count(db: str, pool: str) -> Query:
+    """Events and signatory changes of the pool: none means a new pool, not a lost ledger."""
+    sql = (f"SELECT (SELECT count() FROM {db}.events WHERE pool = {{pool:String}})"
+           f" + (SELECT count() FROM {db}.signatory_changes WHERE pool = {{pool:String}})")
+    return sql, {"pool": pool}
+
+
 def signatory_history(db: str, pool: str, signatory: str) -> Query:
     sql = (f"SELECT at, action, changed_by, record FROM {db}.signatory_changes "
            "WHERE pool = {pool:String} AND id = {id:String} ORDER BY at")
