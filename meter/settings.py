@@ -23,6 +23,7 @@ FLOW_METRICS = ("api_calls", "update_bytes")
 STOCK_METRICS = ("records", "raw_bytes", "content_bytes", "dataset_records")
 METRICS = FLOW_METRICS + STOCK_METRICS
 ROLES = ("admin", "gateway", "producer", "reader")
+MAX_INT = 2**53 - 1  # every quantity: exact in Redis Lua numbers and in JSON everywhere
 _POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
@@ -55,12 +56,12 @@ class PoolSection(_Strict):
 class CapsSection(_Strict):
     """The convention's quotas; byte quotas read "GB" as 10^9 bytes."""
 
-    api_calls: int = Field(300_000, ge=0)
-    update_bytes: int = Field(1_000_000_000, ge=0)
-    records: int = Field(20_000_000, ge=0)
-    raw_bytes: int = Field(9_000_000_000, ge=0)
-    content_bytes: int = Field(30_000_000_000, ge=0)
-    dataset_records: int = Field(300_000, ge=0)
+    api_calls: int = Field(300_000, ge=0, le=MAX_INT)
+    update_bytes: int = Field(1_000_000_000, ge=0, le=MAX_INT)
+    records: int = Field(20_000_000, ge=0, le=MAX_INT)
+    raw_bytes: int = Field(9_000_000_000, ge=0, le=MAX_INT)
+    content_bytes: int = Field(30_000_000_000, ge=0, le=MAX_INT)
+    dataset_records: int = Field(300_000, ge=0, le=MAX_INT)
 
     def get(self, metric: str) -> int:
         return int(getattr(self, metric))

@@ -13,6 +13,7 @@ BUILT = {
     "resv:": K.reservation("r")[:-1], "resv_expiry": K.reservations, "seen:": K.seen_digest("x")[:-1],
     "signatory_ids": K.signatory_ids,
     "stock:": K.stock("m")[:-1],
+    **{f"stock:{m}": K.stock(m) for m in ("records", "raw_bytes", "content_bytes")},
 }
 
 

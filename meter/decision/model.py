@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meter.errors import InvalidRequest
-from meter.ingest.validation import MAX_ID, MAX_INT, MAX_NAME, MAX_SUBJECT
-from meter.settings import METRICS
+from meter.ingest.validation import MAX_ID, MAX_NAME, MAX_SUBJECT
+from meter.settings import MAX_INT, METRICS
 
 MAX_TTL_S = 7 * 86_400
+MAX_CHECKS = 1_000  # per batch: Redis runs a batch in one script, blocking others while it runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def _common(body: Any, p: _Problems, allowed: set[str]) -> dict | None:
     for unknown in sorted(set(body) - allowed):
         p.add(unknown, "is not a known field")
     metric = body.get("metric")
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:
         p.add("metric", f"must be one of {', '.join(METRICS)}")
     if metric == "dataset_records" and not body.get("dataset"):
         p.add("dataset", "is required for dataset_records (a per-dataset cap)")
@@ -116,11 +117,12 @@ def parse_check(body: Any, prefix: str = "") -> tuple[Ask | None, list[dict]]:
     consume = body.get("consume", True)
     if not isinstance(consume, bool):
         p.add("consume", "must be true or false")
-    ask = Ask(metric=body.get("metric", ""), amount=_int(body, "amount", p, 1, 0),
-              signatory=_text(body, "signatory", p, MAX_SUBJECT, True),
-              dataset=_text(body, "dataset", p, MAX_NAME, False), consume=consume is not False,
-              id=_text(body, "id", p, MAX_ID, False))
-    return (None if p.items else ask), p.items
+    values: dict[str, Any] = dict(
+        amount=_int(body, "amount", p, 1, 0), signatory=_text(body, "signatory", p, MAX_SUBJECT, True),
+        dataset=_text(body, "dataset", p, MAX_NAME, False), id=_text(body, "id", p, MAX_ID, False))
+    if p.items:  # the Ask is built from valid fields only
+        return None, p.items
+    return Ask(metric=body["metric"], consume=consume is not False, **values), p.items
 
 
 def parse_checks(body: Any) -> tuple[list[Ask], bool]:
@@ -128,6 +130,9 @@ def parse_checks(body: Any) -> tuple[list[Ask], bool]:
     if isinstance(body, list):
         if not body:
             raise InvalidRequest("the batch is empty", [{"field": "", "reason": "no checks"}])
+        if len(body) > MAX_CHECKS:  # one script call decides a batch: it must stay short
+            raise InvalidRequest(f"a batch holds at most {MAX_CHECKS} checks",
+                                 [{"field": "", "reason": f"{len(body)} checks"}])
         parsed = [parse_check(item, f"[{i}].") for i, item in enumerate(body)]
         problems = [d for _, items in parsed for d in items]
         if problems:
@@ -144,13 +149,12 @@ def parse_reservation(body: Any, reserve_id: str) -> Ask:
     fields = {"signatory", "metric", "amount", "dataset", "ttl_s"}
     if _common(body, p, fields) is None:
         raise InvalidRequest("the reservation is invalid", p.items)
-    ask = Ask(metric=body.get("metric", ""), amount=_int(body, "amount", p, None, 1),
-              signatory=_text(body, "signatory", p, MAX_SUBJECT, True),
-              dataset=_text(body, "dataset", p, MAX_NAME, False), consume=False,
-              reserve_id=reserve_id, reserve_ttl_s=_int(body, "ttl_s", p, 900, 1, MAX_TTL_S))
+    values: dict[str, Any] = dict(
+        amount=_int(body, "amount", p, None, 1), signatory=_text(body, "signatory", p, MAX_SUBJECT, True),
+        dataset=_text(body, "dataset", p, MAX_NAME, False), reserve_ttl_s=_int(body, "ttl_s", p, 900, 1, MAX_TTL_S))
     if p.items:
         raise InvalidRequest("the reservation is invalid", p.items)
-    return ask
+    return Ask(metric=body["metric"], consume=False, reserve_id=reserve_id, **values)
 
 
 def parse_commit(body: Any) -> int:

@@ -12,6 +12,10 @@ from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
 from meter.http.usage import period_param
 from meter.periods import parse_period
+from meter.registry.model import MAX_WEIGHT
+from meter.settings import MAX_INT
+
+MAX_MEMBERS = 10_000
 
 
 @requires("reader")
@@ -39,11 +43,11 @@ def _simulation_input(body: Any) -> tuple[str, int, list[Member], Params]:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object", [{"field": "", "reason": "not an object"}])
     policy = body.get("policy")
-    if policy not in POLICIES:
+    if not isinstance(policy, str) or policy not in POLICIES:
         problems.append({"field": "policy", "reason": f"must be one of {', '.join(POLICIES)}"})
     cap = body.get("cap")
-    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
-        problems.append({"field": "cap", "reason": "must be an integer >= 0"})
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_INT:
+        problems.append({"field": "cap", "reason": f"must be an integer from 0 to {MAX_INT}"})
         cap = 0
     members = _members(body.get("signatories"), problems)
     fraction = body.get("reserved_fraction", 0.5)
@@ -55,8 +59,8 @@ def _simulation_input(body: Any) -> tuple[str, int, list[Member], Params]:
 
 
 def _members(raw: Any, problems: list[dict[str, Any]]) -> list[Member]:
-    if not isinstance(raw, list) or not raw:
-        problems.append({"field": "signatories", "reason": "must be a non-empty array"})
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_MEMBERS:
+        problems.append({"field": "signatories", "reason": f"must be a non-empty array of at most {MAX_MEMBERS}"})
         return []
     members = []
     for i, item in enumerate(raw):
@@ -65,11 +69,11 @@ def _members(raw: Any, problems: list[dict[str, Any]]) -> list[Member]:
             problems.append({"field": f"{where}.id", "reason": "is required (a string)"})
             continue
         weight, demand = item.get("weight", 1), item.get("demand")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            problems.append({"field": f"{where}.weight", "reason": "must be a number >= 0"})
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= MAX_WEIGHT:
+            problems.append({"field": f"{where}.weight", "reason": f"must be a number from 0 to {MAX_WEIGHT}"})
             continue
-        if demand is not None and (isinstance(demand, bool) or not isinstance(demand, int) or demand < 0):
-            problems.append({"field": f"{where}.demand", "reason": "must be an integer >= 0"})
+        if demand is not None and (isinstance(demand, bool) or not isinstance(demand, int) or not 0 <= demand <= MAX_INT):
+            problems.append({"field": f"{where}.demand", "reason": f"must be an integer from 0 to {MAX_INT}"})
             continue
         members.append(Member(item["id"], float(weight), demand))
     return members

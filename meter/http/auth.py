@@ -40,7 +40,8 @@ class TokenTable:
     def resolve(self, secret: str | None) -> Principal:
         if not secret:
             raise Unauthorized("a bearer token is required (Authorization: Bearer ... or X-Meter-Token)")
-        digest = hashlib.sha256(secret.encode()).digest()
+        # a header's bytes that are not UTF-8 reach us as surrogates: they name no token either
+        digest = hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
         found = None
         for known, principal in self._entries:
             if hmac.compare_digest(known, digest):

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import BacklogFull, LedgerUnavailable, ScriptRefused
+from meter.errors import BacklogFull, InvalidEvents, LedgerUnavailable, ScriptRefused
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
@@ -50,6 +50,11 @@ class RedisLedger:
                     raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
                 if "BAD_META" in str(exc):
                     raise ScriptRefused(f"the ingest script refused its arguments: {exc}") from None
+                if "TOO_LARGE" in str(exc):
+                    raise InvalidEvents(
+                        "the batch would take a pool total past 2^53 - 1; none was accepted",
+                        [{"index": None, "field": "data", "reason": "amounts too large for the pool's totals"}],
+                    ) from None
                 if "BACKLOG_FULL" in str(exc):
                     raise BacklogFull(
                         "the backlog of events not yet written to ClickHouse is full; retry later",

@@ -19,6 +19,7 @@ from meter.registry.model import FIELDS
 COLUMNS = ("id", *FIELDS)
 REQUIRED = ("id", "name", "kind")
 LISTS = ("hosts", "emails")
+MAX_ROWS = 5_000  # ~200 partners in a region; a bigger file is a mistake, not a registry
 _SEPARATORS = re.compile(r"[;\s]+")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -39,6 +40,9 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
     if not records:
         raise InvalidRequest("the CSV is empty", [{"field": "header", "reason": "a header row is required"}])
     header = _header(records[0])
+    if len(records) - 1 > MAX_ROWS:  # one transaction holds the whole import
+        raise InvalidRequest(f"a CSV import holds at most {MAX_ROWS} signatories",
+                             [{"field": "body", "reason": f"{len(records) - 1} rows"}])
     rows, found = [], []
     for number, cells in enumerate((r for r in records[1:] if any(c.strip() for c in r)), start=1):
         if len(cells) != len(header):

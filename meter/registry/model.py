@@ -22,6 +22,11 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 MAX_HOST = 253
+MAX_NAME = 200
+# Bounds that keep one typo from taking the whole pool under a weighted policy (no partner is
+# more populous than a billion, nor weighs a million times another) and every number exact
+MAX_POPULATION = 1_000_000_000
+MAX_WEIGHT = 1_000_000
 
 
 def _host_problem(host: str) -> str | None:
@@ -37,19 +42,21 @@ class SignatoryBody(BaseModel):
 
     name: str = Field(strict=True)
     kind: Literal["region", "departement", "epci", "commune", "other"]
-    population: int | None = Field(None, ge=0, strict=True)
+    population: int | None = Field(None, ge=0, le=MAX_POPULATION, strict=True)
     publication: Literal["direct", "subdomain"] = "direct"
     hosts: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
     joined_at: date | None = None  # None only until the model validator applies the default
     left_at: date | None = None
-    weight: float = Field(1.0, gt=0, strict=True, allow_inf_nan=False)
+    weight: float = Field(1.0, gt=0, le=MAX_WEIGHT, strict=True, allow_inf_nan=False)
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be empty")
+        if not v.isprintable() or len(v) > MAX_NAME:
+            raise ValueError(f"must be printable text of at most {MAX_NAME} characters")
         return v.strip()
 
     @field_validator("hosts")

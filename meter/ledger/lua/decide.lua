@@ -85,6 +85,11 @@ local function release(rid)
   redis.call('ZREM', prefix .. 'resv_expiry', rid)
 end
 
+local MAX = 9007199254740991 -- 2^53 - 1: past it, Lua numbers are no longer exact
+local function held_key(d)
+  return prefix .. 'held:' .. d.metric
+end
+
 -- expired reservations release themselves, before anything is decided
 for _, rid in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'resv_expiry', '-inf', now, 'LIMIT', 0, 100)) do
   release(rid)
@@ -145,7 +150,7 @@ end
 -- the constraints of one decision, each {scope, limit, used}
 local function constraints(d, sig)
   local out = {}
-  local held = prefix .. 'held:' .. d.metric
+  local held = held_key(d)
   if d.metric == 'dataset_records' then
     local used = get(prefix .. 'ds:' .. d.dataset, 'a') + get(held, 'ds:' .. d.dataset)
     out[1] = {'dataset', tonumber(d.dscap), used}
@@ -196,7 +201,7 @@ local function consume(d, sig, burst)
 end
 
 local function reserve(d, sig)
-  local held = prefix .. 'held:' .. d.metric
+  local held = held_key(d)
   redis.call('HSET', prefix .. 'resv:' .. d.rid, 'metric', d.metric, 'sig', sig, 'amount', d.amount,
     'dataset', d.dataset, 'expires', now + d.rttl)
   redis.call('ZADD', prefix .. 'resv_expiry', now + d.rttl, d.rid)
@@ -255,15 +260,17 @@ for i = 0, n - 1 do
     local sig = resolve(d.sig, d.host, d.dataset)
     local list, burst = constraints(d, sig)
     local c, ok = tightest(list, d.amount)
+    -- shadow mode never denies, but no counter may pass 2^53 - 1 (Lua numbers stay exact)
+    local enforce = d.enforce or (d.counter ~= '' and get(d.counter, '*') + get(held_key(d), '*') + d.amount > MAX)
     local note = ''
     if not ok then
       deny_count(sig, d.metric, c[1])
-      if not d.enforce then
+      if not enforce then
         note = 'shadow'
       end
     end
     local used = c[3]
-    if ok or not d.enforce then
+    if ok or not enforce then
       if d.mode == 'r' then
         reserve(d, sig)
         used = used + d.amount
@@ -275,7 +282,7 @@ for i = 0, n - 1 do
         end
       end
     end
-    local allowed = (ok or not d.enforce) and 1 or 0
+    local allowed = (ok or not enforce) and 1 or 0
     local answer = {allowed, c[1], c[2], used, c[2] - used, sig, note}
     if d.idkey ~= '' and allowed == 1 and d.consume then
       redis.call('SET', d.idkey, d.fp .. '\31' .. table.concat(answer, '\31', 1, 6) .. '\31', 'EX', window)

@@ -21,8 +21,8 @@
 --   alias  dedup key of the check this api.call repeats, or ''
 --   row    the row for ClickHouse (one JSON line)
 -- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}; or the
--- error BACKLOG_FULL, LEDGER_LOST (the ledger must be rebuilt first) or BAD_META (a malformed
--- meta), and then nothing changed.
+-- error BACKLOG_FULL, LEDGER_LOST (the ledger must be rebuilt first), BAD_META (a malformed
+-- meta) or TOO_LARGE (a pool total would pass 2^53 - 1), and then nothing changed.
 local prefix, window = ARGV[1], tonumber(ARGV[2])
 local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
@@ -65,14 +65,30 @@ local function snapshot(kind, key, sig, a, b, t, sa, sb, st)
   redis.call('HSET', key, 'sig', sig, 'a', sa, 'b', sb, 't', st)
 end
 
--- every meta is read before anything is written: a malformed one changes nothing
-local metas = {}
+-- every meta is read before anything is written: a malformed one changes nothing. So is the
+-- batch's worst case (every event fresh, no snapshot replacing another): no pool total may pass
+-- 2^53 - 1, where Lua's numbers stop being exact (and HINCRBY would fail half-way). A
+-- signatory's field is part of its pool total, so the totals are all there is to check.
+local MAX = 9007199254740991
+local metas, worst = {}, {}
 for i = 0, n - 1 do
   local m = {string.match(ARGV[7 + i * 3], META)}
   if #m ~= 7 then
     return redis.error_reply('BAD_META event ' .. (i + 1))
   end
   metas[i] = m
+  local kind, key, a, b = m[1], m[3], tonumber(m[4]), tonumber(m[5])
+  local grow = kind == 'f' and {[key] = a}
+    or kind == 'd' and {[prefix .. 'stock:records'] = a, [prefix .. 'stock:raw_bytes'] = b}
+    or {[prefix .. 'stock:content_bytes'] = a}
+  for k, v in pairs(grow) do
+    worst[k] = (worst[k] or 0) + v
+  end
+end
+for key, v in pairs(worst) do
+  if tonumber(redis.call('HGET', key, '*') or '0') + v > MAX then
+    return redis.error_reply('TOO_LARGE')
+  end
 end
 
 for i = 0, n - 1 do
