@@ -70,19 +70,25 @@ end
 -- 2^53 - 1, where Lua's numbers stop being exact (and HINCRBY would fail half-way). A
 -- signatory's field is part of its pool total, so the totals are all there is to check.
 local MAX = 9007199254740991
+local RECORDS, RAW, CONTENT = prefix .. 'stock:records', prefix .. 'stock:raw_bytes', prefix .. 'stock:content_bytes'
 local metas, worst = {}, {}
+local function grow(key, v)
+  worst[key] = (worst[key] or 0) + v
+end
 for i = 0, n - 1 do
   local m = {string.match(ARGV[7 + i * 3], META)}
   if #m ~= 7 then
     return redis.error_reply('BAD_META event ' .. (i + 1))
   end
   metas[i] = m
-  local kind, key, a, b = m[1], m[3], tonumber(m[4]), tonumber(m[5])
-  local grow = kind == 'f' and {[key] = a}
-    or kind == 'd' and {[prefix .. 'stock:records'] = a, [prefix .. 'stock:raw_bytes'] = b}
-    or {[prefix .. 'stock:content_bytes'] = a}
-  for k, v in pairs(grow) do
-    worst[k] = (worst[k] or 0) + v
+  local kind, a = m[1], tonumber(m[4])
+  if kind == 'f' then
+    grow(m[3], a)
+  elseif kind == 'd' then
+    grow(RECORDS, a)
+    grow(RAW, tonumber(m[5]))
+  else
+    grow(CONTENT, a)
   end
 end
 for key, v in pairs(worst) do
