@@ -115,11 +115,14 @@ class LedgerRebuilder:
                 ttl = self.dedup_window_s - int((now_ms - int(received_ms)) // 1000)
                 if ttl <= 0:
                     continue
-                keys = [self.keys.seen(source, event_id)]
-                keys += [self.keys.seen_check(check_id)] if check_id else []
-                keys += [self.keys.seen_digest(digest) for digest in check_keys]
-                for key in keys:
-                    pipe.set(key, "1", ex=ttl, nx=True)  # nx: a check's stored answer stays
+                keys = {self.keys.seen(source, event_id): "1"}
+                if check_id:
+                    keys[self.keys.seen_check(check_id)] = "1"  # an api.call event counted this check
+                for entry in check_keys:  # "digest:fingerprint" of a check allowed and counted
+                    digest, _, fingerprint = entry.partition(":")
+                    keys[self.keys.seen_digest(digest)] = f"{fingerprint}\x1fR" if fingerprint else "1"
+                for key, value in keys.items():
+                    pipe.set(key, value, ex=ttl, nx=True)  # nx: a check's stored answer stays
                 restored += len(keys)
             async with translated("restore dedup keys"):
                 await pipe.execute()

@@ -14,8 +14,10 @@ import redis.asyncio as redis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from meter.clock import Clock
+from meter.errors import Unavailable
 from meter.keys import Keys
 from meter.ledger import scripts
+from meter.ledger.client import DRIVER_ERRORS
 
 log = logging.getLogger("meter.scheduler")
 Job = Callable[[], Awaitable[object]]
@@ -80,6 +82,10 @@ class Scheduler:
             if not await self.jobs.client.set(lock, token, nx=True, px=max(1000, period_s * 900)):
                 return  # another process runs it this time
             await job()
+        except Unavailable as exc:  # Redis or ClickHouse away, or the ledger lost: expected, no traceback
+            log.warning("scheduled job %s skipped: %s", name, exc.message)
+        except DRIVER_ERRORS as exc:  # the lock itself could not be taken: Redis is away
+            log.warning("scheduled job %s skipped: Redis is unavailable (%s)", name, exc.__class__.__name__)
         except Exception:  # a failed run is logged and retried at the next tick
             log.exception("scheduled job %s failed", name)
 

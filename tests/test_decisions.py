@@ -263,7 +263,10 @@ async def test_a_rebuild_restores_dedup_so_nothing_counts_twice_across_a_redis_l
     assert await send_event(client, "ev-1") == {"accepted": 0, "duplicates": 1}  # the event again
     assert await send_event(client, "ev-3", check_id="call-a") == {"accepted": 0, "duplicates": 1}
     again = await check(client, signatory="x", metric="api_calls", amount=2, id="call-a")  # a retry
-    assert again["allowed"] and again["used"] == 4
+    assert again["allowed"] and again["used"] == 4 and "already decided" in again["reason"]
+    # the id still names that request only
+    err = (await check(client, status=409, signatory="x", metric="api_calls", amount=3, id="call-a"))["error"]
+    assert err["details"][0]["field"] == "id"
     named = await check(client, signatory="x", metric="api_calls", amount=1, id="call-b")  # counted as ev-2
     assert named["allowed"] and named["used"] == 4
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 4
@@ -271,6 +274,11 @@ async def test_a_rebuild_restores_dedup_so_nothing_counts_twice_across_a_redis_l
     ledger = client.app[appkeys.LEDGER]
     ttl = await redis_client.ttl(ledger.keys.seen("gw", "ev-1"))
     assert client.app[appkeys.SETTINGS].dedup_window_s - 60 < ttl <= client.app[appkeys.SETTINGS].dedup_window_s
+    # and a full pool does not turn the retry of a request already allowed into a denial
+    await fill(client, 96)
+    assert not (await check(client, signatory="x", metric="api_calls"))["allowed"]
+    retry = await check(client, signatory="x", metric="api_calls", amount=2, id="call-a")
+    assert retry["allowed"] and retry["used"] == 100 and "already decided" in retry["reason"]
 
 
 async def test_a_rebuild_skips_events_older_than_the_dedup_window(client, redis_client, pool_id):

@@ -34,8 +34,8 @@ def usage_template(pool: str, etype: str, source: str, id_prefix: str, at: datet
     For usage the hot path records itself (consumed checks): the ledger script knows the
     signatory a host or dataset resolves to, and sums a batch's consumption per signatory and
     dataset before it writes rows. The strings it fills in come JSON-quoted; ``check_keys`` is a
-    JSON array of the dedup digests of the checks sent with an ``id`` that the row sums, so a
-    ledger rebuild can restore them.
+    JSON array of ``digest:fingerprint`` of the checks sent with an ``id`` that the row sums (the
+    digest of the id's key and the fingerprint of the request), so a ledger rebuild can restore them.
     """
     t = round(at.timestamp(), 6)
     row = orjson.dumps({

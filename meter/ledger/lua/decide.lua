@@ -221,11 +221,12 @@ end
 
 local templates = {api_calls = ARGV[5], update_bytes = ARGV[6]}
 local consumed, consumed_order = {}, {}
--- the digest of an idempotency key (prefix .. 'seen:' .. digest): history keeps it, so a ledger
--- rebuild can restore the key and a check cannot count twice across a Redis loss
+-- the digest of an idempotency key (prefix .. 'seen:' .. digest) and the request's fingerprint,
+-- "digest:fingerprint": history keeps them, so a ledger rebuild can restore the key (its value
+-- then "fingerprint\31R") and a check can neither count twice nor change across a Redis loss
 local seen_at = #prefix + #'seen:' + 1
 
-local function record(metric, sig, dataset, amount, idkey)
+local function record(metric, sig, dataset, amount, idkey, fp)
   local k = metric .. '\31' .. sig .. '\31' .. dataset
   if not consumed[k] then
     consumed[k] = {metric, sig, dataset, 0, {}}
@@ -233,7 +234,7 @@ local function record(metric, sig, dataset, amount, idkey)
   end
   consumed[k][4] = consumed[k][4] + amount
   if idkey ~= '' then
-    table.insert(consumed[k][5], string.sub(idkey, seen_at))
+    table.insert(consumed[k][5], string.sub(idkey, seen_at) .. ':' .. fp)
   end
 end
 
@@ -248,11 +249,15 @@ local out = {}
 for i = 0, n - 1 do
   local d = asks[i + 1]
   local replay = d.idkey ~= '' and redis.call('GET', d.idkey)
-  if replay == '1' then
-    d.consume = false -- an api.call event already counted this very call
+  local stored = replay and replay ~= '1' and string.match(replay, '^%x+\31(.*)$')
+  -- '1': an api.call event already counted this very call; 'R': this check was allowed and
+  -- counted before a ledger rebuild, which kept the outcome but not the answer
+  local restored = stored == 'R'
+  if replay == '1' or restored then
+    d.consume = false
   end
-  if replay and replay ~= '1' then
-    for v in string.gmatch(string.match(replay, '^%x+\31(.*)$'), '([^\31]*)\31') do
+  if stored and not restored then
+    for v in string.gmatch(stored, '([^\31]*)\31') do
       out[#out + 1] = v
     end
     out[#out + 1] = 'replay'
@@ -260,6 +265,9 @@ for i = 0, n - 1 do
     local sig = resolve(d.sig, d.host, d.dataset)
     local list, burst = constraints(d, sig)
     local c, ok = tightest(list, d.amount)
+    if restored then
+      ok = true -- its answer again: allowed, with the counters as they are now
+    end
     -- shadow mode never denies, but no counter may pass 2^53 - 1 (Lua numbers stay exact)
     local enforce = d.enforce or (d.counter ~= '' and get(d.counter, '*') + get(held_key(d), '*') + d.amount > MAX)
     local note = ''
@@ -278,11 +286,14 @@ for i = 0, n - 1 do
         consume(d, sig, burst)
         used = used + d.amount
         if templates[d.metric] ~= '' and d.amount > 0 then
-          record(d.metric, sig, d.dataset, d.amount, d.idkey)
+          record(d.metric, sig, d.dataset, d.amount, d.idkey, d.fp)
         end
       end
     end
     local allowed = (ok or not enforce) and 1 or 0
+    if restored then
+      note = 'replay'
+    end
     local answer = {allowed, c[1], c[2], used, c[2] - used, sig, note}
     if d.idkey ~= '' and allowed == 1 and d.consume then
       redis.call('SET', d.idkey, d.fp .. '\31' .. table.concat(answer, '\31', 1, 6) .. '\31', 'EX', window)
