@@ -184,7 +184,7 @@ def _scheduler(app: web.Application) -> Scheduler:
         scheduler.add("ledger_watch", decider.rebuild, seconds=5)
     allocator = app[appkeys.ALLOCATOR]
     if allocator.enabled:
-        # at each local midnight (a new day, and on the 1st a new month), and every minute as a
+        # at each local midnight (a new day, and on the 1st a new month), and every 10 s as a
         # safety net: a registry changed from another process, a midnight missed while down
         scheduler.add_cron("allocations_period_start", lambda: allocator.ensure_current("period start"),
                            hour=0, minute=0, second=5)

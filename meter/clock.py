@@ -1,7 +1,6 @@
 """Time, injected: the service asks a clock, tests pin one (month ends, DST nights, leap days)."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -30,6 +29,3 @@ class FixedClock:
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(timezone.utc)
 
-
-def monotonic() -> float:
-    return time.monotonic()

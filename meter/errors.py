@@ -1,4 +1,5 @@
-"""One exception hierarchy; the HTTP layer maps each class to a status (``meter.http.errors``).
+"""One exception hierarchy; the HTTP layer maps each class to a status (``STATUS`` in
+``meter.http.middleware``).
 
 Adapters translate their drivers' errors into these, so the domain never sees a redis-py or
 ClickHouse exception.

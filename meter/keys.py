@@ -1,4 +1,5 @@
-"""Every Redis key the service uses, built here and nowhere else.
+"""Every Redis key the service uses, built here; the Lua scripts derive a few from the pool's
+prefix, and tests/test_keys.py keeps their spelling the same as here.
 
 All keys of one pool share the hash tag ``{pool}``, so a Lua script that touches several of them
 stays on one Redis Cluster slot, and pools shard across a cluster.
@@ -50,11 +51,11 @@ class Keys:
         return f"{self.prefix}stock:{metric}"
 
     def dataset(self, dataset: str) -> str:
-        """Hash of one dataset's last snapshot: sig, records, raw_bytes, t (ms)."""
+        """Hash of one dataset's last snapshot: sig, a (records), b (raw_bytes), t (ms)."""
         return f"{self.prefix}ds:{dataset}"
 
     def content_object(self, name: str) -> str:
-        """Hash of one content object's last snapshot: sig, bytes, t (ms)."""
+        """Hash of one content object's last snapshot: sig, a (bytes), b (0), t (ms)."""
         return f"{self.prefix}obj:{name}"
 
     # registry
@@ -73,15 +74,7 @@ class Keys:
         """Hash: host name -> signatory id (gateway lookup)."""
         return f"{self.prefix}hosts"
 
-    @property
-    def dataset_owner(self) -> str:
-        """Hash: dataset id -> signatory id (gateway lookup from OpenDataSoft paths)."""
-        return f"{self.prefix}dataset_owner"
-
     # hot path
-    def check(self, check_id: str) -> str:
-        return f"{self.prefix}check:{check_id}"
-
     def reservation(self, rid: str) -> str:
         return f"{self.prefix}resv:{rid}"
 
@@ -95,7 +88,8 @@ class Keys:
         return f"{self.prefix}held:{metric}"
 
     def allotments(self, metric: str, period_label: str) -> str:
-        """Hash the decide script reads: signatory -> allotment, and _borrowing, _burst_cap, _burst_used."""
+        """Hash the decide script reads: signatory -> allotment, and _on (allotments in force: a
+        signatory without one gets 0), _borrowing, _burst_cap, _burst_used."""
         return f"{self.prefix}allot:{metric}:{period_label}"
 
     def allocation(self, period_label: str) -> str:

@@ -22,7 +22,7 @@ from meter.clock import Clock
 from meter.keys import Keys
 from meter.ledger.client import translated
 from meter.metrics import Metrics
-from meter.periods import counter_ttl, day_of, month_of
+from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.settings import PoolConfig
 from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
@@ -50,7 +50,8 @@ class LedgerRebuilder:
                 if await self.client.exists(self.keys.ledger_epoch):
                     return
             if self.store is None:
-                await self._wait_for_epoch()
+                async with translated("ledger epoch"):
+                    await self._wait_for_epoch()
                 return
             await self._rebuild_locked()
 
@@ -70,11 +71,14 @@ class LedgerRebuilder:
                 if await self.client.exists(self.keys.ledger_epoch):
                     return
         try:
-            if not await self.client.exists(self.keys.ledger_epoch):
+            async with translated("ledger epoch"):
+                lost = not await self.client.exists(self.keys.ledger_epoch)
+            if lost:
                 await self.rebuild()
         finally:
-            if await self.client.get(lock) == token.encode():
-                await self.client.delete(lock)
+            async with translated("rebuild lock"):
+                if await self.client.get(lock) == token.encode():
+                    await self.client.delete(lock)
 
     async def rebuild(self) -> None:
         assert self.store is not None
@@ -128,10 +132,14 @@ class LedgerRebuilder:
                 await pipe.execute()
         return restored
 
+    def _current_flows(self, now: datetime) -> list[tuple[str, Period]]:
+        """Each flow metric with its current period (the month for api_calls, the day for update_bytes)."""
+        return [(metric, period_of(kind, now, self.config.tz)) for metric, kind in FLOW_PERIOD.items()]
+
     async def _flows(self, pipe) -> None:
         assert self.store is not None
         now = self.clock.now()
-        for metric, period in (("api_calls", month_of(now, self.config.tz)), ("update_bytes", day_of(now, self.config.tz))):
+        for metric, period in self._current_flows(now):
             key = self.keys.flow(metric, period.label)
             pipe.delete(key)
             sql, params = queries.flow_by_signatory(self.store.db, self.config.pool.id, metric,
@@ -185,7 +193,7 @@ class LedgerRebuilder:
         assert self.store is not None
         now = self.clock.now()
         drift = {}
-        for metric, period in (("api_calls", month_of(now, self.config.tz)), ("update_bytes", day_of(now, self.config.tz))):
+        for metric, period in self._current_flows(now):
             sql, params = queries.flow_by_signatory(self.store.db, self.config.pool.id, metric,
                                                     period.first_day, period.last_day)
             history = sum(int(v) for _, v in await self.store.rows(sql, params))

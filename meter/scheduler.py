@@ -1,8 +1,8 @@
 """Scheduled jobs (APScheduler 3, asyncio): each runs once per pool even with several processes.
 
 A job takes a Redis lock (``SET NX PX``) for its run; a process that does not get it skips that
-run. Jobs: release expired reservations, move finished minutes of denials to the stream, and
-reconcile the Redis ledger with the ClickHouse history (drift as a metric).
+run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``) and listed in
+docs/operations.md: ledger watch, reservation sweep, denial flush, reconciliation, allocations.
 """
 from __future__ import annotations
 

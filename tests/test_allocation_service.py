@@ -186,6 +186,17 @@ class TestMaxMinFair:
         # history, so unbounded: it gets what the others leave (900 - 110 - 300)
         assert shares == {"alpha": 110, "beta": 300, "gamma": 490, "unattributed": 100}
 
+    async def test_a_quiet_month_counts_as_zero_in_the_forecast(self, client):
+        await register(client, "alpha", 1000)
+        await register(client, "gamma", 1000)
+        events = [{"specversion": "1.0", "id": f"q{m}", "source": "gw", "type": "api.call",
+                   "time": f"2026-0{m}-10T10:00:00Z", "subject": "alpha", "data": {"count": 300}} for m in (1, 3)]
+        assert (await (await client.post("/v1/events", json=events, headers=auth("producer"))).json())["accepted"] == 2
+        await wait_written(client)
+        resp = await client.post("/v1/allocations/recompute", json={"period": "2026-04"}, headers=auth("admin"))
+        shares = {sid: per["api_calls"] for sid, per in (await resp.json())["signatories"].items()}
+        assert shares["alpha"] == 220  # (300 + 0 + 300) / 3 + 10 %; skipping February would give 330
+
 
 class TestAfterRedisLoss:
     @pytest.fixture

@@ -51,6 +51,13 @@ async def test_shadow_mode_never_counts_past_2_53(client):
     assert not second["allowed"] and await used(client) == BIG
 
 
+async def test_a_retry_answers_large_numbers_exactly(client):
+    body = {"signatory": "x", "metric": "update_bytes", "amount": 10**15 + 3, "id": "big-one"}
+    first = await post(client, "/v1/check", body, role="gateway", status=200)
+    again = await post(client, "/v1/check", body, role="gateway", status=200)
+    assert first["used"] == again["used"] == 10**15 + 3 and "already decided" in again["reason"]
+
+
 @pytest.mark.parametrize("path, body, field", [
     ("/v1/check", {"signatory": "x", "metric": None}, "metric"),
     ("/v1/check", [{"signatory": "x", "metric": "api_calls"}, {"signatory": "x", "metric": ["api_calls"]}], "[1].metric"),

@@ -109,9 +109,9 @@ def _check_input(cap: int, members: Sequence[Member], params: Params) -> None:
     problems = []
     for member in members:
         if member.id in seen:
-            problems.append({"signatory": member.id, "reason": "appears twice"})
+            problems.append({"field": "signatories", "signatory": member.id, "reason": "appears twice"})
         seen.add(member.id)
-        problems.extend({"signatory": member.id, "reason": r} for r in _member_problems(member))
+        problems.extend({"field": "signatories", "signatory": member.id, "reason": r} for r in _member_problems(member))
     if problems:
         text = "; ".join(f"signatory {p['signatory']!r} {p['reason']}" for p in problems)
         raise AllocationError(f"cannot apportion: {text}", problems)

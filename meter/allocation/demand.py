@@ -49,7 +49,7 @@ def forecast(history: Mapping[str, Sequence[int]], window: int = WINDOW) -> dict
 def _mean_with_margin(sid: str, values: Sequence[int]) -> Fraction:
     if not all(_is_count(v) for v in values):
         raise AllocationError(f"the usage history of signatory {sid!r} must be integers >= 0: {list(values)}",
-                              [{"signatory": sid, "reason": "usage must be integers >= 0"}])
+                              [{"field": "history", "signatory": sid, "reason": "usage must be integers >= 0"}])
     return MARGIN * Fraction(sum(values), len(values))
 
 
@@ -58,7 +58,8 @@ def with_overrides(forecast: Mapping[str, int], overrides: Mapping[str, int | No
     bad = sorted(sid for sid, v in overrides.items() if v is not None and not _is_count(v))
     if bad:
         raise AllocationError(f"demand overrides must be integers >= 0 (or none): {', '.join(bad)}",
-                              [{"signatory": sid, "reason": "demand must be an integer >= 0"} for sid in bad])
+                              [{"field": "allocation.demand", "signatory": sid, "reason": "demand must be an integer >= 0"}
+                               for sid in bad])
     return {**forecast, **overrides}
 
 

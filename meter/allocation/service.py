@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
 import redis.asyncio as redis
+from redis import exceptions as rex
 
 from meter.allocation.base import AllocationError, Allotment, Params, apportion
 from meter.allocation.demand import forecast, with_overrides
@@ -41,6 +42,7 @@ log = logging.getLogger("meter.allocation")
 MONTH_METRICS = ("api_calls", "records", "raw_bytes", "content_bytes")
 DAY_METRICS = ("update_bytes",)
 STOCKS = ("records", "raw_bytes", "content_bytes")
+WATCH_TRIES = 10  # then the last try goes unwatched: a draw at that instant may be lost
 KEEP_S = 40 * 86_400  # documents and hashes outlive their period (late reads, reports)
 
 
@@ -68,9 +70,10 @@ class Allocator:
 
     # computing
 
-    async def compute(self, period: Period) -> dict[str, Any]:
-        """The allocation of ``period`` from today's registry and history (nothing stored)."""
-        records = await self.registry.list()
+    async def compute(self, period: Period, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The allocation of ``period`` from today's registry (or ``records`` read from it) and
+        history (nothing stored)."""
+        records = await self.registry.list() if records is None else records
         names = {r["id"]: r.get("name") or r["id"] for r in records}
         per_metric: dict[str, Allotment] = {}
         inputs: dict[str, Any] = {}
@@ -122,14 +125,22 @@ class Allocator:
             sql, params = queries.stock_totals(self.store.db, self.config.pool.id, self.clock.now())
             index = {"records": 1, "raw_bytes": 2, "content_bytes": 3}[metric]
             return {row[0]: [int(row[index])] for row in await self.store.rows(sql, params)}
-        first = period.previous().previous().previous().first_day if period.kind == "month" \
-            else period.first_day - timedelta(days=28)
-        sql, params = queries.demand_history(self.store.db, self.config.pool.id, metric, period.kind, first,
-                                             period.first_day, self.config.pool.timezone)
-        history: dict[str, list[int]] = {}
-        for sid, _bucket, value in await self.store.rows(sql, params):
-            history.setdefault(sid, []).append(int(value))
-        return history
+        if period.kind == "month":
+            months = [period.previous()]
+            for _ in range(2):
+                months.insert(0, months[0].previous())
+            buckets = [m.first_day.isoformat() for m in months]
+        else:
+            buckets = [(period.first_day - timedelta(days=n)).isoformat() for n in range(28, 0, -1)]
+        sql, params = queries.demand_history(self.store.db, self.config.pool.id, metric, period.kind,
+                                             date.fromisoformat(buckets[0]), period.first_day,
+                                             self.config.pool.timezone)
+        found: dict[str, dict[str, int]] = {}
+        for sid, bucket, value in await self.store.rows(sql, params):
+            found.setdefault(sid, {})[str(bucket)] = int(value)
+        # a period without a row was a quiet one: 0, not skipped (a partner gone quiet is forecast
+        # low, then the floor, not at its old level)
+        return {sid: [values.get(b, 0) for b in buckets] for sid, values in found.items()}
 
     # storing
 
@@ -140,29 +151,41 @@ class Allocator:
             raise Conflict(f"{period.label} is over: its allocation is history and is not recomputed")
         periods = [period] if period is not None else [month_of(now, self.config.tz), day_of(now, self.config.tz)]
         docs = []
+        records = await self.registry.list()  # one read: what is computed is what is fingerprinted
         for p in periods:
             try:
-                doc = await self.compute(p)
+                doc = await self.compute(p, records)
             except AllocationError:
                 self.metrics.allocation_errors.inc()
                 raise
-            await self._store(p, doc, trigger, current=p.contains(now))
+            await self._store(p, doc, trigger, current=p.contains(now), fingerprint=self._fingerprint(records))
             docs.append(doc)
         return docs[0]
 
-    async def _store(self, period: Period, doc: dict[str, Any], trigger: str, current: bool) -> None:
+    async def _store(self, period: Period, doc: dict[str, Any], trigger: str, current: bool,
+                     fingerprint: str) -> None:
         ttl = int((period.end - self.clock.now()).total_seconds()) + KEEP_S
-        async with translated("allocation"):
-            burst_used = {m: await self.client.hget(self.keys.allotments(m, period.label), "_burst_used")
-                          for m in metrics_of(period)}
-            pipe = self.client.pipeline(transaction=True)
-            for metric in metrics_of(period):
-                for label in (period.label, "current") if metric in STOCKS and current else (period.label,):
-                    self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
-            pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
-            pipe.set(self.keys.allocation_inputs(period.label), await self.fingerprint(), ex=ttl)
-            queue_history_row(pipe, self.keys, "allocations", self._history_row(doc, trigger))
-            await pipe.execute()
+        watched = [self.keys.allotments(m, period.label) for m in metrics_of(period)]
+        async with translated("allocation"), self.client.pipeline(transaction=True) as pipe:
+            for attempt in range(WATCH_TRIES):
+                try:
+                    # what was drawn from the burst reserve stays drawn: read it and replace the
+                    # hashes in one optimistic transaction, so no draw made meanwhile is lost
+                    if attempt < WATCH_TRIES - 1:
+                        await pipe.watch(*watched)
+                    burst_used = {m: await self.client.hget(key, "_burst_used")
+                                  for m, key in zip(metrics_of(period), watched)}
+                    pipe.multi()
+                    for metric in metrics_of(period):
+                        for label in (period.label, "current") if metric in STOCKS and current else (period.label,):
+                            self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
+                    pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
+                    pipe.set(self.keys.allocation_inputs(period.label), fingerprint, ex=ttl)
+                    queue_history_row(pipe, self.keys, "allocations", self._history_row(doc, trigger))
+                    await pipe.execute()
+                    break
+                except rex.WatchError:
+                    continue  # a draw landed meanwhile: read again
         log.info("allocation stored", extra={"period": period.label, "policy": doc["policy"], "trigger": trigger})
 
     def _allot_hash(self, pipe: Any, metric: str, label: str, doc: dict[str, Any], burst_used: Any,
@@ -188,7 +211,9 @@ class Allocator:
 
     async def fingerprint(self) -> str:
         """What the allocation depends on, hashed: a change means recompute."""
-        records = await self.registry.list()
+        return self._fingerprint(await self.registry.list())
+
+    def _fingerprint(self, records: list[dict[str, Any]]) -> str:
         basis = orjson.dumps([records, self.section.model_dump(), self.config.caps.model_dump()],
                              option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(basis).hexdigest()

@@ -16,7 +16,7 @@ from datetime import datetime
 from meter.clock import Clock
 from meter.decision.batcher import Coalescer
 from meter.decision.model import Ask, Decision
-from meter.errors import LedgerUnavailable
+from meter.errors import Unavailable
 from meter.ingest.validation import FLOW_TYPES
 from meter.ledger.client import as_text
 from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
@@ -87,7 +87,7 @@ class Decider:
         metas = [self._meta(ask, now, periods) for ask in asks]
         try:
             rows = await self._decide_once_rebuilt(metas, now)
-        except LedgerUnavailable as exc:
+        except Unavailable as exc:  # Redis away, or the ledger lost and ClickHouse away to rebuild it
             return [self._degraded(ask, exc, periods) for ask in asks]
         return [self._decision(ask, row, periods) for ask, row in zip(asks, rows)]
 
@@ -175,7 +175,7 @@ class Decider:
             decision.reason = "already decided: this id was counted once before"
         return decision
 
-    def _degraded(self, ask: Ask, exc: LedgerUnavailable, periods: dict[str, Window]) -> Decision:
+    def _degraded(self, ask: Ask, exc: Unavailable, periods: dict[str, Window]) -> Decision:
         mode = self.config.enforcement.fail_mode(ask.metric)
         self.metrics.degraded.labels(ask.metric, mode).inc()
         window = periods.get(ask.metric)

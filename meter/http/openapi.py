@@ -187,7 +187,7 @@ def _paths() -> dict[str, Any]:
             {"200": {"description": "the decision(s); header X-Meter-Degraded when Redis could not decide",
                      "content": {"application/json": {"schema": {"oneOf": [
                          _ref("Decision"), {"type": "array", "items": _ref("Decision")}]}}}},
-             **_errors(400, 401, 403, 409)},
+             **_errors(400, 401, 403, 409, 413)},
             requestBody={"required": True, "content": {"application/json": {"schema": {"oneOf": [
                 _ref("Check"), {"type": "array", "items": _ref("Check")}]}}}})},
         "/v1/authz": {"get": _op(

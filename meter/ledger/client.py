@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio as redis
@@ -9,6 +10,7 @@ from redis import exceptions as rex
 
 from meter.errors import ConfigError, LedgerUnavailable
 
+log = logging.getLogger("meter.redis")
 DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)  # BusyLoadingError is a ConnectionError
 REFUSED_WRITES = (rex.OutOfMemoryError, rex.ReadOnlyError)  # redis-py strips their OOM / READONLY prefix
 
@@ -27,7 +29,11 @@ def connect(url: str, timeout_s: float = 2.0) -> redis.Redis:
 
 async def check_no_eviction(client: redis.Redis) -> None:
     """Refuse a Redis that may evict keys: it would silently drop counters and dedup markers."""
-    policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "noeviction")
+    try:
+        policy = (await client.config_get("maxmemory-policy")).get("maxmemory-policy", "noeviction")
+    except rex.ResponseError as exc:  # a managed Redis may refuse CONFIG: say what to make sure of
+        log.warning("cannot read Redis's maxmemory-policy (%s); make sure it is noeviction", exc)
+        return
     if isinstance(policy, bytes):
         policy = policy.decode()
     if policy != "noeviction":

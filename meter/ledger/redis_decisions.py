@@ -11,11 +11,11 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ScriptRefused
+from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
-from meter.ledger.redis_ledger import LedgerLost
+from meter.ledger.redis_ledger import LedgerLost, shared_script_error
 
 ANSWER_WIDTH = 7  # values per decision in decide.lua's reply
 
@@ -60,13 +60,11 @@ class RedisDecisions:
             except asyncio.TimeoutError:
                 raise LedgerUnavailable(f"Redis did not answer within {self.timeout_s * 1000:.0f} ms") from None
             except rex.ResponseError as exc:
-                if "LEDGER_LOST" in str(exc):
-                    raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
+                if shared := shared_script_error(exc, what):
+                    raise shared from None
                 if "ID_CONFLICT" in str(exc):
                     index = int(str(exc).rsplit(" ", 1)[1]) - 1
                     raise IdConflict("an id names one request: this one was already used for a different "
                                      "request; nothing was decided",
                                      [{"index": index, "field": "id", "reason": "already used for a different request"}]) from None
-                if "BAD_META" in str(exc):
-                    raise ScriptRefused(f"the {what} script refused its arguments: {exc}") from None
                 raise

@@ -10,6 +10,7 @@ from meter.errors import BacklogFull, InvalidEvents, LedgerUnavailable, ScriptRe
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
+from meter.ledger.stream import read_backlog
 
 
 
@@ -17,6 +18,15 @@ class LedgerLost(LedgerUnavailable):
     """Redis answers but has lost the ledger (flushed, failed over): it must be rebuilt first."""
 
     type = "ledger_lost"
+
+
+def shared_script_error(exc: rex.ResponseError, what: str) -> Exception | None:
+    """The errors every ledger script may return, as the service's exceptions (None: another)."""
+    if "LEDGER_LOST" in str(exc):
+        return LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse")
+    if "BAD_META" in str(exc):
+        return ScriptRefused(f"the {what} script refused its arguments: {exc}")
+    return None
 
 
 class RedisLedger:
@@ -46,10 +56,8 @@ class RedisLedger:
             try:
                 accepted, dups, _, unattributed = await self._ingest(keys=[self.keys.stream, self.keys.backlog], args=argv)
             except rex.ResponseError as exc:
-                if "LEDGER_LOST" in str(exc):
-                    raise LedgerLost("the Redis ledger was lost; it is being rebuilt from ClickHouse") from None
-                if "BAD_META" in str(exc):
-                    raise ScriptRefused(f"the ingest script refused its arguments: {exc}") from None
+                if shared := shared_script_error(exc, "ingest"):
+                    raise shared from None
                 if "TOO_LARGE" in str(exc):
                     raise InvalidEvents(
                         "the batch would take a pool total past 2^53 - 1; none was accepted",
@@ -64,5 +72,4 @@ class RedisLedger:
         return int(accepted), int(dups), int(unattributed)
 
     async def backlog(self) -> int:
-        async with translated("backlog"):
-            return int(await self.client.get(self.keys.backlog) or 0)
+        return await read_backlog(self.client, self.keys)

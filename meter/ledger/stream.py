@@ -61,6 +61,12 @@ def _decode(raw: list) -> list[Entry]:
     return out
 
 
+async def read_backlog(client: redis.Redis, keys: Keys) -> int:
+    """Events in the stream not yet written to ClickHouse."""
+    async with translated("backlog"):
+        return int(await client.get(keys.backlog) or 0)
+
+
 def queue_history_row(pipe: Any, keys: Keys, table: str, row: bytes) -> None:
     """Queue one history row for the writer in a caller's MULTI: it reaches ClickHouse exactly when
     the change it records is made (registry changes, allocations)."""
@@ -126,5 +132,4 @@ class RedisStream:
             await pipe.execute()
 
     async def backlog(self) -> int:
-        async with translated("backlog"):
-            return int(await self.client.get(self.keys.backlog) or 0)
+        return await read_backlog(self.client, self.keys)

@@ -1,7 +1,8 @@
 """Rows as the writer inserts them (JSONEachRow), built where the data is known.
 
-Times in rows are Unix seconds with a fraction (what ClickHouse reads for DateTime64 in JSON;
-integer milliseconds would be misread as seconds); query parameters use ``ch_time`` strings.
+Times in event rows are Unix seconds with a fraction (what ClickHouse reads for DateTime64 in
+JSON; integer milliseconds would be misread as seconds); query parameters, and the rows of
+signatory changes and allocations, use ``ch_time`` strings.
 """
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ local fingerprints = {}
 for i = 1, n do
   local d = asks[i]
   if d.idkey ~= '' then
-    d.fp = redis.sha1hex(table.concat({d.mode, d.metric, d.sig, d.host, d.dataset, d.amount,
+    d.fp = redis.sha1hex(table.concat({d.mode, d.metric, d.sig, d.host, d.dataset, string.format('%d', d.amount),
                                        d.consume and '1' or '0'}, '\31'))
     local prior = fingerprints[d.idkey] or string.match(redis.call('GET', d.idkey) or '', '^(%x+)\31')
     if prior and prior ~= d.fp then
@@ -296,7 +296,10 @@ for i = 0, n - 1 do
     end
     local answer = {allowed, c[1], c[2], used, c[2] - used, sig, note}
     if d.idkey ~= '' and allowed == 1 and d.consume then
-      redis.call('SET', d.idkey, d.fp .. '\31' .. table.concat(answer, '\31', 1, 6) .. '\31', 'EX', window)
+      -- numbers as integers: concatenated as they are, Lua writes 1e+15 past 14 digits
+      local kept = {answer[1], answer[2], string.format('%d', answer[3]), string.format('%d', answer[4]),
+                    string.format('%d', answer[5]), answer[6]}
+      redis.call('SET', d.idkey, d.fp .. '\31' .. table.concat(kept, '\31') .. '\31', 'EX', window)
     end
     for _, v in ipairs(answer) do
       out[#out + 1] = v
