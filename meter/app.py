@@ -113,11 +113,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
     async def rebuild() -> None:
         """The ledger from ClickHouse, then the allotments in force (they were in Redis too)."""
-        await rebuilder.ensure()
-        if store is not None:
+        if await rebuilder.ensure() and store is not None:
             await allocator.ensure_current("rebuild")
 
     await rebuild()
+    if store is not None:
+        await allocator.ensure_current("start-up")  # the pool file may have changed
     if settings.seed_signatories and store is not None:
         await _seed(app[appkeys.REGISTRY], allocator, settings.seed_signatories)
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,

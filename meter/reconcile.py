@@ -43,17 +43,18 @@ class LedgerRebuilder:
         self.metrics = metrics
         self._local = asyncio.Lock()
 
-    async def ensure(self) -> None:
-        """Return once the ledger is complete: rebuild it if this process owns the store, else wait."""
+    async def ensure(self) -> bool:
+        """Return once the ledger is complete: rebuild it if this process owns the store, else wait.
+        True when this call rebuilt it."""
         async with self._local:
             async with translated("ledger epoch"):
                 if await self.client.exists(self.keys.ledger_epoch):
-                    return
+                    return False
             if self.store is None:
                 async with translated("ledger epoch"):
                     await self._wait_for_epoch()
-                return
-            await self._rebuild_locked()
+                return False
+            return await self._rebuild_locked()
 
     async def _wait_for_epoch(self, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -62,19 +63,20 @@ class LedgerRebuilder:
                 return
             await asyncio.sleep(0.2)
 
-    async def _rebuild_locked(self) -> None:
+    async def _rebuild_locked(self) -> bool:
         token = uuid.uuid4().hex
         lock = self.keys.lock("rebuild")
         async with translated("rebuild lock"):
             while not await self.client.set(lock, token, nx=True, px=LOCK_TTL_MS):
                 await asyncio.sleep(0.2)
                 if await self.client.exists(self.keys.ledger_epoch):
-                    return
+                    return False  # another process rebuilt it
         try:
             async with translated("ledger epoch"):
                 lost = not await self.client.exists(self.keys.ledger_epoch)
             if lost:
                 await self.rebuild()
+            return lost
         finally:
             async with translated("rebuild lock"):
                 if await self.client.get(lock) == token.encode():
