@@ -1,6 +1,7 @@
 """Start-up as a user meets it: `meter serve` refuses what would make it wrong, with a message
 that names the problem, and no traceback."""
 import json
+import socket
 import subprocess
 import sys
 
@@ -74,3 +75,22 @@ def test_a_full_redis_is_a_503_that_changes_nothing(tmp_path, private_redis, poo
             assert (status, json.loads(body)) == (202, expected)
     finally:
         svc.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.chdb
+def test_malformed_http_is_one_info_line_not_an_error(tmp_path, pool_id):
+    pool = tmp_path / "pool.toml"
+    pool.write_text(pool_toml(pool_id))
+    svc = Service(pool, tmp_path / "data", METER_REDIS_URL="redis://127.0.0.1:6379/0").start()
+    try:
+        with socket.create_connection(("127.0.0.1", svc.port), timeout=5) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: \x7f/\x01\r\n\r\n")
+            assert conn.recv(100).split(b" ")[1] == b"400"
+        assert svc.request("GET", "/healthz")[0] == 200
+    finally:
+        svc.stop()
+    lines = [json.loads(line) for line in svc.log.read_text().splitlines() if line.startswith("{")]
+    refused = [e for e in lines if e["msg"].startswith("malformed HTTP request refused (400)")]
+    assert len(refused) == 1 and refused[0]["level"] == "info" and "exc" not in refused[0]
+    assert not [e for e in lines if e["level"] == "error"]
