@@ -118,9 +118,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
     await rebuild()
     if store is not None:
-        await allocator.ensure_current("start-up")  # the pool file may have changed
-    if settings.seed_signatories and store is not None:
-        await _seed(app[appkeys.REGISTRY], allocator, settings.seed_signatories)
+        if settings.seed_signatories:
+            await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
+        await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
                                      rebuild=rebuild)
     if store is not None:
@@ -132,7 +132,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def _seed(registry: Registry, allocator: Allocator, path: Path) -> None:
+async def _seed(registry: Registry, path: Path) -> None:
     """Import ``path`` if the pool has no signatories at all (after the ledger rebuild, so one
     that ClickHouse remembers is not seeded again)."""
     if await registry.count() > 0:
@@ -143,7 +143,6 @@ async def _seed(registry: Registry, allocator: Allocator, path: Path) -> None:
         raise ConfigError(f"METER_SEED_SIGNATORIES: cannot read {path}: {exc.strerror}") from None
     result = await registry.import_rows(parse_csv_bytes(data), by=SEED_LABEL)
     log.info("signatories seeded", extra={"file": str(path), "import": result})
-    await allocator.ensure_current("seed")
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -26,13 +26,6 @@ class Ask:
     reserve_id: str = ""  # set: hold the amount as a reservation instead of consuming it
     reserve_ttl_s: int = 0
 
-    def __post_init__(self) -> None:
-        # The last guard before the ledger script, whose fields are joined by a control
-        # character: every caller validates first, so this names a caller's bug, not the client's.
-        texts = (self.metric, self.signatory, self.host, self.dataset, self.id, self.reserve_id)
-        if not all(t.isprintable() for t in texts):
-            raise InvalidRequest("a field is not printable text", [{"field": "", "reason": "not printable"}])
-
 
 @dataclass(slots=True)
 class Decision:

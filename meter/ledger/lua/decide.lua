@@ -63,7 +63,8 @@ for i = 1, n do
   if d.idkey ~= '' then
     d.fp = redis.sha1hex(table.concat({d.mode, d.metric, d.sig, d.host, d.dataset, string.format('%d', d.amount),
                                        d.consume and '1' or '0'}, '\31'))
-    local prior = fingerprints[d.idkey] or string.match(redis.call('GET', d.idkey) or '', '^(%x+)\31')
+    d.value = redis.call('GET', d.idkey) -- read once: the decision below replays it
+    local prior = fingerprints[d.idkey] or string.match(d.value or '', '^(%x+)\31')
     if prior and prior ~= d.fp then
       return redis.error_reply('ID_CONFLICT decision ' .. i)
     end
@@ -245,10 +246,10 @@ local function json_list(hexes)
   return '["' .. table.concat(hexes, '","') .. '"]'
 end
 
-local out = {}
+local out, written = {}, {}
 for i = 0, n - 1 do
   local d = asks[i + 1]
-  local replay = d.idkey ~= '' and redis.call('GET', d.idkey)
+  local replay = d.idkey ~= '' and (written[d.idkey] or d.value) -- an earlier decision of this batch may have set it
   local stored = replay and replay ~= '1' and string.match(replay, '^%x+\31(.*)$')
   -- '1': an api.call event already counted this very call; 'R': this check was allowed and
   -- counted before a ledger rebuild, which kept the outcome but not the answer
@@ -299,7 +300,8 @@ for i = 0, n - 1 do
       -- numbers as integers: concatenated as they are, Lua writes 1e+15 past 14 digits
       local kept = {answer[1], answer[2], string.format('%d', answer[3]), string.format('%d', answer[4]),
                     string.format('%d', answer[5]), answer[6]}
-      redis.call('SET', d.idkey, d.fp .. '\31' .. table.concat(kept, '\31') .. '\31', 'EX', window)
+      written[d.idkey] = d.fp .. '\31' .. table.concat(kept, '\31') .. '\31'
+      redis.call('SET', d.idkey, written[d.idkey], 'EX', window)
     end
     for _, v in ipairs(answer) do
       out[#out + 1] = v
