@@ -30,7 +30,7 @@ from meter.ledger.client import check_no_eviction, connect, translated
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.reconcile import LedgerRebuilder
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
@@ -46,7 +46,7 @@ SHARED_STORE = web.AppKey("shared_store", ClickHouseStore)
 
 
 def create_app(settings: Settings, config: PoolConfig | None = None, clock: Clock | None = None,
-               metrics: Metrics | None = None, store: ClickHouseStore | None = None) -> web.Application:
+               telemetry: Telemetry | None = None, store: ClickHouseStore | None = None) -> web.Application:
     """The application; ``store`` lets a caller (tests) share one ClickHouse store it owns."""
     config = config or load_pool_config(settings.config)
     # auto_decompress off: the events endpoint inflates gzip itself, with a bound on the result
@@ -55,7 +55,7 @@ def create_app(settings: Settings, config: PoolConfig | None = None, clock: Cloc
     app[appkeys.SETTINGS] = settings
     app[appkeys.CONFIG] = config
     app[appkeys.CLOCK] = clock or SystemClock()
-    app[appkeys.METRICS] = metrics or Metrics()
+    app[appkeys.TELEMETRY] = telemetry or Telemetry()
     app[appkeys.TOKENS] = TokenTable(config.tokens)
     app[appkeys.TRUSTED_GATEWAYS] = [ipaddress.ip_network(c, strict=False)
                                      for c in config.enforcement.trusted_gateways]
@@ -103,12 +103,12 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
-    clock, metrics, store = app[appkeys.CLOCK], app[appkeys.METRICS], app.get(appkeys.STORE)
-    rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, metrics,
+    clock, telemetry, store = app[appkeys.CLOCK], app[appkeys.TELEMETRY], app.get(appkeys.STORE)
+    rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, telemetry,
                                 settings.dedup_window_s)
     app[appkeys.REBUILDER] = rebuilder
     app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, store, config.tz, clock)
-    allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, metrics)
+    allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, telemetry)
     app[appkeys.ALLOCATOR] = allocator
 
     async def rebuild() -> None:
@@ -121,13 +121,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         if settings.seed_signatories:
             await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
         await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
-    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, metrics, settings.max_batch_events,
+    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
                                      rebuild=rebuild)
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
                                config.enforcement.redis_timeout_ms / 1000)
-    app[appkeys.DECIDER] = Decider(decisions, config, clock, metrics, rebuild=rebuild)
+    app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     yield
 
@@ -165,7 +165,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
 def _writer(app: web.Application) -> StreamWriter:
     settings, ledger = app[appkeys.SETTINGS], app[appkeys.LEDGER]
-    writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.METRICS],
+    writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.TELEMETRY],
                           app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms,
                           settings.writer_pace_ms)
     app[appkeys.WRITER] = writer

@@ -21,7 +21,7 @@ import redis.asyncio as redis
 from meter.clock import Clock
 from meter.keys import Keys
 from meter.ledger.client import translated
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.settings import PoolConfig
 from meter.store import queries
@@ -33,14 +33,14 @@ LOCK_TTL_MS = 120_000
 
 class LedgerRebuilder:
     def __init__(self, client: redis.Redis, keys: Keys, store: ClickHouseStore | None, config: PoolConfig,
-                 clock: Clock, metrics: Metrics, dedup_window_s: int) -> None:
+                 clock: Clock, telemetry: Telemetry, dedup_window_s: int) -> None:
         self.client = client
         self.dedup_window_s = dedup_window_s
         self.keys = keys
         self.store = store
         self.config = config
         self.clock = clock
-        self.metrics = metrics
+        self.telemetry = telemetry
         self._local = asyncio.Lock()
 
     async def ensure(self) -> bool:
@@ -96,7 +96,7 @@ class LedgerRebuilder:
         if not await self._has_history():
             log.info("ledger started empty: ClickHouse holds no history of this pool")
             return
-        self.metrics.ledger_rebuilds.inc()
+        self.telemetry.ledger_rebuilds.inc()
         log.warning("ledger rebuilt from ClickHouse", extra={
             "seconds": round(time.perf_counter() - started, 3), "dedup_keys": restored})
 
@@ -202,7 +202,7 @@ class LedgerRebuilder:
             async with translated("reconcile"):
                 current = int(await self.client.hget(self.keys.flow(metric, period.label), "*") or 0)
             drift[metric] = current - history
-            self.metrics.ledger_drift.labels(metric).set(drift[metric])
+            self.telemetry.ledger_drift.labels(metric).set(drift[metric])
         return drift
 
 

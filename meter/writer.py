@@ -14,7 +14,7 @@ import uuid
 
 from meter.errors import MeterError
 from meter.ledger.stream import Batch, RedisStream
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.writer")
@@ -23,11 +23,11 @@ LEASE_MS = 20_000  # renewed at every batch; a writer silent that long is presum
 
 
 class StreamWriter:
-    def __init__(self, stream: RedisStream, store: ClickHouseStore, metrics: Metrics, pool: str,
+    def __init__(self, stream: RedisStream, store: ClickHouseStore, telemetry: Telemetry, pool: str,
                  batch_entries: int, block_ms: int, pace_ms: int = 0) -> None:
         self.stream = stream
         self.store = store
-        self.metrics = metrics
+        self.telemetry = telemetry
         self.pool = pool
         self.batch_entries = batch_entries
         self.block_ms = block_ms
@@ -42,7 +42,7 @@ class StreamWriter:
             return 0
         await self._insert(batch)
         await self.stream.ack(batch)
-        self.metrics.stream_lag.set(await self.stream.backlog())
+        self.telemetry.stream_lag.set(await self.stream.backlog())
         self._last_full = len(batch.entries) >= self.batch_entries
         return batch.events
 
@@ -51,8 +51,8 @@ class StreamWriter:
             token = f"{self.pool}:{batch.first}:{batch.last}:{table}"
             started = time.perf_counter()
             await self.store.insert_json(table, payload, token)
-            self.metrics.insert_seconds.observe(time.perf_counter() - started)
-            self.metrics.rows_written.labels(table).inc(payload.count(b"\n") + 1)
+            self.telemetry.insert_seconds.observe(time.perf_counter() - started)
+            self.telemetry.rows_written.labels(table).inc(payload.count(b"\n") + 1)
 
     async def drain(self) -> int:
         """Write until the stream is empty (tests, shutdown)."""
@@ -76,7 +76,7 @@ class StreamWriter:
                 backoff = 0.5
             except Exception as exc:  # never let the writer die: count, back off, retry the same batch
                 kind = exc.type if isinstance(exc, MeterError) else "unexpected"
-                self.metrics.errors.labels("writer", kind).inc()
+                self.telemetry.errors.labels("writer", kind).inc()
                 log.warning("writer: %s; retrying in %.1f s", exc, backoff, exc_info=kind == "unexpected")
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)

@@ -22,7 +22,7 @@ import redis.asyncio as redis
 from meter.app import create_app
 from meter.clock import FixedClock
 from meter.keys import Keys
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.settings import PoolConfig, Settings, parse_pool_config
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
 from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
@@ -136,7 +136,7 @@ async def client(redis_client: redis.Redis, store: ClickHouseStore, aiohttp_clie
 
     Redis and the store come first, so they are torn down after the app has stopped.
     """
-    app = create_app(settings, config, clock=clock, metrics=Metrics(), store=store)
+    app = create_app(settings, config, clock=clock, telemetry=Telemetry(), store=store)
     return await aiohttp_client(app)
 
 

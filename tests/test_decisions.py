@@ -11,7 +11,7 @@ from meter.decision.model import Ask
 from meter.errors import ScriptRefused
 from meter.http import appkeys
 from meter.ledger.redis_decisions import RedisDecisions
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from tests.conftest import REDIS_URL, auth, make_config, wait_written
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
@@ -43,7 +43,7 @@ async def test_concurrent_checks_never_exceed_the_cap(client, config):
     for _ in range(4):  # four independent clients, as four worker processes would be
         conn = redis.Redis.from_url(REDIS_URL)
         rd = RedisDecisions(conn, app[appkeys.LEDGER].keys, 3600, 2.0)
-        deciders.append((conn, Decider(rd, config, app[appkeys.CLOCK], Metrics())))
+        deciders.append((conn, Decider(rd, config, app[appkeys.CLOCK], Telemetry())))
     asks = [Ask(metric="api_calls", signatory=f"s{i % 7}") for i in range(400)]
     results = await asyncio.gather(*(deciders[i % 4][1].decide([a]) for i, a in enumerate(asks)))
     allowed = sum(r[0].allowed for r in results)
@@ -216,7 +216,7 @@ async def test_a_malformed_decision_changes_nothing(client):
     """decide.lua reads every meta before it writes: one with a field too many is refused whole."""
     app = client.app
     rd = RedisDecisions(app[appkeys.LEDGER].client, app[appkeys.LEDGER].keys, 3600, 2.0)
-    decider = Decider(rd, app[appkeys.CONFIG], app[appkeys.CLOCK], Metrics())
+    decider = Decider(rd, app[appkeys.CONFIG], app[appkeys.CLOCK], Telemetry())
     now = app[appkeys.CLOCK].now()
     good = decider._meta(Ask(metric="api_calls", signatory="x", amount=3), now, {})
     bad = good.replace("\x1fx\x1f", "\x1fx\x1fextra\x1f", 1)
@@ -336,14 +336,14 @@ class TestShadowAndFailModes:
         await fill(client, 100)
         d = await check(client, signatory="x", metric="api_calls")
         assert d["allowed"] is True and "shadow" in d["reason"] and d["used"] == 101
-        metrics = client.app[appkeys.METRICS].registry
+        metrics = client.app[appkeys.TELEMETRY].registry
         labels = {"metric": "api_calls", "outcome": "shadow_denied", "scope": "pool"}
         assert metrics.get_sample_value("meter_decisions_total", labels) == 1
 
     async def test_redis_down_applies_each_metrics_fail_mode(self, client, config):
         down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
         rd = RedisDecisions(down, client.app[appkeys.LEDGER].keys, 3600, 0.2)
-        metrics = Metrics()
+        metrics = Telemetry()
         decider = Decider(rd, config, client.app[appkeys.CLOCK], metrics)
         calls, writes = await decider.decide([Ask(metric="api_calls", signatory="x"),
                                               Ask(metric="update_bytes", signatory="x")])

@@ -8,7 +8,7 @@ from meter.errors import BacklogFull, ScriptRefused
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 
 pytestmark = pytest.mark.redis
 NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
@@ -35,7 +35,7 @@ async def ingestor(redis_client, pool_id):
     await redis_client.sadd(keys.signatory_ids, "known")
     await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     ledger = RedisLedger(redis_client, keys, dedup_window_s=3600, backlog_limit=50)
-    return Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Metrics(), max_events=1000)
+    return Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Telemetry(), max_events=1000)
 
 
 async def flow(ingestor, field, period="2026-03"):

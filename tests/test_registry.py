@@ -27,7 +27,7 @@ from meter.http.middleware import middleware
 from meter.keys import Keys
 from meter.ledger.client import connect
 from meter.ledger.stream import RedisStream
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.registry.cli import import_file
 from meter.registry.csvimport import parse_csv, parse_csv_bytes
 from meter.registry.service import Registry, active_on
@@ -368,7 +368,7 @@ async def test_history_reads_what_the_writer_copied_to_clickhouse(
     record, _ = await registry.put(REGION, body(), "alice")
     clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=timezone.utc))
     await registry.delete(REGION, "bob")
-    writer = StreamWriter(RedisStream(client, keys), store, Metrics(), keys.pool, 100, 10)
+    writer = StreamWriter(RedisStream(client, keys), store, Telemetry(), keys.pool, 100, 10)
     await writer.stream.ensure_group()
     assert await writer.drain() == 2
     changes = await registry.history(REGION)
@@ -453,7 +453,7 @@ TOKENS = [TokenEntry(role="admin", token="admin-secret", name="alice"),
 async def http(aiohttp_client: Any, registry: Registry) -> Any:
     app = web.Application(middlewares=[middleware])
     app[appkeys.SETTINGS] = Settings()
-    app[appkeys.METRICS] = Metrics()
+    app[appkeys.TELEMETRY] = Telemetry()
     app[appkeys.TOKENS] = TokenTable(TOKENS)
     app[appkeys.REGISTRY] = registry
     app.router.add_routes([

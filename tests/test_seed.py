@@ -5,7 +5,7 @@ from aiohttp import web
 
 from meter.app import create_app
 from meter.errors import ConfigError, InvalidRequest
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth
 from tests.service import ROOT
@@ -36,7 +36,7 @@ async def test_an_empty_pool_is_seeded_once(client, aiohttp_client, settings, co
                                                             "population": 680434}, headers=auth("admin"))
     assert resp.status == 200, await resp.text()
     # started again on the same Redis: the pool has signatories, so the file is not imported again
-    again = await aiohttp_client(create_app(settings, config, clock=clock, metrics=Metrics(), store=store))
+    again = await aiohttp_client(create_app(settings, config, clock=clock, telemetry=Telemetry(), store=store))
     assert (await ids(again))["loiret"] == "Loiret (renamed)"
 
 
@@ -46,7 +46,7 @@ async def test_an_unreadable_or_bad_seed_file_stops_start_up(tmp_path, config, c
     path = tmp_path / "seed.csv"
     if content is not None:
         path.write_text(content)
-    runner = web.AppRunner(create_app(seeded(tmp_path, path), config, clock=clock, metrics=Metrics(), store=store))
+    runner = web.AppRunner(create_app(seeded(tmp_path, path), config, clock=clock, telemetry=Telemetry(), store=store))
     try:
         with pytest.raises(error):
             await runner.setup()  # start-up: the cleanup contexts run up to the failing one

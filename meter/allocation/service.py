@@ -31,7 +31,7 @@ from meter.errors import Conflict
 from meter.keys import Keys
 from meter.ledger.client import as_text, translated
 from meter.ledger.stream import queue_history_row
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.periods import Period, day_of, month_of
 from meter.settings import PoolConfig
 from meter.store import queries
@@ -52,7 +52,7 @@ def metrics_of(period: Period) -> tuple[str, ...]:
 
 class Allocator:
     def __init__(self, client: redis.Redis, keys: Keys, registry: Any, store: ClickHouseStore | None,
-                 config: PoolConfig, clock: Clock, metrics: Metrics) -> None:
+                 config: PoolConfig, clock: Clock, telemetry: Telemetry) -> None:
         self.client = client
         self.keys = keys
         self.registry = registry
@@ -62,7 +62,7 @@ class Allocator:
         self.policy = policy_named(self.section.policy)
         self.params = Params.from_section(self.section)
         self.clock = clock
-        self.metrics = metrics
+        self.telemetry = telemetry
 
     @property
     def enabled(self) -> bool:
@@ -156,7 +156,7 @@ class Allocator:
             try:
                 doc = await self.compute(p, records)
             except AllocationError:
-                self.metrics.allocation_errors.inc()
+                self.telemetry.allocation_errors.inc()
                 raise
             await self._store(p, doc, trigger, current=p.contains(now), fingerprint=self._fingerprint(records))
             docs.append(doc)

@@ -20,7 +20,7 @@ from meter.errors import Unavailable
 from meter.ingest.validation import FLOW_TYPES
 from meter.ledger.client import as_text
 from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.registry.ids import UNATTRIBUTED
 from meter.settings import FLOW_METRICS, PoolConfig
@@ -49,13 +49,13 @@ class Window:
 
 
 class Decider:
-    def __init__(self, ledger: RedisDecisions, config: PoolConfig, clock: Clock, metrics: Metrics,
+    def __init__(self, ledger: RedisDecisions, config: PoolConfig, clock: Clock, telemetry: Telemetry,
                  rebuild: Rebuild | None = None) -> None:
         self.ledger = ledger
         self.keys = ledger.keys
         self.config = config
         self.clock = clock
-        self.metrics = metrics
+        self.telemetry = telemetry
         self.rebuild = rebuild
         self.allocating = config.allocation.policy != "none"
         self._coalescer: Coalescer[Ask, Decision] = Coalescer(self._run)
@@ -67,7 +67,7 @@ class Decider:
     async def decide(self, asks: list[Ask]) -> list[Decision]:
         started = time.perf_counter()
         decisions = await self._coalescer.submit(asks)
-        self.metrics.decision_seconds.observe(time.perf_counter() - started)
+        self.telemetry.decision_seconds.observe(time.perf_counter() - started)
         for d in decisions:
             self._count(d)
         return decisions
@@ -77,11 +77,11 @@ class Decider:
         key = (d.metric, outcome, d.scope)
         child = self._counted.get(key)
         if child is None:
-            child = self._counted[key] = self.metrics.decisions.labels(*key)
+            child = self._counted[key] = self.telemetry.decisions.labels(*key)
         child.inc()  # type: ignore[attr-defined]
 
     async def _run(self, asks: list[Ask]) -> list[Decision]:
-        self.metrics.decision_batch.observe(len(asks))
+        self.telemetry.decision_batch.observe(len(asks))
         now = self.clock.now()
         periods: dict[str, Window] = {}
         metas = [self._meta(ask, now, periods) for ask in asks]
@@ -177,7 +177,7 @@ class Decider:
 
     def _degraded(self, ask: Ask, exc: Unavailable, periods: dict[str, Window]) -> Decision:
         mode = self.config.enforcement.fail_mode(ask.metric)
-        self.metrics.degraded.labels(ask.metric, mode).inc()
+        self.telemetry.degraded.labels(ask.metric, mode).inc()
         window = periods.get(ask.metric)
         return Decision(allowed=mode == "fail_open", metric=ask.metric, scope="pool",
                         limit=self.config.caps.get(ask.metric), used=None, remaining=None,

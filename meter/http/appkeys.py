@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from meter.http.auth import Principal, TokenTable
     from meter.ingest.ingestor import Ingestor
     from meter.ledger.redis_ledger import RedisLedger
-    from meter.metrics import Metrics
+    from meter.telemetry import Telemetry
     from meter.registry.service import Registry
     from meter.settings import PoolConfig, Settings
     from meter.store.clickhouse import ClickHouseStore
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 CONFIG: web.AppKey[PoolConfig] = web.AppKey("config")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
 TOKENS: web.AppKey[TokenTable] = web.AppKey("tokens")
 LEDGER: web.AppKey[RedisLedger] = web.AppKey("ledger")
 STORE: web.AppKey[ClickHouseStore] = web.AppKey("store")

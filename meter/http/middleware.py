@@ -77,7 +77,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except errors.MeterError as exc:
         if status_of(exc) >= 500:
-            request.app[appkeys.METRICS].errors.labels("http", exc.type).inc()
+            request.app[appkeys.TELEMETRY].errors.labels("http", exc.type).inc()
         return render(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -87,7 +87,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         return json_response(error_body(kind, message), exc.status)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        request.app[appkeys.METRICS].errors.labels("http", "internal").inc()
+        request.app[appkeys.TELEMETRY].errors.labels("http", "internal").inc()
         return json_response(error_body("internal", "an internal error occurred; it has been logged"), 500)
 
 

@@ -29,9 +29,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = request.app[appkeys.METRICS].registry
+    registry = request.app[appkeys.TELEMETRY].registry
     try:
-        request.app[appkeys.METRICS].stream_lag.set(await request.app[appkeys.LEDGER].backlog())
+        request.app[appkeys.TELEMETRY].stream_lag.set(await request.app[appkeys.LEDGER].backlog())
     except Exception:  # the lag gauge keeps its last value when Redis is away
         pass
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -18,7 +18,7 @@ from meter.ingest.validation import FLOW_TYPES, UsageEvent, validate_events
 from meter.keys import Keys
 from meter.ledger.redis_ledger import LedgerLost, RedisLedger
 from meter.registry.ids import UNATTRIBUTED
-from meter.metrics import Metrics
+from meter.telemetry import Telemetry
 from meter.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.store.rows import event_row
 
@@ -31,14 +31,14 @@ class IngestResult:
 
 
 class Ingestor:
-    def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, metrics: Metrics,
+    def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
                  max_events: int, rebuild: Callable[[], Awaitable[None]] | None = None) -> None:
         self.ledger = ledger
         self.keys: Keys = ledger.keys
         self.pool = pool
         self.tz = tz
         self.clock = clock
-        self.metrics = metrics
+        self.telemetry = telemetry
         self.max_events = max_events
         self.rebuild = rebuild
         self._periods: dict[tuple[str, date], Period] = {}
@@ -49,7 +49,7 @@ class Ingestor:
             events = validate_events(raw, received, self.max_events)
             _check_binding(events, bound_signatory)
         except Exception:
-            self.metrics.events_rejected.inc(len(raw))
+            self.telemetry.events_rejected.inc(len(raw))
             raise
         registered = await self.ledger.registered({ev.subject for ev in events})
         groups = self._script_args(events, registered, received.timestamp())
@@ -60,9 +60,9 @@ class Ingestor:
                 raise
             await self.rebuild()  # never count into an empty ledger
             accepted, dups, unattributed = await self.ledger.ingest(groups, len(events))
-        self.metrics.events_ingested.inc(accepted)
-        self.metrics.events_duplicate.inc(dups)
-        self.metrics.events_unattributed.inc(unattributed)
+        self.telemetry.events_ingested.inc(accepted)
+        self.telemetry.events_duplicate.inc(dups)
+        self.telemetry.events_unattributed.inc(unattributed)
         return IngestResult(accepted, dups)
 
     def _period(self, kind: str, day: date) -> Period:
