@@ -1,0 +1,108 @@
+"""GET /v1/authz behind the real Caddy (Debian's 2.6, ``forward_auth``) with the shipped
+``deploy/caddy/Caddyfile``, the real service in a subprocess, and a fake upstream behind.
+
+Exactly the cap gets through, each allowed answer carrying the meter's RateLimit headers to the
+client; then the client gets the meter's 429 with Retry-After, and the upstream never sees it.
+A client cannot choose its signatory with made-up headers; a meter that cannot be reached fails
+open, marked.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.caddy import UPSTREAM_BODY, Caddy, FakeUpstream
+from tests.conftest import TOKENS
+from tests.service import free_port
+from tests.test_authz import ADMIN, E2E_CAP, LOIRET, OWNER, PRODUCER, parse_item, pool_used, start_service
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
+DATASETS = "/api/explore/v2.1/catalog/datasets"
+
+
+@pytest.fixture
+def upstream():
+    with FakeUpstream() as u:
+        yield u
+
+
+@pytest.fixture
+def gateway(tmp_path, pool_id, redis_client, upstream):
+    """The service on the shared Redis (``redis_client`` deletes the pool's keys afterwards), and
+    Caddy in front of it with the shipped Caddyfile."""
+    svc = start_service(tmp_path, pool_id)
+    try:
+        with Caddy(tmp_path / "caddy", svc.port, TOKENS["gateway"], upstream.port) as caddy:
+            yield svc, caddy
+    finally:
+        svc.stop()
+
+
+def until_denied(caddy: Caddy, limit: int) -> list:
+    answers = []
+    for _ in range(limit):
+        answers.append(caddy.get(DATASETS))
+        if answers[-1][0] != 200:
+            break
+    return answers
+
+
+def test_through_caddy_exactly_the_cap_gets_through_then_429(gateway, upstream):
+    svc, caddy = gateway
+    answers = until_denied(caddy, E2E_CAP + 5)
+    assert [a[0] for a in answers] == [200] * E2E_CAP + [429], caddy.log_tail()
+    allowed, (_, denied, denied_body) = answers[:-1], answers[-1]
+    assert all(body == UPSTREAM_BODY for _, _, body in allowed)
+    # the meter's headers reach the client on an allowed answer too, not only the upstream
+    assert [int(parse_item(h["RateLimit"])[1]["r"]) for _, h, _ in allowed] == list(range(E2E_CAP - 1, -1, -1))
+    assert all(parse_item(h["RateLimit-Policy"])[1]["q"] == str(E2E_CAP) for _, h, _ in allowed)
+    assert {h["X-Meter-Signatory"] for _, h, _ in allowed} == {"unattributed"}
+    assert [h.get("X-Meter-Degraded") for _, h, _ in answers] == [None] * len(answers)  # the meter decided
+    # the deny is the meter's own answer: 429, Retry-After, RateLimit, empty body
+    assert int(denied["Retry-After"]) > 0 and denied_body == b""
+    assert parse_item(denied["RateLimit"])[1]["r"] == "0"
+    assert parse_item(denied["RateLimit-Policy"])[1]["q"] == str(E2E_CAP)
+    assert all(len(h.get_all("Server") or []) <= 1 for _, h, _ in answers)  # not Caddy's and aiohttp's
+    assert len(upstream.seen) == E2E_CAP  # the denied request never reached the upstream
+    seen_headers = upstream.seen[0][2]
+    assert "X-Meter-Token" not in seen_headers and "RateLimit" not in seen_headers  # the token stays with Caddy
+    assert [caddy.get("/")[0] for _ in range(3)] == [429] * 3
+    view = pool_used(svc, E2E_CAP)
+    assert view["used"] == E2E_CAP and view["by_signatory"] == {"unattributed": E2E_CAP}
+
+
+def test_through_caddy_a_client_cannot_choose_its_signatory(gateway, upstream):
+    svc, caddy = gateway
+    for sid, record in (("loiret", LOIRET), ("orleans-metropole", OWNER)):
+        status, body = svc.json("PUT", f"/v1/signatories/{sid}", body=json.dumps(record).encode(), headers=ADMIN)
+        assert status in (200, 201), body
+    snapshot = {"specversion": "1.0", "id": "snap-caddy", "source": "backoffice", "type": "dataset.records",
+                "time": "2026-01-01T00:00:00Z", "subject": "orleans-metropole",
+                "data": {"dataset": "velos-orleans", "records": 10, "raw_bytes": 100}}
+    assert svc.json("POST", "/v1/events", body=json.dumps(snapshot).encode(), headers=PRODUCER)[0] == 202
+
+    def signatory(path: str, headers: dict[str, str] | None = None) -> str:
+        status, h, body = caddy.get(path, headers)
+        assert status == 200 and body == UPSTREAM_BODY, (status, h, caddy.log_tail())
+        assert "X-Meter-Degraded" not in h, h
+        return h["X-Meter-Signatory"]
+
+    assert signatory("/", {"Host": "loiret.data.example"}) == "loiret"
+    assert signatory("/explore/dataset/velos-orleans/") == "orleans-metropole"
+    spoofed = {"X-Original-Host": "loiret.data.example", "X-Forwarded-Host": "loiret.data.example",
+               "X-Original-URI": "/explore/dataset/velos-orleans/",
+               "X-Forwarded-Uri": "/explore/dataset/velos-orleans/",
+               "X-Meter-Token": "forged", "Authorization": f"Bearer {TOKENS['reader']}"}
+    assert signatory("/", spoofed) == "unattributed"
+    assert signatory("/", {**spoofed, "Host": "loiret.data.example"}) == "loiret"
+    view = pool_used(svc, 4)
+    assert view["by_signatory"] == {"loiret": 2, "orleans-metropole": 1, "unattributed": 1}
+
+
+def test_through_caddy_an_unreachable_meter_fails_open(tmp_path, upstream):
+    with Caddy(tmp_path / "caddy", free_port(), TOKENS["gateway"], upstream.port) as caddy:
+        status, headers, body = caddy.get("/")
+    assert (status, body, headers.get("X-Meter-Degraded")) == (200, UPSTREAM_BODY, "fail_open"), headers
+    assert "RateLimit" not in headers and "Retry-After" not in headers
+    assert len(upstream.seen) == 1
