@@ -15,7 +15,7 @@ import pytest
 from tests.caddy import UPSTREAM_BODY, Caddy, FakeUpstream
 from tests.conftest import TOKENS
 from tests.service import free_port
-from tests.test_authz import ADMIN, E2E_CAP, LOIRET, OWNER, PRODUCER, parse_item, pool_used, start_service
+from tests.test_authz import ADMIN, E2E_CAP, GATEWAY, LOIRET, OWNER, PRODUCER, parse_item, pool_used, start_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
 DATASETS = "/api/explore/v2.1/catalog/datasets"
@@ -66,7 +66,8 @@ def test_through_caddy_exactly_the_cap_gets_through_then_429(gateway, upstream):
     assert all(h.get_all("Server") is None for _, h, _ in answers)  # nor the meter's, with its version
     assert len(upstream.seen) == E2E_CAP  # the denied request never reached the upstream
     seen_headers = upstream.seen[0][2]
-    assert "X-Meter-Token" not in seen_headers and "RateLimit" not in seen_headers  # the token stays with Caddy
+    assert "X-Meter-Token" not in seen_headers  # the token stays with Caddy
+    assert seen_headers["X-Meter-Signatory"] == "unattributed" and "X-Meter-Degraded" not in seen_headers
     assert [caddy.get("/")[0] for _ in range(3)] == [429] * 3
     view = pool_used(svc, E2E_CAP)
     assert view["used"] == E2E_CAP and view["by_signatory"] == {"unattributed": E2E_CAP}
@@ -100,9 +101,37 @@ def test_through_caddy_a_client_cannot_choose_its_signatory(gateway, upstream):
     assert view["by_signatory"] == {"loiret": 2, "orleans-metropole": 1, "unattributed": 1}
 
 
-def test_through_caddy_an_unreachable_meter_fails_open(tmp_path, upstream):
-    with Caddy(tmp_path / "caddy", free_port(), TOKENS["gateway"], upstream.port) as caddy:
-        status, headers, body = caddy.get("/")
+def test_through_caddy_a_meter_that_cannot_decide_fails_open(gateway, tmp_path, upstream):
+    """Unreachable, or refusing Caddy's token (401, or 403 for a token without the gateway role):
+    the request goes on to the upstream, marked, as the nginx snippet does."""
+    svc, _ = gateway
+    cases = {"unreachable": (free_port(), TOKENS["gateway"]), "unknown token": (svc.port, "not-a-token"),
+             "reader token": (svc.port, TOKENS["reader"])}
+    for name, (port, token) in cases.items():
+        with Caddy(tmp_path / f"caddy-{name.replace(' ', '-')}", port, token, upstream.port) as caddy:
+            status, headers, body = caddy.get("/")
+        assert (status, body, headers.get("X-Meter-Degraded")) == (200, UPSTREAM_BODY, "fail_open"), (name, headers)
+        assert "RateLimit" not in headers and "Retry-After" not in headers
+    assert len(upstream.seen) == len(cases)
+    status, counter = svc.json("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
+        {"signatory": "x", "metric": "api_calls", "amount": 0}).encode())
+    assert status == 200 and counter["used"] == 0  # the meter counted none of them
+
+
+def test_through_caddy_redis_down_fails_open_marked(tmp_path, pool_id, private_redis, upstream):
+    """The meter itself fails api_calls open without Redis: its mark reaches the client, and no
+    header the meter did not send appears (Caddy 2.6 would set it to its placeholder's text)."""
+    svc = start_service(tmp_path, pool_id, METER_REDIS_URL=private_redis.url)
+    try:
+        with Caddy(tmp_path / "caddy", svc.port, TOKENS["gateway"], upstream.port) as caddy:
+            assert caddy.get("/")[0] == 200
+            private_redis.shutdown()
+            status, headers, body = caddy.get("/")
+    finally:
+        svc.stop()
     assert (status, body, headers.get("X-Meter-Degraded")) == (200, UPSTREAM_BODY, "fail_open"), headers
-    assert "RateLimit" not in headers and "Retry-After" not in headers
-    assert len(upstream.seen) == 1
+    assert "RateLimit" not in headers and all("{" not in v for _, v in headers.items())
+    degraded = upstream.seen[-1][2]
+    assert degraded["X-Meter-Degraded"] == "fail_open" and "RateLimit" not in degraded
+    assert all("{" not in v for v in degraded.values())
+    assert "X-Meter-Degraded" not in upstream.seen[0][2]  # the first was decided
