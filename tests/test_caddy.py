@@ -8,14 +8,12 @@ open, marked.
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.caddy import UPSTREAM_BODY, Caddy, FakeUpstream
 from tests.conftest import TOKENS
-from tests.service import free_port
-from tests.test_authz import ADMIN, E2E_CAP, GATEWAY, LOIRET, OWNER, PRODUCER, parse_item, pool_used, start_service
+from tests.test_authz import (E2E_CAP, check_attribution_by_request_only, check_nothing_counted,
+                              meters_that_cannot_decide, parse_item, pool_used, start_service, until_denied)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
 DATASETS = "/api/explore/v2.1/catalog/datasets"
@@ -39,18 +37,9 @@ def gateway(tmp_path, pool_id, redis_client, upstream):
         svc.stop()
 
 
-def until_denied(caddy: Caddy, limit: int) -> list:
-    answers = []
-    for _ in range(limit):
-        answers.append(caddy.get(DATASETS))
-        if answers[-1][0] != 200:
-            break
-    return answers
-
-
 def test_through_caddy_exactly_the_cap_gets_through_then_429(gateway, upstream):
     svc, caddy = gateway
-    answers = until_denied(caddy, E2E_CAP + 5)
+    answers = until_denied(caddy, E2E_CAP + 5, DATASETS)
     assert [a[0] for a in answers] == [200] * E2E_CAP + [429], caddy.log_tail()
     allowed, (_, denied, denied_body) = answers[:-1], answers[-1]
     assert all(body == UPSTREAM_BODY for _, _, body in allowed)
@@ -75,13 +64,6 @@ def test_through_caddy_exactly_the_cap_gets_through_then_429(gateway, upstream):
 
 def test_through_caddy_a_client_cannot_choose_its_signatory(gateway, upstream):
     svc, caddy = gateway
-    for sid, record in (("loiret", LOIRET), ("orleans-metropole", OWNER)):
-        status, body = svc.json("PUT", f"/v1/signatories/{sid}", body=json.dumps(record).encode(), headers=ADMIN)
-        assert status in (200, 201), body
-    snapshot = {"specversion": "1.0", "id": "snap-caddy", "source": "backoffice", "type": "dataset.records",
-                "time": "2026-01-01T00:00:00Z", "subject": "orleans-metropole",
-                "data": {"dataset": "velos-orleans", "records": 10, "raw_bytes": 100}}
-    assert svc.json("POST", "/v1/events", body=json.dumps(snapshot).encode(), headers=PRODUCER)[0] == 202
 
     def signatory(path: str, headers: dict[str, str] | None = None) -> str:
         status, h, body = caddy.get(path, headers)
@@ -89,33 +71,21 @@ def test_through_caddy_a_client_cannot_choose_its_signatory(gateway, upstream):
         assert "X-Meter-Degraded" not in h, h
         return h["X-Meter-Signatory"]
 
-    assert signatory("/", {"Host": "loiret.data.example"}) == "loiret"
-    assert signatory("/explore/dataset/velos-orleans/") == "orleans-metropole"
-    spoofed = {"X-Original-Host": "loiret.data.example", "X-Forwarded-Host": "loiret.data.example",
-               "X-Original-URI": "/explore/dataset/velos-orleans/",
-               "X-Forwarded-Uri": "/explore/dataset/velos-orleans/",
-               "X-Meter-Token": "forged", "Authorization": f"Bearer {TOKENS['reader']}"}
-    assert signatory("/", spoofed) == "unattributed"
-    assert signatory("/", {**spoofed, "Host": "loiret.data.example"}) == "loiret"
-    view = pool_used(svc, 4)
-    assert view["by_signatory"] == {"loiret": 2, "orleans-metropole": 1, "unattributed": 1}
+    check_attribution_by_request_only(svc, signatory)
 
 
 def test_through_caddy_a_meter_that_cannot_decide_fails_open(gateway, tmp_path, upstream):
     """Unreachable, or refusing Caddy's token (401, or 403 for a token without the gateway role):
     the request goes on to the upstream, marked, as the nginx snippet does."""
     svc, _ = gateway
-    cases = {"unreachable": (free_port(), TOKENS["gateway"]), "unknown token": (svc.port, "not-a-token"),
-             "reader token": (svc.port, TOKENS["reader"])}
+    cases = meters_that_cannot_decide(svc)
     for name, (port, token) in cases.items():
         with Caddy(tmp_path / f"caddy-{name.replace(' ', '-')}", port, token, upstream.port) as caddy:
             status, headers, body = caddy.get("/")
         assert (status, body, headers.get("X-Meter-Degraded")) == (200, UPSTREAM_BODY, "fail_open"), (name, headers)
         assert "RateLimit" not in headers and "Retry-After" not in headers
     assert len(upstream.seen) == len(cases)
-    status, counter = svc.json("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
-        {"signatory": "x", "metric": "api_calls", "amount": 0}).encode())
-    assert status == 200 and counter["used"] == 0  # the meter counted none of them
+    check_nothing_counted(svc)  # the meter counted none of them
 
 
 def test_through_caddy_redis_down_fails_open_marked(tmp_path, pool_id, private_redis, upstream):

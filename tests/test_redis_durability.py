@@ -10,7 +10,6 @@ twice. The ledger comes back from the AOF: no rebuild from ClickHouse is needed.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -20,59 +19,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis as redis_sync
 
 from meter.keys import Keys
 from meter.periods import month_of
 from tests.conftest import TOKENS, pool_toml
-from tests.service import ROOT, Service, free_port
+from tests.service import ROOT, PrivateRedis, Service
+from tests.test_authz import pool_used
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
 PRODUCER = {"Authorization": f"Bearer {TOKENS['producer']}", "Content-Type": "application/x-ndjson"}
-READER = {"Authorization": f"Bearer {TOKENS['reader']}"}
 PRODUCERS, BATCHES, BATCH = 4, 40, 20
 TOTAL = PRODUCERS * BATCHES * BATCH
-
-
-class DurableRedis:
-    """A redis-server of this test's own port and directory, with every write fsynced to its AOF
-    before it answers; killed with SIGKILL and restarted on the same directory."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = shutil.which("redis-server") or pytest.fail("no redis-server: run make test")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "DurableRedis":
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--maxmemory-policy", "noeviction",
-             "--logfile", str(self.workdir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return self
-            except redis_sync.exceptions.RedisError:  # not listening yet, or still loading the AOF
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer on {self.port}")
-
-    def client(self) -> redis_sync.Redis:
-        return redis_sync.Redis(port=self.port, socket_connect_timeout=0.5)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 def batch(producer: int, b: int, at: str) -> bytes:
@@ -138,28 +95,13 @@ def chdb_event_ids(data_dir: Path, pool_id: str) -> dict[str, int]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def wait_history(svc: Service, period: str, expected: int, timeout: float = 90.0) -> int:
-    """The pool's api_calls in ClickHouse once the writer has caught up (or at the timeout)."""
-    deadline = time.monotonic() + timeout
-    used = -1
-    while time.monotonic() < deadline:
-        status, body = svc.json("GET", f"/v1/pool?period={period}", headers=READER)
-        assert status == 200, body
-        used = body["metrics"]["api_calls"]["used"]
-        if used >= expected:
-            time.sleep(0.5)  # and nothing more arrives after
-            return svc.json("GET", f"/v1/pool?period={period}", headers=READER)[1]["metrics"]["api_calls"]["used"]
-        time.sleep(0.2)
-    return used
-
-
 def metric_value(svc: Service, name: str) -> float:
     text = svc.request("GET", "/metrics")[2].decode()
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
 
 
 def test_redis_killed_mid_stream_loses_and_doubles_nothing(tmp_path, pool_id):
-    redis_server = DurableRedis(tmp_path / "redis").start()
+    redis_server = PrivateRedis(tmp_path / "redis", durable=True).start()
     pool_file = tmp_path / "pool.toml"
     pool_file.write_text(pool_toml(pool_id, "[enforcement]\nredis_timeout_ms = 2000\n"))
     data_dir = tmp_path / "data"
@@ -188,11 +130,11 @@ def test_redis_killed_mid_stream_loses_and_doubles_nothing(tmp_path, pool_id):
         assert all(body["accepted"] + body["duplicates"] == BATCH for _, body in producers.acked)
 
         # the Redis ledger: each event once, and no rebuild from ClickHouse was needed
-        flow = redis_server.client().hmget(Keys(pool_id).flow("api_calls", period), "*", "unattributed")
-        assert [int(v or 0) for v in flow] == [TOTAL, TOTAL]
+        flow = redis_server.cli("HMGET", Keys(pool_id).flow("api_calls", period), "*", "unattributed")
+        assert flow == [str(TOTAL), str(TOTAL)]
         assert metric_value(svc, "meter_ledger_rebuilds_total") == 0
         # ClickHouse, once the writer has caught up: the total, then each event's one row
-        assert wait_history(svc, period, TOTAL) == TOTAL
+        assert pool_used(svc, TOTAL, timeout=90)["used"] == TOTAL
     finally:
         svc.stop()
         redis_server.stop()
