@@ -13,16 +13,14 @@ import asyncio
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from tests.service import ROOT, free_port
+from tests.service import ROOT, free_port, terminate, wait_listening
 
 CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
 UPSTREAM_BODY = b"portal"
@@ -97,27 +95,11 @@ class Caddy:
         self.validate()
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self._argv("run"), env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"caddy exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"caddy did not listen on {self.port} in {timeout} s: {self.log_tail()}")
+        wait_listening(self.proc, self.port, timeout, "caddy", self.log_tail)
+        return self
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()  # SIGTERM: graceful stop
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        terminate(self.proc)
 
     def __enter__(self) -> "Caddy":
         return self.start()

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_listening(proc: subprocess.Popen, port: int, timeout: float, name: str,
+                   said: Callable[[], str]) -> None:
+    """Until ``proc`` accepts connections on ``port``; it exiting first, or the timeout, raises
+    (``said``, read only once it has exited, tells why)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {said()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    terminate(proc)
+    raise RuntimeError(f"{name} did not listen on {port} in {timeout} s")
+
+
+def terminate(proc: subprocess.Popen | None) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it takes more than 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 class Service:
