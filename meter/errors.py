@@ -119,3 +119,13 @@ class IdConflict(Conflict):
     """A check's ``id`` was already used for a different request (409); nothing was decided."""
 
     nothing_changed = True
+
+
+class ReservationExpired(Conflict):
+    """A commit of a reservation that expired and released itself (409): its capacity is gone."""
+
+    type = "reservation_expired"
+
+    def __init__(self, rid: str) -> None:
+        super().__init__(f"reservation {rid!r} expired and released itself: nothing was committed",
+                         [{"field": "id", "reason": "the reservation expired"}])

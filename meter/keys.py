@@ -78,6 +78,10 @@ class Keys:
     def reservation(self, rid: str) -> str:
         return f"{self.prefix}resv:{rid}"
 
+    def reservation_expired(self, rid: str) -> str:
+        """Marker of a reservation that expired (kept a day), so that committing it is a 409."""
+        return f"{self.prefix}resv_expired:{rid}"
+
     @property
     def reservations(self) -> str:
         """Sorted set of reservation ids by expiry (ms)."""

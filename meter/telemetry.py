@@ -40,3 +40,5 @@ class Telemetry:
         self.ledger_rebuilds = Counter("meter_ledger_rebuilds_total", "Ledger rebuilds from ClickHouse", registry=r)
         self.allocation_errors = Counter("meter_allocation_errors_total", "Allocation computations that failed",
                                          registry=r)
+        self.allotments_stale = Gauge("meter_allotments_stale",
+                                      "1 when the allotments in force could not be recomputed, else 0", registry=r)

@@ -24,6 +24,7 @@ missing=()
 [ "$redis_rc" -ne 0 ] && ! have redis-server && missing+=(redis-server)
 have nginx || missing+=(nginx-light)
 have promtool || missing+=(prometheus)
+have caddy || missing+=(caddy)  # the second real gateway of the /v1/authz end-to-end test (forward_auth)
 for extra in "$@"; do have "$extra" || missing+=("$extra"); done
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -13,16 +13,14 @@ from __future__ import annotations
 import http.client
 import re
 import shutil
-import socket
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.service import ROOT, free_port
+from tests.service import ROOT, free_port, terminate, wait_listening
 
 DEPLOY = ROOT / "deploy" / "nginx"
 PORTAL_BODY = b"portal"
@@ -184,29 +182,13 @@ http {{
 
     def start(self, timeout: float = 10.0) -> "Nginx":
         self.check()
-        self.proc = subprocess.Popen(self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self.proc.returncode}: {self.proc.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"nginx did not listen on {self.port} in {timeout} s")
+        proc = self.proc = subprocess.Popen(self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_listening(proc, self.port, timeout, "nginx", lambda: proc.stderr.read().decode() if proc.stderr else "")
+        return self
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()  # SIGTERM: fast shutdown
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        if self.proc.stderr is not None:
+        terminate(self.proc)  # SIGTERM: fast shutdown
+        if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
 
     def __enter__(self) -> "Nginx":

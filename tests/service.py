@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_listening(proc: subprocess.Popen, port: int, timeout: float, name: str,
+                   said: Callable[[], str]) -> None:
+    """Until ``proc`` accepts connections on ``port``; it exiting first, or the timeout, raises
+    (``said``, read only once it has exited, tells why)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {said()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    terminate(proc)
+    raise RuntimeError(f"{name} did not listen on {port} in {timeout} s")
+
+
+def terminate(proc: subprocess.Popen | None) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it takes more than 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 class Service:
@@ -77,20 +107,23 @@ class Service:
 
 
 class PrivateRedis:
-    """A redis-server of this test's own (the shared one serves other runs): no persistence, so
-    a restart comes back empty, as a flushed or replaced Redis would."""
+    """A redis-server of this test's own (the shared one serves other runs). By default with no
+    persistence, so a restart comes back empty, as a flushed or replaced Redis would; with
+    ``durable``, every write is fsynced to the append-only file before Redis answers (the compose
+    file's setting), and a restart on the same directory comes back with all of it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, durable: bool = False) -> None:
         self.binary = shutil.which("redis-server") or pytest.fail("no redis-server: run make test")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
+        self.aof = ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "PrivateRedis":
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.aof,
              "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -109,6 +142,12 @@ class PrivateRedis:
             return None
         finally:
             client.close()
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown, no last save; what Redis keeps is what it had on disk."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
 
     def shutdown(self) -> None:
         assert self.proc is not None

@@ -15,7 +15,9 @@ import base64
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -271,14 +273,52 @@ def pool_used(svc: Service, expected: int, timeout: float = 30.0) -> dict:
     return view
 
 
-def until_denied(nginx: Nginx, limit: int, path: str = "/api/explore/v2.1/catalog/datasets") -> list:
-    """Requests through nginx until the first 429 (at most ``limit``): [(status, headers, body)]."""
+def until_denied(gateway: Any, limit: int, path: str = "/api/explore/v2.1/catalog/datasets") -> list:
+    """Requests through a gateway (nginx, Caddy) until the first 429 (at most ``limit``):
+    [(status, headers, body)]."""
     answers = []
     for _ in range(limit):
-        answers.append(nginx.get(path))
+        answers.append(gateway.get(path))
         if answers[-1][0] != 200:
             break
     return answers
+
+
+# headers a client makes up to be counted as Loiret, or with another's dataset
+SPOOFED = {"X-Original-Host": "loiret.data.example", "X-Forwarded-Host": "loiret.data.example",
+           "X-Original-URI": "/explore/dataset/velos-orleans/", "X-Forwarded-Uri": "/explore/dataset/velos-orleans/",
+           "X-Meter-Token": "forged", "Authorization": f"Bearer {TOKENS['reader']}"}
+
+
+def check_attribution_by_request_only(svc: Service, signatory: Callable[..., str]) -> None:
+    """Through a gateway, ``signatory(path, headers)`` names whom the meter counted: the real host
+    and path decide it, headers the client makes up do not."""
+    for sid, record in (("loiret", LOIRET), ("orleans-metropole", OWNER)):
+        status, body = svc.json("PUT", f"/v1/signatories/{sid}", body=json.dumps(record).encode(), headers=ADMIN)
+        assert status in (200, 201), body
+    snapshot = {"specversion": "1.0", "id": "snap-e2e", "source": "backoffice", "type": "dataset.records",
+                "time": "2026-01-01T00:00:00Z", "subject": "orleans-metropole",
+                "data": {"dataset": "velos-orleans", "records": 10, "raw_bytes": 100}}
+    assert svc.json("POST", "/v1/events", body=json.dumps(snapshot).encode(), headers=PRODUCER)[0] == 202
+    assert signatory("/", {"Host": "loiret.data.example"}) == "loiret"
+    assert signatory("/explore/dataset/velos-orleans/") == "orleans-metropole"
+    assert signatory("/", SPOOFED) == "unattributed"
+    assert signatory("/", {**SPOOFED, "Host": "loiret.data.example"}) == "loiret"
+    view = pool_used(svc, 4)
+    assert view["by_signatory"] == {"loiret": 2, "orleans-metropole": 1, "unattributed": 1}
+
+
+def meters_that_cannot_decide(svc: Service) -> dict[str, tuple[int, str]]:
+    """{case: (the meter's port, the gateway's token)}: unreachable, or refusing the token (401,
+    or 403 for a token without the gateway role)."""
+    return {"unreachable": (free_port(), TOKENS["gateway"]), "unknown token": (svc.port, "not-a-token"),
+            "reader token": (svc.port, TOKENS["reader"])}
+
+
+def check_nothing_counted(svc: Service) -> None:
+    status, counter = svc.json("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
+        {"signatory": "x", "metric": "api_calls", "amount": 0}).encode())
+    assert status == 200 and counter["used"] == 0
 
 
 def tcp_sockets(port: int) -> dict[str, int]:
@@ -327,15 +367,6 @@ def test_through_nginx_exactly_the_cap_gets_through_then_429(gateway, portal):
 @pytest.mark.chdb
 def test_through_nginx_a_client_cannot_choose_its_signatory(gateway, portal):
     svc, nginx = gateway
-    status, body = svc.json("PUT", "/v1/signatories/loiret", body=json.dumps(LOIRET).encode(), headers=ADMIN)
-    assert status in (200, 201), body
-    status, body = svc.json("PUT", "/v1/signatories/orleans-metropole", body=json.dumps(OWNER).encode(),
-                            headers=ADMIN)
-    assert status in (200, 201), body
-    snapshot = {"specversion": "1.0", "id": "snap-e2e", "source": "backoffice", "type": "dataset.records",
-                "time": "2026-01-01T00:00:00Z", "subject": "orleans-metropole",
-                "data": {"dataset": "velos-orleans", "records": 10, "raw_bytes": 100}}
-    assert svc.json("POST", "/v1/events", body=json.dumps(snapshot).encode(), headers=PRODUCER)[0] == 202
 
     def signatory(path: str, headers: dict[str, str] | None = None) -> str:
         status, h, body = nginx.get(path, headers)
@@ -343,18 +374,8 @@ def test_through_nginx_a_client_cannot_choose_its_signatory(gateway, portal):
         assert "X-Meter-Degraded" not in h, h  # the meter decided: nothing failed open
         return h["X-Meter-Signatory"]
 
-    # the real host and the real path name the signatory...
-    assert signatory("/", {"Host": "loiret.data.example"}) == "loiret"
-    assert signatory("/explore/dataset/velos-orleans/") == "orleans-metropole"
-    # ...headers the client makes up do not: the snippet overwrites them, and drops its tokens
-    spoofed = {"X-Original-Host": "loiret.data.example", "X-Forwarded-Host": "loiret.data.example",
-               "X-Original-URI": "/explore/dataset/velos-orleans/",
-               "X-Forwarded-Uri": "/explore/dataset/velos-orleans/",
-               "X-Meter-Token": "forged", "Authorization": f"Bearer {TOKENS['reader']}"}
-    assert signatory("/", spoofed) == "unattributed"
-    assert signatory("/", {**spoofed, "Host": "loiret.data.example"}) == "loiret"
-    view = pool_used(svc, 4)
-    assert view["by_signatory"] == {"loiret": 2, "orleans-metropole": 1, "unattributed": 1}
+    # the snippet overwrites the client's own headers, and drops its tokens
+    check_attribution_by_request_only(svc, signatory)
 
 
 @pytest.mark.e2e
@@ -365,17 +386,14 @@ def test_through_nginx_a_meter_that_cannot_decide_fails_open(gateway, tmp_path, 
     the snippet lets the request through, marked, instead of failing the portal (500) or telling
     the client its quota is exhausted (429)."""
     svc, _ = gateway
-    cases = {"unreachable": (free_port(), TOKENS["gateway"]), "unknown token": (svc.port, "not-a-token"),
-             "reader token": (svc.port, TOKENS["reader"])}
+    cases = meters_that_cannot_decide(svc)
     for name, (port, token) in cases.items():
         with Nginx(tmp_path / f"nginx-{name.replace(' ', '-')}", port, token, portal.port) as nginx:
             status, headers, body = nginx.get("/")
         assert (status, body, headers.get("X-Meter-Degraded")) == (200, b"portal", "fail_open"), (name, headers)
         assert "RateLimit" not in headers and "Retry-After" not in headers
     assert len(portal.seen) == len(cases)
-    status, counter = svc.json("POST", "/v1/check", headers=GATEWAY, body=json.dumps(
-        {"signatory": "x", "metric": "api_calls", "amount": 0}).encode())
-    assert status == 200 and counter["used"] == 0  # the meter counted none of them
+    check_nothing_counted(svc)  # the meter counted none of them
 
 
 def test_shipped_example_site_passes_nginx_t(tmp_path):

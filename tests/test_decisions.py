@@ -200,8 +200,22 @@ async def test_an_expired_reservation_cannot_be_committed(client):
     rid = (await resp.json())["id"]
     client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))  # no sweep ran yet
     resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
-    assert resp.status == 404
+    assert resp.status == 409 and (await resp.json())["error"]["type"] == "reservation_expired"
     assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0
+    resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
+    assert resp.status == 409  # asked again: still expired, not unknown
+
+
+async def test_a_reservation_released_by_the_sweep_cannot_be_committed(client):
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10,
+                                                       "ttl_s": 60}, headers=auth("gateway"))
+    rid = (await resp.json())["id"]
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))
+    assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0  # the sweep ran
+    resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
+    assert resp.status == 409 and (await resp.json())["error"]["type"] == "reservation_expired"
+    resp = await client.post("/v1/reservations/nope/commit", json={"amount": 10}, headers=auth("gateway"))
+    assert resp.status == 404
 
 
 async def test_commit_above_the_reservation_is_refused(client):

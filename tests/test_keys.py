@@ -10,7 +10,8 @@ K = Keys("p")
 BUILT = {
     "denial_minutes": K.denial_minutes, "denials:": K.denials(7)[:-1], "ds:": K.dataset("x")[:-1],
     "held:": K.held("m")[:-1], "hosts": K.hosts, "ledger_epoch": K.ledger_epoch,
-    "resv:": K.reservation("r")[:-1], "resv_expiry": K.reservations, "seen:": K.seen_digest("x")[:-1],
+    "resv:": K.reservation("r")[:-1], "resv_expired:": K.reservation_expired("r")[:-1],
+    "resv_expiry": K.reservations, "seen:": K.seen_digest("x")[:-1],
     "signatory_ids": K.signatory_ids,
     "stock:": K.stock("m")[:-1],
     **{f"stock:{m}": K.stock(m) for m in ("records", "raw_bytes", "content_bytes")},

@@ -15,6 +15,13 @@ from meter.allocation.base import AllocationError, Member
 from meter.periods import Period, local_midnight
 
 WeightBy = Literal["population", "weight"]
+# the policies that split by no weight at all (DESIGN §5): they never ask for a population
+WEIGHTLESS_POLICIES = frozenset({"none", "equal"})
+
+
+def weight_basis(policy: str, weight_by: WeightBy) -> WeightBy | None:
+    """What a policy weighs members by: None for one that uses no weight."""
+    return None if policy in WEIGHTLESS_POLICIES else weight_by
 
 
 def active_fraction(record: Mapping[str, Any], period: Period) -> float:
@@ -26,12 +33,13 @@ def active_fraction(record: Mapping[str, Any], period: Period) -> float:
     return _seconds(start, end) / period.seconds
 
 
-def members_for(records: Sequence[Mapping[str, Any]], period: Period, weight_by: WeightBy = "population",
+def members_for(records: Sequence[Mapping[str, Any]], period: Period, weight_by: WeightBy | None = "population",
                 demand: Mapping[str, int | None] | None = None) -> list[Member]:
     """The members active in ``period``, by id, each weighted by its basis x active fraction.
 
     With ``weight_by="population"`` every active signatory needs a population: the error names
-    all of those without one, so one fix clears it.
+    all of those without one, so one fix clears it. With ``weight_by=None`` (a policy that uses
+    no weight) every member weighs its active fraction and nothing is asked of the record.
     """
     active = [(r, f) for r in records if (f := active_fraction(r, period)) > 0]
     if weight_by == "population":
@@ -51,7 +59,9 @@ def _seconds(start: datetime, end: datetime) -> float:
     return (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
 
 
-def _basis(record: Mapping[str, Any], weight_by: WeightBy) -> float:
+def _basis(record: Mapping[str, Any], weight_by: WeightBy | None) -> float:
+    if weight_by is None:
+        return 1.0
     if weight_by == "population":
         return float(record["population"])
     weight = record.get("weight")

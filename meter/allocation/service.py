@@ -24,7 +24,7 @@ from redis import exceptions as rex
 from meter.allocation.base import AllocationError, Allotment, Params, apportion
 from meter.allocation.demand import forecast, with_overrides
 from meter.allocation.explain import Lang, explanation
-from meter.allocation.members import members_for
+from meter.allocation.members import members_for, weight_basis
 from meter.allocation.policies import policy_named
 from meter.clock import Clock
 from meter.errors import Conflict
@@ -63,6 +63,7 @@ class Allocator:
         self.params = Params.from_section(self.section)
         self.clock = clock
         self.telemetry = telemetry
+        self.stale_cause: str | None = None  # why the allotments in force could not be recomputed
 
     @property
     def enabled(self) -> bool:
@@ -81,7 +82,8 @@ class Allocator:
         for metric in metrics_of(period):
             cap = self.config.caps.get(metric)
             demand = await self._demand(metric, period) if self.section.policy == "max_min_fair" else None
-            members = members_for(records, self._basis_period(metric, period), self.section.weight, demand)
+            members = members_for(records, self._basis_period(metric, period),
+                                  weight_basis(self.section.policy, self.section.weight), demand)
             result = apportion(self.policy, cap, members, self.params)
             per_metric[metric] = result
             inputs[metric] = {"cap": cap, "members": [
@@ -266,6 +268,7 @@ class Allocator:
                 return  # Redis lost the registry too: the ledger rebuild comes first, then this
         now = self.clock.now()
         fingerprint = await self.fingerprint()
+        causes: list[str] = []
         for period in (month_of(now, self.config.tz), day_of(now, self.config.tz)):
             async with translated("allocation"):
                 stored = await self.client.get(self.keys.allocation_inputs(period.label))
@@ -273,4 +276,17 @@ class Allocator:
                 try:
                     await self.recompute(period, trigger if stored is None else "registry")
                 except AllocationError as exc:  # the allotments in force stay until it is fixed
-                    log.error("allocation failed; the allotments in force stay", extra={"error": exc.message})
+                    causes.append(exc.message)
+        self._note_staleness(causes[0] if causes else None)
+
+    def _note_staleness(self, cause: str | None) -> None:
+        """Say once per change of cause (this runs every 10 s) that the allotments in force are
+        stale, or current again; the gauge and /readyz say it all along."""
+        if cause == self.stale_cause:
+            return
+        if cause is None:
+            log.info("allocation computed again; the allotments in force are current")
+        else:
+            log.error("allocation failed; the allotments in force stay", extra={"error": cause})
+        self.stale_cause = cause
+        self.telemetry.allotments_stale.set(0 if cause is None else 1)

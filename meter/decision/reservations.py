@@ -11,7 +11,7 @@ from typing import Any
 
 from meter.decision.engine import Decider
 from meter.decision.model import Ask, Decision
-from meter.errors import LedgerUnavailable, NotFound
+from meter.errors import LedgerUnavailable, NotFound, ReservationExpired
 from meter.ledger.client import as_text, translated
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.settings import FLOW_METRICS
@@ -59,8 +59,16 @@ class Reservations:
         async with translated("reservation lookup"):
             metric = await self.ledger.client.hget(self.keys.reservation(rid), "metric")
         if metric is None:
-            raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)")
+            await self._refuse_expired(rid)
+            raise NotFound(f"no reservation {rid!r} (unknown or settled)")
         return as_text(metric)
+
+    async def _refuse_expired(self, rid: str) -> None:
+        """One that the sweep released is remembered a day: committing it is a conflict."""
+        async with translated("reservation lookup"):
+            expired = await self.ledger.client.exists(self.keys.reservation_expired(rid))
+        if expired:
+            raise ReservationExpired(rid)
 
 
 def _ms(at: datetime) -> int:

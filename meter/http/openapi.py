@@ -121,7 +121,10 @@ SCHEMAS: dict[str, Any] = {
     "Readiness": {"type": "object", "required": ["status", "checks"], "properties": {
         "status": {"enum": ["ready", "unavailable"]},
         "checks": {"type": "object", "required": ["redis"],
-                   "properties": {"redis": {"type": "boolean"}, "clickhouse": {"type": "boolean"}}}}},
+                   "properties": {"redis": {"type": "boolean"}, "clickhouse": {"type": "boolean"}}},
+        "allotments": {"type": "object", "required": ["stale"], "description": "stale: the allotments in force "
+                       "could not be recomputed (error says why); decisions go on with them",
+                       "properties": {"stale": {"type": "boolean"}, "error": {"type": "string"}}}}},
 }
 _PERIOD = {"name": "period", "in": "query", "required": False,
            "description": "YYYY-MM (a month) or YYYY-MM-DD (a day) in the pool's time zone; default the current month",
@@ -210,7 +213,7 @@ def _paths() -> dict[str, Any]:
             **_errors(400, 401, 403, 503)},
             requestBody={"required": True, "content": {"application/json": {"schema": _ref("ReservationRequest")}}})},
         "/v1/reservations/{id}/commit": {"post": _op("Turn a reservation into usage (the actual amount)", "gateway", {
-            "200": _answer("committed", "Settled"), **_errors(400, 401, 403, 404, 503)},
+            "200": _answer("committed", "Settled"), **_errors(400, 401, 403, 404, 409, 503)},
             parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             requestBody={"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer", "minimum": 0}}}}}})},

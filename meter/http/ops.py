@@ -25,7 +25,16 @@ async def readyz(request: web.Request) -> web.Response:
     else:
         del checks["clickhouse"]
     ready = all(checks.values())
-    return json_response({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+    body = {"status": "ready" if ready else "unavailable", "checks": checks, "allotments": _allotments(request)}
+    return json_response(body, 200 if ready else 503)
+
+
+def _allotments(request: web.Request) -> dict[str, object]:
+    """Stale allotments do not make the process unready (decisions go on with the ones in force),
+    but an operator reading /readyz is told, with the cause."""
+    allocator = request.app.get(appkeys.ALLOCATOR)
+    cause = allocator.stale_cause if allocator is not None else None
+    return {"stale": cause is not None, **({"error": cause} if cause else {})}
 
 
 async def metrics(request: web.Request) -> web.Response:

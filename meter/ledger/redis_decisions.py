@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound
+from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ReservationExpired
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
@@ -47,6 +47,8 @@ class RedisDecisions:
         except rex.ResponseError as exc:
             if "NOT_FOUND" in str(exc):
                 raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)") from None
+            if "EXPIRED" in str(exc):
+                raise ReservationExpired(rid) from None
             if "TOO_MUCH" in str(exc):
                 raise InvalidRequest("the committed amount is larger than the reservation",
                                      [{"field": "amount", "reason": "must not exceed the reserved amount"}]) from None

@@ -84,6 +84,8 @@ local function release(rid)
   end
   redis.call('DEL', prefix .. 'resv:' .. rid)
   redis.call('ZREM', prefix .. 'resv_expiry', rid)
+  -- remembered a day: committing it later is a conflict (409), not an unknown id (404)
+  redis.call('SET', prefix .. 'resv_expired:' .. rid, 1, 'EX', 86400)
 end
 
 local MAX = 9007199254740991 -- 2^53 - 1: past it, Lua numbers are no longer exact

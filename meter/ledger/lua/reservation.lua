@@ -9,12 +9,17 @@
 --          amount, check_keys, signatory) as decide.lua's templates; '' = none (a stock: its
 --          snapshot counts)
 -- ARGV[8]  now, unix ms (an expired reservation is released, not committed)
--- Returns {metric, signatory, reserved amount, dataset}, or the error NOT_FOUND (unknown or
--- already expired) or TOO_MUCH (a commit above the reserved amount; nothing changed).
+-- Returns {metric, signatory, reserved amount, dataset}, or the error NOT_FOUND (unknown, settled,
+-- or a release of an expired one), EXPIRED (a commit of an expired one: it released itself) or
+-- TOO_MUCH (a commit above the reserved amount; nothing changed).
 local prefix, op, rid = ARGV[1], ARGV[2], ARGV[3]
 local key = prefix .. 'resv:' .. rid
 local r = redis.call('HMGET', key, 'metric', 'sig', 'amount', 'dataset', 'expires')
+local gone = prefix .. 'resv_expired:' .. rid
 if not r[1] then
+  if op == 'commit' and redis.call('EXISTS', gone) == 1 then
+    return redis.error_reply('EXPIRED')
+  end
   return redis.error_reply('NOT_FOUND')
 end
 local expired = tonumber(r[5] or '0') <= tonumber(ARGV[8])
@@ -32,8 +37,9 @@ end
 redis.call('DEL', key)
 redis.call('ZREM', prefix .. 'resv_expiry', rid)
 
-if expired then
-  return redis.error_reply('NOT_FOUND') -- released above, as the sweep would have
+if expired then -- released above, as the sweep would have, and remembered as the sweep does
+  redis.call('SET', gone, 1, 'EX', 86400)
+  return redis.error_reply(op == 'commit' and 'EXPIRED' or 'NOT_FOUND')
 end
 if op == 'commit' and ARGV[5] ~= '' and amount > 0 then
   redis.call('HINCRBY', ARGV[5], r[2], amount)
