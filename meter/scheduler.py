@@ -2,7 +2,7 @@
 
 A job takes a Redis lock (``SET NX PX``) for its run; a process that does not get it skips that
 run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``) and listed in
-docs/operations.md: ledger watch, reservation sweep, denial flush, reconciliation, allocations.
+docs/operations.md: ledger watch, release of expired reservations, denial flush, reconciliation, allocations.
 """
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ Job = Callable[[], Awaitable[object]]
 class Jobs:
     """The jobs' bodies, kept apart from the scheduler so tests call them directly."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, sweep: Job, reconcile: Job | None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, release_expired: Job,
+                 reconcile: Job | None) -> None:
         self.client = client
         self.keys = keys
         self.clock = clock
-        self._sweep = sweep
+        self._release_expired = release_expired
         self._reconcile = reconcile
         self._flush = client.register_script(scripts.source("flush_denials"))
 
@@ -40,8 +41,8 @@ class Jobs:
         return int(await self._flush(keys=[self.keys.stream, self.keys.backlog],
                                      args=[self.keys.prefix, self.keys.pool, last_finished]))
 
-    async def sweep_reservations(self) -> None:
-        await self._sweep()
+    async def release_expired_reservations(self) -> None:
+        await self._release_expired()
 
     async def reconcile(self) -> None:
         if self._reconcile is not None:
@@ -54,7 +55,7 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone=timezone)  # cron jobs run in the pool's local time
 
     def start(self) -> None:
-        self._add("sweep_reservations", self.jobs.sweep_reservations, seconds=10)
+        self._add("release_expired_reservations", self.jobs.release_expired_reservations, seconds=10)
         self._add("flush_denials", self.jobs.flush_denials, seconds=20)
         self._add("reconcile", self.jobs.reconcile, seconds=300)
         self._scheduler.start()
