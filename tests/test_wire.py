@@ -8,7 +8,7 @@ from meter.errors import LedgerLost
 from meter.ledger import scripts
 from meter.ledger.rebuilt import once_rebuilt
 from meter.ledger.wire import (ANSWER_WIDTH, SEP, DecisionArgs, LedgerEffect, LedgerEvent, Settled, Verdict,
-                               pack_decision, pack_events, unpack_settled, unpack_verdicts)
+                               pack_decision, pack_events, pack_templates, unpack_settled, unpack_verdicts)
 
 ARGS = DecisionArgs(metric="dataset_records", signatory="", host="h.example", dataset="d1", amount=5, consume=True,
                     enforce=False, counter="", counter_ttl_s=0, cap=300, dataset_cap=300, allotments="",
@@ -68,3 +68,10 @@ async def test_without_a_rebuild_the_loss_is_raised():
 
     with pytest.raises(LedgerLost):
         await once_rebuilt(call, None)
+
+
+def test_row_templates_go_in_the_order_of_decide_lua_header():
+    header = scripts.source("decide")
+    assert "ARGV[5]  row template of consumed api_calls, ARGV[6] of consumed update_bytes" in header
+    assert pack_templates({"update_bytes": b"U", "api_calls": b"A"}) == [b"A", b"U"]
+    assert pack_templates({}) == [b"", b""]

@@ -89,11 +89,10 @@ class Decider:
             return [self._degraded(ask, exc, periods) for ask in asks]
         return [self._decision(ask, v, periods) for ask, v in zip(asks, verdicts)]
 
-    def _templates(self, now: datetime) -> tuple[bytes, bytes]:
-        """History rows of this batch's consumption (summed per signatory and dataset by the script)."""
+    def _templates(self, now: datetime) -> dict[str, bytes]:
+        """History rows of this batch's consumption, per flow (summed per signatory and dataset by the script)."""
         prefix = f"{self._run_id}-{next(self._ids)}-"
-        return (self.usage_template("api_calls", f"{prefix}api_calls-", now),
-                self.usage_template("update_bytes", f"{prefix}update_bytes-", now))
+        return {m: self.usage_template(m, f"{prefix}{m}-", now) for m in quotas.FLOW_NAMES}
 
     def usage_template(self, metric: str, id_prefix: str, now: datetime) -> bytes:
         """The history row of usage the hot path records itself (``rows.usage_template``)."""

@@ -7,7 +7,7 @@ values and get typed answers; the scripts' layouts are packed in ``wire``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio as redis
 from redis import exceptions as rex
@@ -17,7 +17,8 @@ from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
 from meter.ledger.redis_ledger import shared_script_error
-from meter.ledger.wire import DecisionArgs, Settled, Verdict, pack_decision, unpack_settled, unpack_verdicts
+from meter.ledger.wire import (DecisionArgs, Settled, Verdict, pack_decision, pack_templates, unpack_settled,
+                               unpack_verdicts)
 
 
 class RedisDecisions:
@@ -30,19 +31,20 @@ class RedisDecisions:
         self._reservation = client.register_script(scripts.source("reservation"))
 
     async def decide(self, asks: Sequence[DecisionArgs], now_ms: int,
-                     templates: tuple[bytes, bytes] = (b"", b"")) -> list[Verdict]:
+                     templates: Mapping[str, bytes] | None = None) -> list[Verdict]:
         """All ``asks`` in one decide.lua call, atomically; one verdict per ask, in order.
 
-        ``templates``: the history rows of consumed api_calls and update_bytes (decide.lua's header).
+        ``templates``: by flow metric, the history row of what the batch consumes (none: not recorded).
         """
-        return unpack_verdicts(await self._decide_packed([pack_decision(a) for a in asks], now_ms, templates))
+        packed = [pack_decision(a) for a in asks]
+        return unpack_verdicts(await self._decide_packed(packed, now_ms, pack_templates(templates or {})))
 
     async def release_expired_reservations(self, now_ms: int) -> None:
         """Release the reservations past their expiry: decide.lua does so before every batch, so a
         batch of no decisions does only that (when no traffic comes to do it)."""
-        await self._decide_packed([], now_ms, (b"", b""))
+        await self._decide_packed([], now_ms, pack_templates({}))
 
-    async def _decide_packed(self, metas: list[str], now_ms: int, templates: tuple[bytes, bytes]) -> list:
+    async def _decide_packed(self, metas: list[str], now_ms: int, templates: list[bytes]) -> list:
         argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), *templates, *metas]
         return await self._call(self._decide, argv, "decide")
 

@@ -7,7 +7,7 @@ header documents (``ledger/lua/*.lua``); change both together.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -15,6 +15,7 @@ from meter.ledger.client import as_text
 
 SEP = "\x1f"
 ANSWER_WIDTH = 7  # values per decision in decide.lua's reply
+TEMPLATE_ORDER = ("api_calls", "update_bytes")  # decide.lua's ARGV[5] and ARGV[6]: a row per consumed flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,11 @@ def pack_decision(d: DecisionArgs) -> str:
     return SEP.join(("r" if d.reserve_id else "c", d.metric, d.signatory, d.host, d.dataset, str(d.amount),
                      "1" if d.consume else "0", "1" if d.enforce else "0", d.counter, str(d.counter_ttl_s),
                      str(d.cap), dscap, d.allotments, d.seen_key, d.reserve_id, str(d.reserve_ttl_ms)))
+
+
+def pack_templates(templates: Mapping[str, bytes]) -> list[bytes]:
+    """The history row templates of consumed flows, by metric, in decide.lua's order ('': none)."""
+    return [templates.get(metric, b"") for metric in TEMPLATE_ORDER]
 
 
 def unpack_verdicts(reply: Sequence) -> list[Verdict]:
