@@ -18,6 +18,7 @@ from meter.clock import Clock
 from meter.decision.batcher import Coalescer
 from meter.decision.model import Ask, Decision
 from meter.errors import Unavailable
+from meter.keys import Keys
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.wire import DecisionArgs, Verdict
@@ -45,6 +46,26 @@ class Window:
         return self.start_ts <= ts < self.end_ts
 
 
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """What every decision of one metric shares while the process lives (the pool file is read
+    once), derived from the metric table once rather than on every decision."""
+
+    flow: bool
+    stock_counter: str  # a stock's hash; '' for a flow (its period's) and a per-dataset cap
+    cap: int
+    dataset_cap: int | None  # a per-dataset metric's cap, else None
+    enforce: bool
+    allotted: bool  # its allotment hash is read: an allocation policy is on and it is apportioned
+
+
+def fixed_by_metric(config: PoolConfig, keys: Keys, allocating: bool) -> dict[str, Fixed]:
+    return {m.name: Fixed(m.flow, keys.stock(m.name) if m.stock and not m.per_dataset else "",
+                          config.caps.get(m.name), config.caps.get(m.name) if m.per_dataset else None,
+                          config.enforcement.enforced(m.name), allocating and m.apportioned)
+            for m in quotas.METRICS}
+
+
 class Decider:
     def __init__(self, ledger: RedisDecisions, config: PoolConfig, clock: Clock, telemetry: Telemetry,
                  rebuild: Rebuild | None = None) -> None:
@@ -57,6 +78,7 @@ class Decider:
         self.allocating = config.allocation.policy != "none"
         self._coalescer: Coalescer[Ask, Decision] = Coalescer(self._run)
         self._windows: dict[str, Window] = {}
+        self._fixed = fixed_by_metric(config, self.keys, self.allocating)
         self._counted: dict[tuple[str, str, str], object] = {}  # Prometheus children, by labels
         self._ids = itertools.count()
         self._run_id = uuid.uuid4().hex[:12]
@@ -113,7 +135,7 @@ class Decider:
 
     def _window(self, metric: str, now: datetime, periods: dict[str, Window]) -> Window | None:
         """The metric's current period (None for stocks), the same for a whole batch."""
-        if not quotas.is_flow(metric):
+        if metric not in quotas.FLOW_NAMES:
             return None
         window = periods.get(metric)
         if window is None:
@@ -127,22 +149,18 @@ class Decider:
         return window
 
     def _args(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> DecisionArgs:
-        metric = quotas.metric(ask.metric)
-        window = self._window(metric.name, now, periods)
-        counter, ttl, label = "", 0, "current"
-        if window is not None:
+        metric, fixed = ask.metric, self._fixed[ask.metric]
+        counter, ttl, label = fixed.stock_counter, 0, "current"
+        if fixed.flow:
+            window = self._window(metric, now, periods)
+            assert window is not None
             counter, label = window.counter, window.label
             ttl = counter_ttl(window.end_ts, now.timestamp())
-        elif not metric.per_dataset:  # a per-dataset cap reads each dataset's own records
-            counter = self.keys.stock(metric.name)
-        cap = self.config.caps.get(metric.name)
-        allot = self.keys.allotments(metric.name, label) if self.allocating and metric.apportioned else ""
-        return DecisionArgs(
-            metric=metric.name, signatory=ask.signatory, host=ask.host, dataset=ask.dataset, amount=ask.amount,
-            consume=ask.consume, enforce=self.config.enforcement.enforced(metric.name), counter=counter,
-            counter_ttl_s=ttl, cap=cap, dataset_cap=cap if metric.per_dataset else None, allotments=allot,
-            seen_key=self.keys.seen_check(ask.id) if ask.id else "", reserve_id=ask.reserve_id,
-            reserve_ttl_ms=ask.reserve_ttl_s * 1000)
+        allot = self.keys.allotments(metric, label) if fixed.allotted else ""
+        # positional, in DecisionArgs' order: keywords cost more on every decision
+        return DecisionArgs(metric, ask.signatory, ask.host, ask.dataset, ask.amount, ask.consume, fixed.enforce,
+                            counter, ttl, fixed.cap, fixed.dataset_cap, allot,
+                            self.keys.seen_check(ask.id) if ask.id else "", ask.reserve_id, ask.reserve_ttl_s * 1000)
 
     def _decision(self, ask: Ask, v: Verdict, periods: dict[str, Window]) -> Decision:
         window = periods.get(ask.metric)
