@@ -175,10 +175,10 @@ def _writer(app: web.Application) -> StreamWriter:
 def _scheduler(app: web.Application) -> Scheduler:
     ledger, decider = app[appkeys.LEDGER], app[appkeys.DECIDER]
 
-    async def sweep() -> None:
-        await decider.ledger.decide([], int(app[appkeys.CLOCK].now().timestamp() * 1000))
+    async def release_expired() -> None:
+        await decider.ledger.release_expired_reservations(int(app[appkeys.CLOCK].now().timestamp() * 1000))
 
-    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep, app[appkeys.REBUILDER].reconcile)
+    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], release_expired, app[appkeys.REBUILDER].reconcile)
     scheduler = Scheduler(jobs, app[appkeys.CONFIG].pool.timezone)
     if decider.rebuild is not None:  # Redis lost the ledger: rebuild without waiting for a request
         scheduler.add("ledger_watch", decider.rebuild, seconds=5)

@@ -62,6 +62,12 @@ class Conflict(MeterError):
     type = "conflict"
 
 
+class AllocationError(Conflict):
+    """Allotments cannot be computed from this input (or a policy broke an invariant): 409."""
+
+    type = "allocation_error"
+
+
 class PayloadTooLarge(MeterError):
     """The body is larger than the configured limit (413)."""
 
@@ -94,6 +100,12 @@ class LedgerUnavailable(Unavailable):
     """Redis did not answer in time or refused the command."""
 
     type = "ledger_unavailable"
+
+
+class LedgerLost(LedgerUnavailable):
+    """Redis answers but has lost the ledger (flushed, failed over): it must be rebuilt first."""
+
+    type = "ledger_lost"
 
 
 class BacklogFull(Unavailable):

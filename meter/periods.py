@@ -12,10 +12,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from meter import quotas
 from meter.errors import InvalidRequest
 
-Kind = Literal["month", "day"]
-FLOW_PERIOD: dict[str, Kind] = {"api_calls": "month", "update_bytes": "day"}  # when each flow resets
+Kind = quotas.PeriodKind
+FLOW_PERIOD: dict[str, Kind] = {m.name: m.period for m in quotas.FLOWS if m.period}  # when each flow resets
 COUNTER_GRACE_S = 2 * 86_400  # a flow's counter outlives its period a little (late events, reads)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

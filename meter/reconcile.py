@@ -18,16 +18,19 @@ from datetime import datetime, timedelta
 import orjson
 import redis.asyncio as redis
 
+from meter import quotas
 from meter.clock import Clock
 from meter.keys import Keys
 from meter.ledger.client import translated
 from meter.telemetry import Telemetry
 from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.settings import PoolConfig
-from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
+from meter.store.history import HistoryReader
 
 log = logging.getLogger("meter.reconcile")
+# the stocks kept as pool-wide totals in Redis (a per-dataset cap reads each dataset's own hash)
+POOLED_STOCKS = tuple(m.name for m in quotas.STOCKS if not m.per_dataset)
 LOCK_TTL_MS = 120_000
 
 
@@ -38,6 +41,7 @@ class LedgerRebuilder:
         self.dedup_window_s = dedup_window_s
         self.keys = keys
         self.store = store
+        self.history = HistoryReader(store, config.pool.id) if store is not None else None
         self.config = config
         self.clock = clock
         self.telemetry = telemetry
@@ -101,30 +105,28 @@ class LedgerRebuilder:
             "seconds": round(time.perf_counter() - started, 3), "dedup_keys": restored})
 
     async def _has_history(self) -> bool:
-        assert self.store is not None
-        sql, params = queries.history_count(self.store.db, self.config.pool.id)
-        return int((await self.store.rows(sql, params))[0][0]) > 0
+        assert self.history is not None
+        return await self.history.history_count() > 0
 
     async def _dedup_keys(self) -> int:
         """Set again the dedup keys of the events (and of the checks sent with an ``id``) received
         within the dedup window, each with the lifetime it had left, so that an event sent again
         after a Redis loss is still a duplicate. Returns how many were set."""
-        assert self.store is not None
+        assert self.history is not None
         now = self.clock.now()
         now_ms = now.timestamp() * 1000
         restored = 0
         for start, end in _slices(now - timedelta(seconds=self.dedup_window_s), now + timedelta(minutes=5)):
-            sql, params = queries.received_between(self.store.db, self.config.pool.id, start, end)
-            rows = await self.store.rows(sql, params)
+            rows = await self.history.received_between(start, end)
             pipe = self.client.pipeline(transaction=False)
-            for source, event_id, check_id, check_keys, received_ms in rows:
-                ttl = self.dedup_window_s - int((now_ms - int(received_ms)) // 1000)
+            for ev in rows:
+                ttl = self.dedup_window_s - int((now_ms - ev.received_ms) // 1000)
                 if ttl <= 0:
                     continue
-                keys = {self.keys.seen(source, event_id): "1"}
-                if check_id:
-                    keys[self.keys.seen_check(check_id)] = "1"  # an api.call event counted this check
-                for entry in check_keys:  # "digest:fingerprint" of a check allowed and counted
+                keys = {self.keys.seen(ev.source, ev.id): "1"}
+                if ev.check_id:
+                    keys[self.keys.seen_check(ev.check_id)] = "1"  # an api.call event counted this check
+                for entry in ev.check_keys:  # "digest:fingerprint" of a check allowed and counted
                     digest, _, fingerprint = entry.partition(":")
                     keys[self.keys.seen_digest(digest)] = f"{fingerprint}\x1fR" if fingerprint else "1"
                 for key, value in keys.items():
@@ -135,48 +137,46 @@ class LedgerRebuilder:
         return restored
 
     def _current_flows(self, now: datetime) -> list[tuple[str, Period]]:
-        """Each flow metric with its current period (the month for api_calls, the day for update_bytes)."""
+        """Each flow metric with its current period (the month for api_calls, the day for update_bytes: quotas)."""
         return [(metric, period_of(kind, now, self.config.tz)) for metric, kind in FLOW_PERIOD.items()]
 
     async def _flows(self, pipe) -> None:
-        assert self.store is not None
+        assert self.history is not None
         now = self.clock.now()
         for metric, period in self._current_flows(now):
             key = self.keys.flow(metric, period.label)
             pipe.delete(key)
-            sql, params = queries.flow_by_signatory(self.store.db, self.config.pool.id, metric,
-                                                    period.first_day, period.last_day)
-            rows = await self.store.rows(sql, params)
+            rows = await self.history.flow_by_signatory(metric, period.first_day, period.last_day)
             if rows:
-                fields = {sig: int(v) for sig, v in rows}
+                fields = {r.signatory: r.value for r in rows}
                 fields["*"] = sum(fields.values())
                 pipe.hset(key, mapping=fields)
                 pipe.expire(key, counter_ttl(period.end.timestamp(), now.timestamp()))
 
     async def _stocks(self, pipe) -> None:
-        assert self.store is not None
+        assert self.history is not None
         totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        sql, params = queries.latest_snapshots(self.store.db, self.config.pool.id)
-        for item, sig, records, raw, size, t_ms in await self.store.rows(sql, params):
-            kind, _, name = item.partition(":")
-            if kind == "ds":
-                pipe.hset(self.keys.dataset(name), mapping={"sig": sig, "a": records, "b": raw, "t": t_ms})
-                for metric, v in (("records", records), ("raw_bytes", raw)):
-                    totals[metric][sig] += int(v)
-                    totals[metric]["*"] += int(v)
-            else:
-                pipe.hset(self.keys.content_object(name), mapping={"sig": sig, "a": size, "b": 0, "t": t_ms})
-                totals["content_bytes"][sig] += int(size)
-                totals["content_bytes"]["*"] += int(size)
-        for metric in ("records", "raw_bytes", "content_bytes"):
+        for snap in await self.history.latest_snapshots():
+            kind, _, name = snap.item.partition(":")
+            if kind == "ds":  # the ledger effect of dataset.records (ingest.lua's 'd')
+                pipe.hset(self.keys.dataset(name), mapping={"sig": snap.signatory, "a": snap.records,
+                                                            "b": snap.raw_bytes, "t": snap.time_ms})
+                levels = {"records": snap.records, "raw_bytes": snap.raw_bytes}
+            else:  # of content.bytes (ingest.lua's 'c')
+                pipe.hset(self.keys.content_object(name), mapping={"sig": snap.signatory, "a": snap.bytes, "b": 0,
+                                                                   "t": snap.time_ms})
+                levels = {"content_bytes": snap.bytes}
+            for metric, v in levels.items():
+                totals[metric][snap.signatory] += v
+                totals[metric]["*"] += v
+        for metric in POOLED_STOCKS:
             pipe.delete(self.keys.stock(metric))
             if totals[metric]:
                 pipe.hset(self.keys.stock(metric), mapping=dict(totals[metric]))
 
     async def _registry(self, pipe) -> None:
-        assert self.store is not None
-        sql, params = queries.latest_signatories(self.store.db, self.config.pool.id)
-        rows = await self.store.rows(sql, params)
+        assert self.history is not None
+        rows = await self.history.latest_signatories()
         if not rows:
             return
         pipe.delete(self.keys.signatories, self.keys.hosts)
@@ -192,13 +192,12 @@ class LedgerRebuilder:
         Events still in the stream are in Redis but not yet in ClickHouse, so a small positive
         drift while the writer lags is expected; a lasting one is a fault.
         """
-        assert self.store is not None
+        assert self.history is not None
         now = self.clock.now()
         drift = {}
         for metric, period in self._current_flows(now):
-            sql, params = queries.flow_by_signatory(self.store.db, self.config.pool.id, metric,
-                                                    period.first_day, period.last_day)
-            history = sum(int(v) for _, v in await self.store.rows(sql, params))
+            rows = await self.history.flow_by_signatory(metric, period.first_day, period.last_day)
+            history = sum(r.value for r in rows)
             async with translated("reconcile"):
                 current = int(await self.client.hget(self.keys.flow(metric, period.label), "*") or 0)
             drift[metric] = current - history

@@ -1,13 +1,12 @@
 """Scheduled jobs (APScheduler 3, asyncio): each runs once per pool even with several processes.
 
-A job takes a Redis lock (``SET NX PX``) for its run; a process that does not get it skips that
-run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``) and listed in
-docs/operations.md: ledger watch, reservation sweep, denial flush, reconciliation, allocations.
+A job takes a Redis lock (``SET NX PX``, ``ledger/redis_jobs.py``) for its run; a process that
+does not get it skips that run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``) and listed in
+docs/operations.md: ledger watch, release of expired reservations, denial flush, reconciliation, allocations.
 """
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
@@ -16,8 +15,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from meter.clock import Clock
 from meter.errors import Unavailable
 from meter.keys import Keys
-from meter.ledger import scripts
 from meter.ledger.client import DRIVER_ERRORS
+from meter.ledger.redis_jobs import RedisJobs
 
 log = logging.getLogger("meter.scheduler")
 Job = Callable[[], Awaitable[object]]
@@ -26,22 +25,21 @@ Job = Callable[[], Awaitable[object]]
 class Jobs:
     """The jobs' bodies, kept apart from the scheduler so tests call them directly."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, sweep: Job, reconcile: Job | None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, release_expired: Job,
+                 reconcile: Job | None) -> None:
         self.client = client
         self.keys = keys
         self.clock = clock
-        self._sweep = sweep
+        self._release_expired = release_expired
         self._reconcile = reconcile
-        self._flush = client.register_script(scripts.source("flush_denials"))
+        self.redis = RedisJobs(client, keys)
 
     async def flush_denials(self) -> int:
         """Move every finished minute of denial counts to the stream; returns rows moved."""
-        last_finished = int(self.clock.now().timestamp() // 60) - 1
-        return int(await self._flush(keys=[self.keys.stream, self.keys.backlog],
-                                     args=[self.keys.prefix, self.keys.pool, last_finished]))
+        return await self.redis.flush_denials(int(self.clock.now().timestamp() // 60) - 1)
 
-    async def sweep_reservations(self) -> None:
-        await self._sweep()
+    async def release_expired_reservations(self) -> None:
+        await self._release_expired()
 
     async def reconcile(self) -> None:
         if self._reconcile is not None:
@@ -54,7 +52,7 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone=timezone)  # cron jobs run in the pool's local time
 
     def start(self) -> None:
-        self._add("sweep_reservations", self.jobs.sweep_reservations, seconds=10)
+        self._add("release_expired_reservations", self.jobs.release_expired_reservations, seconds=10)
         self._add("flush_denials", self.jobs.flush_denials, seconds=20)
         self._add("reconcile", self.jobs.reconcile, seconds=300)
         self._scheduler.start()
@@ -77,9 +75,8 @@ class Scheduler:
         self._scheduler.add_job(locked, "interval", id=name, max_instances=1, coalesce=True, **trigger)
 
     async def _once(self, name: str, job: Job, period_s: int) -> None:
-        lock, token = self.jobs.keys.lock(f"job:{name}"), uuid.uuid4().hex
         try:
-            if not await self.jobs.client.set(lock, token, nx=True, px=max(1000, period_s * 900)):
+            if not await self.jobs.redis.take_lock(name, max(1000, period_s * 900)):
                 return  # another process runs it this time
             await job()
         except Unavailable as exc:  # Redis or ClickHouse away, or the ledger lost: expected, no traceback

@@ -11,17 +11,18 @@ import re
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from meter import quotas
 from meter.errors import ConfigError
 
 DEFAULT_POOL_FILE = Path(__file__).resolve().parent.parent / "examples" / "demo-pool.toml"
-FLOW_METRICS = ("api_calls", "update_bytes")
-STOCK_METRICS = ("records", "raw_bytes", "content_bytes", "dataset_records")
-METRICS = FLOW_METRICS + STOCK_METRICS
+FLOW_METRICS = quotas.FLOW_NAMES  # the metric table (meter/quotas.py) is the one source
+STOCK_METRICS = quotas.STOCK_NAMES
+METRICS = quotas.NAMES
 ROLES = ("admin", "gateway", "producer", "reader")
 MAX_INT = 2**53 - 1  # every quantity: exact in Redis Lua numbers and in JSON everywhere
 _POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -53,18 +54,19 @@ class PoolSection(_Strict):
         return v
 
 
-class CapsSection(_Strict):
-    """The convention's quotas; byte quotas read "GB" as 10^9 bytes."""
-
-    api_calls: int = Field(300_000, ge=0, le=MAX_INT)
-    update_bytes: int = Field(1_000_000_000, ge=0, le=MAX_INT)
-    records: int = Field(20_000_000, ge=0, le=MAX_INT)
-    raw_bytes: int = Field(9_000_000_000, ge=0, le=MAX_INT)
-    content_bytes: int = Field(30_000_000_000, ge=0, le=MAX_INT)
-    dataset_records: int = Field(300_000, ge=0, le=MAX_INT)
+class _Caps(_Strict):
+    """The convention's quotas, one field per metric of the table; byte quotas read "GB" as 10^9 bytes."""
 
     def get(self, metric: str) -> int:
         return int(getattr(self, metric))
+
+
+# one field per metric, so a metric added to the table is configurable with no edit here
+_CAP_FIELDS: dict = {m.name: (int, Field(m.default_cap, ge=0, le=MAX_INT)) for m in quotas.METRICS}
+if TYPE_CHECKING:
+    CapsSection = _Caps
+else:
+    CapsSection = create_model("CapsSection", __base__=_Caps, __module__=__name__, **_CAP_FIELDS)
 
 
 class AllocationSection(_Strict):
@@ -79,7 +81,7 @@ class AllocationSection(_Strict):
     @field_validator("demand")
     @classmethod
     def _demand(cls, v: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-        unknown = sorted(set(v) - set(METRICS) | ({"dataset_records"} & set(v)))
+        unknown = sorted(set(v) - {m.name for m in quotas.APPORTIONED})
         if unknown:
             raise ValueError(f"demand is per apportioned metric; not {unknown}")
         for metric, per in v.items():
@@ -122,7 +124,7 @@ class EnforcementSection(_Strict):
         return v
 
     def fail_mode(self, metric: str) -> FailMode:
-        return self.fail_modes.get(metric, "fail_open" if metric == "api_calls" else "fail_closed")
+        return self.fail_modes.get(metric, "fail_open" if quotas.metric(metric).fail_open else "fail_closed")
 
     def enforced(self, metric: str) -> bool:
         return self.enforce and self.enforce_metrics.get(metric, True)

@@ -1,8 +1,8 @@
 """Usage reading: what a signatory and the pool used in a period, from the ClickHouse history.
 
 Flows are summed over the period's local days; stocks are the value at the end of the period
-(now, for the current one). ``dataset_records`` is a per-dataset cap, so its "used" is the
-largest dataset's record count.
+(now, for the current one). A per-dataset metric (``dataset_records``) caps each dataset, so its
+"used" is the largest dataset's.
 """
 from __future__ import annotations
 
@@ -12,22 +12,23 @@ from typing import Any
 
 from meter.periods import Period
 from meter.registry.ids import UNATTRIBUTED
-from meter.settings import FLOW_METRICS, METRICS, PoolConfig
-from meter.store import queries
+from meter import quotas
+from meter.settings import METRICS, PoolConfig
 from meter.store.clickhouse import ClickHouseStore
+from meter.store.history import HistoryReader
 
 AllotmentLookup = Callable[[Period], Awaitable[dict[str, dict[str, int]]]]
 
 
 @dataclass
 class PoolUsage:
-    """Per metric: {signatory: used}; the pool's total (dataset_records: the largest dataset)."""
+    """Per metric: {signatory: used}; the pool's total (a per-dataset metric: the largest dataset)."""
 
     by_metric: dict[str, dict[str, int]] = field(default_factory=lambda: {m: {} for m in METRICS})
 
     def total(self, metric: str) -> int:
         values = self.by_metric[metric].values()
-        if metric == "dataset_records":
+        if quotas.metric(metric).per_dataset:
             return max(values, default=0)
         return sum(values)
 
@@ -36,21 +37,19 @@ class UsageReader:
     def __init__(self, store: ClickHouseStore, config: PoolConfig,
                  allotments: AllotmentLookup | None = None) -> None:
         self.store = store
+        self.history = HistoryReader(store, config.pool.id)
         self.config = config
         self.pool = config.pool.id
         self.allotments = allotments
 
     async def pool_usage(self, period: Period) -> PoolUsage:
         usage = PoolUsage()
-        sql, params = queries.flow_totals(self.store.db, self.pool, period.first_day, period.last_day)
-        for metric, sig, value in await self.store.rows(sql, params):
-            usage.by_metric[metric][sig] = int(value)
-        sql, params = queries.stock_totals(self.store.db, self.pool, period.end)
-        for sig, records, raw, content, largest in await self.store.rows(sql, params):
-            for metric, value in (("records", records), ("raw_bytes", raw), ("content_bytes", content),
-                                  ("dataset_records", largest)):
-                if value:
-                    usage.by_metric[metric][sig] = int(value)
+        for flow in await self.history.flow_totals(period.first_day, period.last_day):
+            usage.by_metric[flow.metric][flow.signatory] = flow.value
+        for stock in await self.history.stock_totals(period.end):
+            for name in quotas.STOCK_NAMES:  # StockTotal names its fields after the stock metrics
+                if value := getattr(stock, name):
+                    usage.by_metric[name][stock.signatory] = value
         return usage
 
     async def usage(self, signatory: str, period: Period) -> dict[str, Any]:
@@ -65,7 +64,7 @@ class UsageReader:
             metrics[metric] = {
                 "used": used, "allotment": allotment, "cap": cap, "pool_used": pool_usage.total(metric),
                 "percent": round(used / base * 100, 2) if base else None,
-                "reset": period.reset_iso() if metric in FLOW_METRICS else None,
+                "reset": period.reset_iso() if quotas.is_flow(metric) else None,
             }
         return {"signatory": signatory, "period": period.label, "metrics": metrics}
 

@@ -198,7 +198,7 @@ async def test_an_expired_reservation_cannot_be_committed(client):
     resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10,
                                                        "ttl_s": 60}, headers=auth("gateway"))
     rid = (await resp.json())["id"]
-    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))  # no sweep ran yet
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))  # no release job ran yet
     resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
     assert resp.status == 409 and (await resp.json())["error"]["type"] == "reservation_expired"
     assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0
@@ -232,8 +232,8 @@ async def test_a_malformed_decision_changes_nothing(client):
     rd = RedisDecisions(app[appkeys.LEDGER].client, app[appkeys.LEDGER].keys, 3600, 2.0)
     decider = Decider(rd, app[appkeys.CONFIG], app[appkeys.CLOCK], Telemetry())
     now = app[appkeys.CLOCK].now()
-    good = decider._meta(Ask(metric="api_calls", signatory="x", amount=3), now, {})
-    bad = good.replace("\x1fx\x1f", "\x1fx\x1fextra\x1f", 1)
+    good = decider._args(Ask(metric="api_calls", signatory="x", amount=3), now, {})
+    bad = good._replace(signatory="x\x1fextra")  # a field too many once packed
     with pytest.raises(ScriptRefused, match="BAD_META decision 2"):
         await rd.decide([good, bad], int(now.timestamp() * 1000), decider._templates(now))
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0
@@ -326,7 +326,7 @@ async def test_denials_become_per_minute_rows(client):
     app = client.app
     ledger = app[appkeys.LEDGER]
     app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 30, tzinfo=timezone.utc))
-    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], sweep=None, reconcile=None)
+    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], release_expired=None, reconcile=None)
     assert await jobs.flush_denials() == 1
     await wait_written(client)
     store = app[appkeys.STORE]

@@ -8,6 +8,7 @@ from meter.errors import BacklogFull, ScriptRefused
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
+from meter.ledger.wire import IngestResult, LedgerEffect, LedgerEvent
 from meter.telemetry import Telemetry
 
 pytestmark = pytest.mark.redis
@@ -107,13 +108,15 @@ async def test_backlog_full_refuses_and_changes_nothing(ingestor):
 async def test_a_malformed_meta_changes_nothing(ingestor):
     """The script reads every event's meta before it writes: a bad one leaves no dedup key behind."""
     keys = ingestor.keys
-    good = [keys.seen("gw", "m1"), f"f\x1fknown\x1f{keys.flow('api_calls', '2026-03')}\x1f1\x1f0\x1f3600\x1f", b"{}"]
-    bad = [keys.seen("gw", "m2"), "f\x1fknown\x1fextra\x1ffield\x1f1\x1f0\x1f3600\x1f", b"{}"]
+    good = LedgerEvent(keys.seen("gw", "m1"), "known", LedgerEffect("f", keys.flow("api_calls", "2026-03"), 1, 0, 3600),
+                       "", b"{}")
+    # a key with the separator in it: the packed meta has a field too many
+    bad = LedgerEvent(keys.seen("gw", "m2"), "known", LedgerEffect("f", "extra\x1ffield", 1, 0, 3600), "", b"{}")
     with pytest.raises(ScriptRefused, match="BAD_META event 2"):
-        await ingestor.ledger.ingest([*good, *bad], 2)
+        await ingestor.ledger.ingest([good, bad])
     assert not await ingestor.ledger.client.exists(keys.seen("gw", "m1"))
     assert await flow(ingestor, "*") == 0 and await ingestor.ledger.backlog() == 0
-    assert await ingestor.ledger.ingest(good, 1) == (1, 0, 0)
+    assert await ingestor.ledger.ingest([good]) == IngestResult(1, 0, 0)
 
 
 async def test_lost_script_is_reloaded(ingestor):

@@ -15,16 +15,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from meter.errors import Conflict
+from meter.errors import AllocationError  # noqa: F401  (re-exported: policies and callers import it from here)
 from meter.registry.ids import UNATTRIBUTED
 from meter.settings import AllocationSection
 
-
-
-class AllocationError(Conflict):
-    """Allotments cannot be computed from this input (or a policy broke an invariant): 409."""
-
-    type = "allocation_error"
 
 
 @dataclass(frozen=True)

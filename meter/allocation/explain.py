@@ -8,19 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from meter import quotas
 from meter.allocation.base import UNATTRIBUTED, Allotment, Member, Params
 
 Lang = Literal["en", "fr"]
 EXAMPLES = 3
 
-METRIC_LABELS: dict[str, dict[str, str]] = {
-    "en": {"api_calls": "API calls", "update_bytes": "bytes of updates", "records": "records",
-           "raw_bytes": "bytes of raw data", "content_bytes": "bytes of content",
-           "dataset_records": "records per dataset"},
-    "fr": {"api_calls": "appels API", "update_bytes": "octets de mises à jour", "records": "enregistrements",
-           "raw_bytes": "octets de données brutes", "content_bytes": "octets de contenu",
-           "dataset_records": "enregistrements par jeu de données"},
-}
+METRIC_LABELS: dict[str, dict[str, str]] = {  # the metric table's short labels, by language
+    lang: {m.name: m.label(lang) for m in quotas.METRICS} for lang in ("en", "fr")}
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -90,7 +85,7 @@ def explanation(policy_name: str, metric: str, period_label: str, cap: int, memb
     """The allotment of one metric for one period, in words; ``names`` turns ids into names."""
     say = _Say(lang, names or {})
     head = say("head", metric=say.metric(metric), period=period_label, cap=say.number(cap))
-    if metric == "dataset_records":
+    if quotas.metric(metric).per_dataset:
         return f"{head} {say('per_dataset')}"
     if policy_name == "none":
         return f"{head} {say('none')}"

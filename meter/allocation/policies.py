@@ -7,12 +7,12 @@ from meter.allocation.max_min_fair import MaxMinFair
 from meter.allocation.none import NoPolicy
 from meter.allocation.reserved import Reserved
 from meter.allocation.weighted import Weighted
-from meter.settings import METRICS
+from meter import quotas
 
 POLICIES: dict[str, Policy] = {p.name: p for p in (NoPolicy(), Equal(), Weighted(), Reserved(), MaxMinFair())}
 
-# dataset_records is a hard cap per dataset, the same for everyone: sharing it makes no sense.
-APPORTIONED_METRICS = tuple(m for m in METRICS if m != "dataset_records")
+# a per-dataset cap is the same for everyone: sharing it makes no sense (quotas.Metric.apportioned)
+APPORTIONED_METRICS = tuple(m.name for m in quotas.APPORTIONED)
 
 
 def policy_named(name: str) -> Policy:

@@ -21,6 +21,7 @@ import orjson
 import redis.asyncio as redis
 from redis import exceptions as rex
 
+from meter import quotas
 from meter.allocation.base import AllocationError, Allotment, Params, apportion
 from meter.allocation.demand import forecast, with_overrides
 from meter.allocation.explain import Lang, explanation
@@ -34,14 +35,14 @@ from meter.ledger.stream import queue_history_row
 from meter.telemetry import Telemetry
 from meter.periods import Period, day_of, month_of
 from meter.settings import PoolConfig
-from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
+from meter.store.history import HistoryReader
 from meter.store.rows import ch_time
 
 log = logging.getLogger("meter.allocation")
-MONTH_METRICS = ("api_calls", "records", "raw_bytes", "content_bytes")
-DAY_METRICS = ("update_bytes",)
-STOCKS = ("records", "raw_bytes", "content_bytes")
+MONTH_METRICS = quotas.allotted_in("month")  # the flows of the month, and the stocks
+DAY_METRICS = quotas.allotted_in("day")
+STOCKS = tuple(m.name for m in quotas.APPORTIONED if m.stock)
 WATCH_TRIES = 10  # then the last try goes unwatched: a draw at that instant may be lost
 KEEP_S = 40 * 86_400  # documents and hashes outlive their period (late reads, reports)
 
@@ -123,10 +124,9 @@ class Allocator:
     async def _history(self, metric: str, period: Period) -> dict[str, list[int]]:
         """Usage plus denials of the recent comparable periods (3 months, or 28 days), oldest first."""
         assert self.store is not None
-        if metric in STOCKS:
-            sql, params = queries.stock_totals(self.store.db, self.config.pool.id, self.clock.now())
-            index = {"records": 1, "raw_bytes": 2, "content_bytes": 3}[metric]
-            return {row[0]: [int(row[index])] for row in await self.store.rows(sql, params)}
+        history = HistoryReader(self.store, self.config.pool.id)
+        if metric in STOCKS:  # StockTotal names its fields after the stock metrics
+            return {t.signatory: [getattr(t, metric)] for t in await history.stock_totals(self.clock.now())}
         if period.kind == "month":
             months = [period.previous()]
             for _ in range(2):
@@ -134,12 +134,11 @@ class Allocator:
             buckets = [m.first_day.isoformat() for m in months]
         else:
             buckets = [(period.first_day - timedelta(days=n)).isoformat() for n in range(28, 0, -1)]
-        sql, params = queries.demand_history(self.store.db, self.config.pool.id, metric, period.kind,
-                                             date.fromisoformat(buckets[0]), period.first_day,
-                                             self.config.pool.timezone)
+        points = await history.demand_history(metric, period.kind, date.fromisoformat(buckets[0]), period.first_day,
+                                              self.config.pool.timezone)
         found: dict[str, dict[str, int]] = {}
-        for sid, bucket, value in await self.store.rows(sql, params):
-            found.setdefault(sid, {})[str(bucket)] = int(value)
+        for p in points:
+            found.setdefault(p.signatory, {})[str(p.bucket)] = p.value
         # a period without a row was a quiet one: 0, not skipped (a partner gone quiet is forecast
         # low, then the floor, not at its old level)
         return {sid: [values.get(b, 0) for b in buckets] for sid, values in found.items()}
@@ -241,14 +240,13 @@ class Allocator:
     async def _from_history(self, period: Period) -> dict[str, Any] | None:
         if self.store is None:
             return None
-        sql, params = queries.latest_allocation(self.store.db, self.config.pool.id, period.label)
-        rows = await self.store.rows(sql, params)
-        if not rows:
+        row = await HistoryReader(self.store, self.config.pool.id).latest_allocation(period.label)
+        if row is None:
             return None
-        policy, computed_at, allotments, inputs, en, fr = rows[0]
-        return {"pool": self.config.pool.id, "period": period.label, "policy": policy, "projected": False,
-                "computed_at": computed_at, "signatories": orjson.loads(allotments), "inputs": orjson.loads(inputs),
-                "explanation": en, "explanation_fr": fr}
+        return {"pool": self.config.pool.id, "period": period.label, "policy": row.policy, "projected": False,
+                "computed_at": row.computed_at, "signatories": orjson.loads(row.allotments),
+                "inputs": orjson.loads(row.inputs), "explanation": row.explanation_en,
+                "explanation_fr": row.explanation_fr}
 
     async def allotments_for_usage(self, period: Period) -> dict[str, dict[str, int]]:
         """{signatory: {metric: allotment}} for /v1/usage, for the metrics whose period this is."""

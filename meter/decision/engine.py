@@ -1,36 +1,34 @@
 """Decider: asks -> one decide.lua call (shared by concurrent callers) -> decisions.
 
-Builds each decision's script arguments (the period's counter, the caps, the allotment hash,
-the row a consumed check adds to the history), applies shadow mode and, when Redis cannot
-decide, the metric's fail mode, and counts decisions in Prometheus. No ClickHouse here.
+Finds each decision's keys and limits (the period's counter, the caps, the allotment hash, the
+row a consumed check adds to the history) as typed ``DecisionArgs`` (the adapter packs them for
+the script), turns verdicts into decisions, applies, when Redis cannot decide, the metric's fail
+mode, and counts decisions in Prometheus. No ClickHouse here.
 """
 from __future__ import annotations
 
 import itertools
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from meter import quotas
 from meter.clock import Clock
 from meter.decision.batcher import Coalescer
 from meter.decision.model import Ask, Decision
 from meter.errors import Unavailable
-from meter.ingest.validation import FLOW_TYPES
-from meter.ledger.client import as_text
-from meter.ledger.redis_decisions import LedgerLost, RedisDecisions
+from meter.keys import Keys
+from meter.ledger.rebuilt import Rebuild, once_rebuilt
+from meter.ledger.redis_decisions import RedisDecisions
+from meter.ledger.wire import DecisionArgs, Verdict
 from meter.telemetry import Telemetry
 from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.registry.ids import UNATTRIBUTED
-from meter.settings import FLOW_METRICS, PoolConfig
+from meter.settings import PoolConfig
 from meter.store.rows import usage_template
 
-EVENT_TYPE = {metric: etype for etype, metric in FLOW_TYPES.items()}  # the event a flow's usage is
 CHECK_SOURCE = "meter/check"
-SEP = "\x1f"
-
-Rebuild = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +46,26 @@ class Window:
         return self.start_ts <= ts < self.end_ts
 
 
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """What every decision of one metric shares while the process lives (the pool file is read
+    once), derived from the metric table once rather than on every decision."""
+
+    flow: bool
+    stock_counter: str  # a stock's hash; '' for a flow (its period's) and a per-dataset cap
+    cap: int
+    dataset_cap: int | None  # a per-dataset metric's cap, else None
+    enforce: bool
+    allotted: bool  # its allotment hash is read: an allocation policy is on and it is apportioned
+
+
+def fixed_by_metric(config: PoolConfig, keys: Keys, allocating: bool) -> dict[str, Fixed]:
+    return {m.name: Fixed(m.flow, keys.stock(m.name) if m.stock and not m.per_dataset else "",
+                          config.caps.get(m.name), config.caps.get(m.name) if m.per_dataset else None,
+                          config.enforcement.enforced(m.name), allocating and m.apportioned)
+            for m in quotas.METRICS}
+
+
 class Decider:
     def __init__(self, ledger: RedisDecisions, config: PoolConfig, clock: Clock, telemetry: Telemetry,
                  rebuild: Rebuild | None = None) -> None:
@@ -60,6 +78,7 @@ class Decider:
         self.allocating = config.allocation.policy != "none"
         self._coalescer: Coalescer[Ask, Decision] = Coalescer(self._run)
         self._windows: dict[str, Window] = {}
+        self._fixed = fixed_by_metric(config, self.keys, self.allocating)
         self._counted: dict[tuple[str, str, str], object] = {}  # Prometheus children, by labels
         self._ids = itertools.count()
         self._run_id = uuid.uuid4().hex[:12]
@@ -84,34 +103,23 @@ class Decider:
         self.telemetry.decision_batch.observe(len(asks))
         now = self.clock.now()
         periods: dict[str, Window] = {}
-        metas = [self._meta(ask, now, periods) for ask in asks]
-        try:
-            rows = await self._decide_once_rebuilt(metas, now)
+        args = [self._args(ask, now, periods) for ask in asks]
+        now_ms, templates = int(now.timestamp() * 1000), self._templates(now)
+        try:  # never answer from an empty ledger: rebuild it first
+            verdicts = await once_rebuilt(lambda: self.ledger.decide(args, now_ms, templates), self.rebuild)
         except Unavailable as exc:  # Redis away, or the ledger lost and ClickHouse away to rebuild it
             return [self._degraded(ask, exc, periods) for ask in asks]
-        return [self._decision(ask, row, periods) for ask, row in zip(asks, rows)]
+        return [self._decision(ask, v, periods) for ask, v in zip(asks, verdicts)]
 
-    async def _decide_once_rebuilt(self, metas: list[str], now: datetime) -> list[list]:
-        now_ms = int(now.timestamp() * 1000)
-        templates = self._templates(now)
-        try:
-            return await self.ledger.decide(metas, now_ms, templates)
-        except LedgerLost:
-            if self.rebuild is None:
-                raise
-            await self.rebuild()  # never answer from an empty ledger
-            return await self.ledger.decide(metas, now_ms, templates)
-
-    def _templates(self, now: datetime) -> tuple[bytes, bytes]:
-        """History rows of this batch's consumption (summed per signatory and dataset by the script)."""
+    def _templates(self, now: datetime) -> dict[str, bytes]:
+        """History rows of this batch's consumption, per flow (summed per signatory and dataset by the script)."""
         prefix = f"{self._run_id}-{next(self._ids)}-"
-        return (self.usage_template("api_calls", f"{prefix}api_calls-", now),
-                self.usage_template("update_bytes", f"{prefix}update_bytes-", now))
+        return {m: self.usage_template(m, f"{prefix}{m}-", now) for m in quotas.FLOW_NAMES}
 
     def usage_template(self, metric: str, id_prefix: str, now: datetime) -> bytes:
         """The history row of usage the hot path records itself (``rows.usage_template``)."""
         day = now.astimezone(self.config.tz).date()
-        return usage_template(self.config.pool.id, EVENT_TYPE[metric], CHECK_SOURCE, id_prefix, now, day)
+        return usage_template(self.config.pool.id, quotas.metric(metric).event_type, CHECK_SOURCE, id_prefix, now, day)
 
     def counter(self, metric: str, now: datetime) -> tuple[str, int]:
         """A flow's counter key for the current period, and how long it must live."""
@@ -127,7 +135,7 @@ class Decider:
 
     def _window(self, metric: str, now: datetime, periods: dict[str, Window]) -> Window | None:
         """The metric's current period (None for stocks), the same for a whole batch."""
-        if metric not in FLOW_METRICS:
+        if metric not in quotas.FLOW_NAMES:
             return None
         window = periods.get(metric)
         if window is None:
@@ -140,33 +148,26 @@ class Decider:
             periods[metric] = window
         return window
 
-    def _meta(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> str:
-        metric = ask.metric
-        window = self._window(metric, now, periods)
-        counter, ttl, label = "", 0, "current"
-        if window is not None:
+    def _args(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> DecisionArgs:
+        metric, fixed = ask.metric, self._fixed[ask.metric]
+        counter, ttl, label = fixed.stock_counter, 0, "current"
+        if fixed.flow:
+            window = self._window(metric, now, periods)
+            assert window is not None
             counter, label = window.counter, window.label
             ttl = counter_ttl(window.end_ts, now.timestamp())
-        elif metric != "dataset_records":
-            counter = self.keys.stock(metric)
-        cap = self.config.caps.get(metric)
-        dscap = str(cap) if metric == "dataset_records" else ""
-        allot = self.keys.allotments(metric, label) if self.allocating and metric != "dataset_records" else ""
-        idkey = self.keys.seen_check(ask.id) if ask.id else ""
-        enforce = "1" if self.config.enforcement.enforced(metric) else "0"
-        mode = "r" if ask.reserve_id else "c"
-        return SEP.join((mode, metric, ask.signatory, ask.host, ask.dataset, str(ask.amount),
-                         "1" if ask.consume else "0", enforce, counter, str(ttl), str(cap), dscap, allot, idkey,
-                         ask.reserve_id, str(ask.reserve_ttl_s * 1000)))
+        allot = self.keys.allotments(metric, label) if fixed.allotted else ""
+        # positional, in DecisionArgs' order: keywords cost more on every decision
+        return DecisionArgs(metric, ask.signatory, ask.host, ask.dataset, ask.amount, ask.consume, fixed.enforce,
+                            counter, ttl, fixed.cap, fixed.dataset_cap, allot,
+                            self.keys.seen_check(ask.id) if ask.id else "", ask.reserve_id, ask.reserve_ttl_s * 1000)
 
-    def _decision(self, ask: Ask, row: list, periods: dict[str, Window]) -> Decision:
-        allowed, scope, limit, used, remaining, sig, note = row
-        note = as_text(note)
+    def _decision(self, ask: Ask, v: Verdict, periods: dict[str, Window]) -> Decision:
         window = periods.get(ask.metric)
         decision = Decision(
-            allowed=int(allowed) == 1, metric=ask.metric, scope=as_text(scope), limit=int(limit), used=int(used),
-            remaining=max(0, int(remaining)), reset=window.reset if window else None,
-            signatory=as_text(sig), replayed=note == "replay", shadow=note == "shadow")
+            allowed=v.allowed, metric=ask.metric, scope=v.scope, limit=v.limit, used=v.used,
+            remaining=max(0, v.remaining), reset=window.reset if window else None,
+            signatory=v.signatory, replayed=v.note == "replay", shadow=v.note == "shadow")
         if not decision.allowed:
             decision.reason = f"{decision.scope} {ask.metric} limit {decision.limit} would be exceeded"
         elif decision.shadow:

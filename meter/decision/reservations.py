@@ -12,9 +12,9 @@ from typing import Any
 from meter.decision.engine import Decider
 from meter.decision.model import Ask, Decision
 from meter.errors import LedgerUnavailable, NotFound, ReservationExpired
-from meter.ledger.client import as_text, translated
 from meter.ledger.redis_decisions import RedisDecisions
-from meter.settings import FLOW_METRICS
+from meter.ledger.wire import Settled
+from meter import quotas
 
 
 def new_id() -> str:
@@ -45,7 +45,7 @@ class Reservations:
         metric = await self._metric_of(rid)
         counter, ttl, template = "", 0, b""
         now = self.clock.now()
-        if metric in FLOW_METRICS and amount > 0:
+        if quotas.is_flow(metric) and amount > 0:
             counter, ttl = self.decider.counter(metric, now)
             template = self.decider.usage_template(metric, f"reservation-{rid}-", now)
         got = await self.ledger.settle("commit", rid, amount, counter, ttl, template, _ms(now))
@@ -56,18 +56,15 @@ class Reservations:
         return _settled(rid, got, "released", 0)
 
     async def _metric_of(self, rid: str) -> str:
-        async with translated("reservation lookup"):
-            metric = await self.ledger.client.hget(self.keys.reservation(rid), "metric")
+        metric = await self.ledger.reserved_metric(rid)
         if metric is None:
             await self._refuse_expired(rid)
             raise NotFound(f"no reservation {rid!r} (unknown or settled)")
-        return as_text(metric)
+        return metric
 
     async def _refuse_expired(self, rid: str) -> None:
         """One that the sweep released is remembered a day: committing it is a conflict."""
-        async with translated("reservation lookup"):
-            expired = await self.ledger.client.exists(self.keys.reservation_expired(rid))
-        if expired:
+        if await self.ledger.was_expired(rid):
             raise ReservationExpired(rid)
 
 
@@ -75,7 +72,6 @@ def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def _settled(rid: str, got: list, status: str, amount: int) -> dict[str, Any]:
-    metric, sig, reserved, dataset = (as_text(v) for v in got)
-    return {"id": rid, "status": status, "metric": metric, "signatory": sig, "reserved": int(reserved),
-            "committed": amount, "dataset": dataset or None}
+def _settled(rid: str, got: Settled, status: str, amount: int) -> dict[str, Any]:
+    return {"id": rid, "status": status, "metric": got.metric, "signatory": got.signatory,
+            "reserved": got.reserved, "committed": amount, "dataset": got.dataset or None}

@@ -1,12 +1,13 @@
 """RedisDecisions: the hot path's side of the ledger (decide, reserve, commit, release).
 
 Every call is bounded by the pool's Redis timeout; a timeout or a connection failure becomes
-``LedgerUnavailable`` so the decision layer applies the metric's fail mode.
+``LedgerUnavailable`` so the decision layer applies the metric's fail mode. Callers hand typed
+values and get typed answers; the scripts' layouts are packed in ``wire``.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio as redis
 from redis import exceptions as rex
@@ -14,10 +15,10 @@ from redis import exceptions as rex
 from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ReservationExpired
 from meter.keys import Keys
 from meter.ledger import scripts
-from meter.ledger.client import translated
-from meter.ledger.redis_ledger import LedgerLost, shared_script_error
-
-ANSWER_WIDTH = 7  # values per decision in decide.lua's reply
+from meter.ledger.client import as_text, translated
+from meter.ledger.redis_ledger import shared_script_error
+from meter.ledger.wire import (DecisionArgs, Settled, Verdict, pack_decision, pack_templates, unpack_settled,
+                               unpack_verdicts)
 
 
 class RedisDecisions:
@@ -29,21 +30,41 @@ class RedisDecisions:
         self._decide = client.register_script(scripts.source("decide"))
         self._reservation = client.register_script(scripts.source("reservation"))
 
-    async def decide(self, metas: Sequence[str], now_ms: int, templates: tuple[bytes, bytes] = (b"", b"")) -> list[list]:
-        """Run decide.lua on one meta per decision; one reply row per decision.
+    async def decide(self, asks: Sequence[DecisionArgs], now_ms: int,
+                     templates: Mapping[str, bytes] | None = None) -> list[Verdict]:
+        """All ``asks`` in one decide.lua call, atomically; one verdict per ask, in order.
 
-        ``templates``: the history rows of consumed api_calls and update_bytes (decide.lua's header).
+        ``templates``: by flow metric, the history row of what the batch consumes (none: not recorded).
         """
+        packed = [pack_decision(a) for a in asks]
+        return unpack_verdicts(await self._decide_packed(packed, now_ms, pack_templates(templates or {})))
+
+    async def release_expired_reservations(self, now_ms: int) -> None:
+        """Release the reservations past their expiry: decide.lua does so before every batch, so a
+        batch of no decisions does only that (when no traffic comes to do it)."""
+        await self._decide_packed([], now_ms, pack_templates({}))
+
+    async def _decide_packed(self, metas: list[str], now_ms: int, templates: list[bytes]) -> list:
         argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), *templates, *metas]
-        reply = await self._call(self._decide, argv, "decide")
-        return [reply[i:i + ANSWER_WIDTH] for i in range(0, len(reply), ANSWER_WIDTH)]
+        return await self._call(self._decide, argv, "decide")
+
+    async def reserved_metric(self, rid: str) -> str | None:
+        """The metric a reservation holds (None: unknown, settled or expired)."""
+        async with translated("reservation lookup"):
+            metric = await self.client.hget(self.keys.reservation(rid), "metric")
+        return None if metric is None else as_text(metric)
+
+    async def was_expired(self, rid: str) -> bool:
+        """Whether a script released this reservation as expired (remembered a day)."""
+        async with translated("reservation lookup"):
+            return bool(await self.client.exists(self.keys.reservation_expired(rid)))
 
     async def settle(self, op: str, rid: str, amount: int, counter: str, ttl: int, template: bytes | str,
-                     now_ms: int) -> list:
-        """Commit or release a reservation; returns [metric, signatory, reserved, dataset]."""
+                     now_ms: int) -> Settled:
+        """Commit or release a reservation; returns what it was."""
         argv = [self.keys.prefix, op, rid, amount, counter, ttl, template, now_ms]
         try:
-            return await self._call(self._reservation, argv, op)
+            return unpack_settled(await self._call(self._reservation, argv, op))
         except rex.ResponseError as exc:
             if "NOT_FOUND" in str(exc):
                 raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)") from None

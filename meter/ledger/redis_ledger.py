@@ -1,4 +1,7 @@
-"""RedisLedger: the ingestion side of the ledger (dedup, counters, stream append)."""
+"""RedisLedger: the ingestion side of the ledger (dedup, counters, stream append).
+
+Takes typed events (``wire.LedgerEvent``) and packs them for ingest.lua itself (``wire``).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -6,18 +9,12 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import BacklogFull, InvalidEvents, LedgerUnavailable, ScriptRefused
+from meter.errors import BacklogFull, InvalidEvents, LedgerLost, ScriptRefused
 from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import translated
 from meter.ledger.stream import read_backlog
-
-
-
-class LedgerLost(LedgerUnavailable):
-    """Redis answers but has lost the ledger (flushed, failed over): it must be rebuilt first."""
-
-    type = "ledger_lost"
+from meter.ledger.wire import IngestResult, LedgerEvent, pack_events
 
 
 def shared_script_error(exc: rex.ResponseError, what: str) -> Exception | None:
@@ -46,12 +43,9 @@ class RedisLedger:
             found = await self.client.smismember(self.keys.signatory_ids, wanted)
         return {sid for sid, hit in zip(wanted, found) if hit}
 
-    async def ingest(self, groups: Sequence[str | int | bytes], n: int, table: str = "events") -> tuple[int, int, int]:
-        """Run the ingest script on ``n`` events (3 values each: seen key, meta, row).
-
-        Returns (accepted, duplicates, accepted events attributed to ``unattributed``).
-        """
-        argv = [self.keys.prefix, self.dedup_window_s, self.backlog_limit, n, table, *groups]
+    async def ingest(self, events: Sequence[LedgerEvent], table: str = "events") -> IngestResult:
+        """Count, dedup and append ``events`` in one ingest.lua call: all of them or none."""
+        argv = [self.keys.prefix, self.dedup_window_s, self.backlog_limit, len(events), table, *pack_events(events)]
         async with translated("ingest"):
             try:
                 accepted, dups, _, unattributed = await self._ingest(keys=[self.keys.stream, self.keys.backlog], args=argv)
@@ -69,7 +63,7 @@ class RedisLedger:
                         retry_after_s=30,
                     ) from None
                 raise
-        return int(accepted), int(dups), int(unattributed)
+        return IngestResult(int(accepted), int(dups), int(unattributed))
 
     async def backlog(self) -> int:
         return await read_backlog(self.client, self.keys)

@@ -29,7 +29,7 @@ from meter.periods import local_day
 from meter.registry.ids import check_id, id_problem
 from meter.registry.model import problems, validate_body
 from meter.store.clickhouse import ClickHouseStore
-from meter.store.queries import signatory_history
+from meter.store.history import HistoryReader
 from meter.store.rows import ch_time
 
 HISTORY_TABLE = "signatory_changes"
@@ -128,10 +128,9 @@ class Registry:
         if self.store is None:
             raise StoreUnavailable("the history of signatories is read from ClickHouse, which is not configured here")
         await self.get(sid)
-        sql, params = signatory_history(self.store.db, self.keys.pool, sid)
-        rows = await self.store.rows(sql, params)
-        return [{"at": _at(at), "action": action, "changed_by": by, "record": orjson.loads(record)}
-                for at, action, by, record in rows]
+        changes = await HistoryReader(self.store, self.keys.pool).signatory_history(sid)
+        return [{"at": _at(c.at), "action": c.action, "changed_by": c.changed_by, "record": orjson.loads(c.record)}
+                for c in changes]
 
     # writing
 
