@@ -55,7 +55,7 @@ def expressions() -> list[str]:
 def panel(title: str, unit: str, targets: list[tuple[str, str]]) -> timeseries.Panel:
     built = timeseries.Panel().title(title).datasource(PROMETHEUS).unit(unit).min(0).span(12).height(8)
     for i, (expr, legend) in enumerate(targets):
-        built = built.with_target(prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(chr(65 + i)))
+        built = built.with_target(prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(chr(65 + i)).datasource(PROMETHEUS))
     return built
 
 
