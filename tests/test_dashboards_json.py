@@ -50,3 +50,14 @@ def test_every_target_names_its_data_source():
         for panel in catalogue.load(name)["panels"]:
             for target in panel.get("targets", []):
                 assert target["datasource"]["uid"] in ("meter-clickhouse", "meter-prometheus"), panel["title"]
+
+
+def test_mypy_finds_no_issue_in_the_dashboards_code():
+    import subprocess
+    import sys
+
+    from tests.service import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "mypy", "dashboards"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
