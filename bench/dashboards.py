@@ -121,7 +121,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=20_000_000)
     ap.add_argument("--signatories", type=int, default=200)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", type=Path, help="chDB directory kept between runs: loaded once, then reused")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="meter-bench-dashboards-") as tmp:

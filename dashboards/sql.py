@@ -3,7 +3,7 @@
 Tables are named without a database (the data source's default database is the meter's). No pool,
 cap or allotment is written here: the pool is ``${pool}``, caps come from the ``caps`` table and
 allotments from ``allocations``. Flows read the ``usage_daily`` rollup, stocks ``stock_snapshots``,
-denials their per-minute table; only the per-dataset API calls need the raw ``events``.
+denials their per-minute table, API calls per dataset ``api_calls_by_dataset``: never the raw events.
 """
 from __future__ import annotations
 
@@ -200,9 +200,9 @@ ORDER BY time
 """
 
 SIGNATORY_DATASET_CALLS = f"""
-SELECT dataset AS "Dataset", sum(amount) AS "API calls"
-FROM events
-WHERE {POOL} AND type = 'api.call' AND signatory = {SIG} AND $__timeFilter(day)
+SELECT dataset AS "Dataset", sum(calls) AS "API calls"
+FROM api_calls_by_dataset
+WHERE {POOL} AND signatory = {SIG} AND $__timeFilter(day)
 GROUP BY dataset ORDER BY "API calls" DESC LIMIT 20
 """
 

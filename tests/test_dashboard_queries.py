@@ -88,6 +88,8 @@ async def test_api_calls_panels_match_the_usage_api(seeded, pool_id):
         rows = await run(seeded, "API calls per day against the allotment", window(pool_id, signatory=sid))
         assert rows[-1]["Month to date"] == usage["used"]
         assert rows[-1]["Monthly allotment"] == usage["allotment"]
+        datasets = await run(seeded, "API calls per dataset", window(pool_id, signatory=sid))
+        assert sum(r["API calls"] for r in datasets) == usage["used"]
 
 
 async def test_caps_used_now_match_the_pool_api(seeded, pool_id):
