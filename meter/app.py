@@ -122,7 +122,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         if settings.seed_signatories:
             await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
         await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
-        await record_caps(ledger.client, ledger.keys, store, config.pool.id, config.caps.model_dump(), clock.now())
+        await record_caps(store, config.pool.id, config.caps.model_dump(), clock.now())
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
                                      rebuild=rebuild)
     if store is not None:

@@ -7,7 +7,6 @@ import pytest
 
 from meter.caps import record_caps
 from meter.http import appkeys
-from tests.conftest import wait_written
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 
@@ -18,17 +17,15 @@ async def caps_rows(store, pool_id):
 
 
 async def test_start_up_records_the_caps_then_only_changes(client, config, pool_id, clock):
-    await wait_written(client)
-    store, ledger = client.app[appkeys.STORE], client.app[appkeys.LEDGER]
+    store = client.app[appkeys.STORE]
     first = await caps_rows(store, pool_id)
     assert {m: c for m, c, _ in first} == config.caps.model_dump()
     assert {at for _, _, at in first} == {"2026-04-20 12:00:00.000000"}
 
     later = datetime(2026, 5, 2, 8, 0, tzinfo=timezone.utc)
     same = config.caps.model_dump()
-    assert not await record_caps(ledger.client, ledger.keys, store, pool_id, same, later)
-    assert await record_caps(ledger.client, ledger.keys, store, pool_id, {**same, "api_calls": 450_000}, later)
-    await wait_written(client)
+    assert not await record_caps(store, pool_id, same, later)
+    assert await record_caps(store, pool_id, {**same, "api_calls": 450_000}, later)
     rows = await caps_rows(store, pool_id)
     assert len(rows) == 2 * len(first)
     sql = (f"SELECT argMax(cap, effective_at) FROM {store.db}.caps WHERE pool = {{p:String}}"
