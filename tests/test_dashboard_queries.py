@@ -139,3 +139,12 @@ async def test_denials_and_the_explanation_come_from_the_service(seeded, pool_id
 async def test_a_quote_in_a_variable_stays_inside_its_string(seeded, pool_id):
     rows = await run(seeded, "Each metric against its allotment", window(pool_id, signatory="a'b"))
     assert {r["allotment"] for r in rows} == {0}
+
+
+async def test_the_docs_rendering_draws_every_pool_panel(seeded, pool_id, tmp_path):
+    from dashboards import render
+
+    results = await render.panel_results(pool_id, seeded.app[appkeys.STORE])
+    assert all(results.values()), [title for title, rows in results.items() if not rows]
+    render.draw(results, tmp_path / "pool.png")
+    assert (tmp_path / "pool.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
