@@ -11,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run test bench stop-redis clean
+.PHONY: help venv run test bench stop-redis clean dashboards bench-dashboards
 
 help: ## list the targets
 	@echo "meter: quota metering service"
@@ -43,6 +43,12 @@ bench: venv ## run the benchmarks (ingestion, then the hot path with wrk and ngi
 	scripts/test-deps.sh wrk
 	$(VENV)/bin/python bench/ingest.py
 	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python bench/check.py
+
+dashboards: venv ## regenerate the Grafana dashboards' JSON (dashboards/json) from the Python under dashboards/
+	$(VENV)/bin/python -m dashboards
+
+bench-dashboards: venv ## every dashboard panel query on a year of history in chDB; figures in docs/benchmarks.md
+	$(VENV)/bin/python bench/dashboards.py
 
 stop-redis: ## stop the private Redis that `make run` started (it outlives the server)
 	scripts/private-redis.sh stop

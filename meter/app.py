@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from meter.allocation.service import Allocator
+from meter.caps import record_caps
 from meter.clock import Clock, SystemClock
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
@@ -121,6 +122,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         if settings.seed_signatories:
             await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
         await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
+        await record_caps(store, config.pool.id, config.caps.model_dump(), clock.now())
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
                                      rebuild=rebuild)
     if store is not None:

@@ -112,3 +112,12 @@ def received_between(db: str, pool: str, start: datetime, end: datetime) -> Quer
            f" FROM {db}.events WHERE pool = {{pool:String}}"
            " AND received >= {start:DateTime64(6, 'UTC')} AND received < {end:DateTime64(6, 'UTC')}")
     return sql, {"pool": pool, "start": ch_time(start), "end": ch_time(end)}
+
+
+# --- caps in force (dashboards): kept apart so the builders above can change freely ---
+
+def latest_caps(db: str, pool: str) -> Query:
+    """The last recorded cap of each metric: the service records new ones when they differ."""
+    sql = (f"SELECT metric, argMax(cap, effective_at) FROM {db}.caps WHERE pool = {{pool:String}}"
+           " GROUP BY metric ORDER BY metric")
+    return sql, {"pool": pool}
