@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from meter.allocation.base import AllocationError, Policy
+from meter.allocation.elastic import Elastic
 from meter.allocation.equal import Equal
 from meter.allocation.max_min_fair import MaxMinFair
 from meter.allocation.none import NoPolicy
@@ -9,7 +10,7 @@ from meter.allocation.reserved import Reserved
 from meter.allocation.weighted import Weighted
 from meter.settings import METRICS
 
-POLICIES: dict[str, Policy] = {p.name: p for p in (NoPolicy(), Equal(), Weighted(), Reserved(), MaxMinFair())}
+POLICIES: dict[str, Policy] = {p.name: p for p in (NoPolicy(), Equal(), Weighted(), Reserved(), MaxMinFair(), Elastic())}
 
 # dataset_records is a hard cap per dataset, the same for everyone: sharing it makes no sense.
 APPORTIONED_METRICS = tuple(m for m in METRICS if m != "dataset_records")

@@ -42,6 +42,7 @@ log = logging.getLogger("meter.allocation")
 MONTH_METRICS = ("api_calls", "records", "raw_bytes", "content_bytes")
 DAY_METRICS = ("update_bytes",)
 STOCKS = ("records", "raw_bytes", "content_bytes")
+DEMAND_POLICIES = ("max_min_fair", "elastic")  # the policies that share by forecast demand
 WATCH_TRIES = 10  # then the last try goes unwatched: a draw at that instant may be lost
 KEEP_S = 40 * 86_400  # documents and hashes outlive their period (late reads, reports)
 
@@ -80,7 +81,7 @@ class Allocator:
         texts: dict[Lang, list[str]] = {"en": [], "fr": []}
         for metric in metrics_of(period):
             cap = self.config.caps.get(metric)
-            demand = await self._demand(metric, period) if self.section.policy == "max_min_fair" else None
+            demand = await self._demand(metric, period) if self.section.policy in DEMAND_POLICIES else None
             members = members_for(records, self._basis_period(metric, period), self.section.weight, demand)
             result = apportion(self.policy, cap, members, self.params)
             per_metric[metric] = result
@@ -179,6 +180,7 @@ class Allocator:
                     for metric in metrics_of(period):
                         for label in (period.label, "current") if metric in STOCKS and current else (period.label,):
                             self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
+                            self._elastic_fields(pipe, metric, label, period)
                     pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
                     pipe.set(self.keys.allocation_inputs(period.label), fingerprint, ex=ttl)
                     queue_history_row(pipe, self.keys, "allocations", self._history_row(doc, trigger))
@@ -201,6 +203,18 @@ class Allocator:
         pipe.delete(key)
         pipe.hset(key, mapping=fields)
         pipe.expire(key, ttl)
+
+    def _elastic_fields(self, pipe: Any, metric: str, label: str, period: Period) -> None:
+        """Under elastic, a flow's allotments name the protection index and the period it paces;
+        the index is dropped, so decide.lua rebuilds it from the new allotments. Stocks stay hard."""
+        if self.section.policy != "elastic" or metric in STOCKS:
+            return
+        index, rank = self.keys.elastic(metric, label), self.keys.elastic_rank(metric, label)
+        start = int(period.start.timestamp())
+        pipe.hset(self.keys.allotments(metric, label), mapping={
+            "_elastic": index, "_elastic_rank": rank, "_start": start,
+            "_length": int(period.end.timestamp()) - start})
+        pipe.delete(index, rank)
 
     def _history_row(self, doc: dict[str, Any], trigger: str) -> bytes:
         return orjson.dumps({
