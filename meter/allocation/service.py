@@ -21,8 +21,9 @@ import orjson
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.allocation.base import AllocationError, Allotment, Params, apportion
+from meter.allocation.base import AllocationError, Allotment, Member, Params, Policy, apportion
 from meter.allocation.demand import forecast, with_overrides
+from meter.allocation.drf import joint_policies
 from meter.allocation.explain import Lang, explanation
 from meter.allocation.members import members_for
 from meter.allocation.policies import policy_named
@@ -79,11 +80,14 @@ class Allocator:
         per_metric: dict[str, Allotment] = {}
         inputs: dict[str, Any] = {}
         texts: dict[Lang, list[str]] = {"en": [], "fr": []}
+        per_members = {}
         for metric in metrics_of(period):
-            cap = self.config.caps.get(metric)
             demand = await self._demand(metric, period) if self.section.policy in DEMAND_POLICIES else None
-            members = members_for(records, self._basis_period(metric, period), self.section.weight, demand)
-            result = apportion(self.policy, cap, members, self.params)
+            per_members[metric] = members_for(records, self._basis_period(metric, period), self.section.weight, demand)
+        joint = self._joint(per_members)
+        for metric, members in per_members.items():
+            cap = self.config.caps.get(metric)
+            result = apportion(joint.get(metric, self.policy), cap, members, self.params)
             per_metric[metric] = result
             inputs[metric] = {"cap": cap, "members": [
                 {"id": m.id, "weight": m.weight, "active_fraction": m.active_fraction, "demand": m.demand}
@@ -92,6 +96,14 @@ class Allocator:
                 texts[lang].append(explanation(self.section.policy, metric, period.label, cap, members, result,
                                                self.params, lang, names))
         return self._document(period, per_metric, inputs, texts)
+
+    def _joint(self, per_members: dict[str, list[Member]]) -> dict[str, Policy]:
+        """With ``stocks = "drf"`` (max_min_fair, elastic): the stocks' shares, computed jointly."""
+        stocks = {m: per_members[m] for m in STOCKS if m in per_members}
+        if self.section.stocks != "drf" or self.section.policy not in DEMAND_POLICIES or not stocks:
+            return {}
+        caps = {m: self.config.caps.get(m) for m in stocks}
+        return dict(joint_policies(self.section.policy, caps, stocks, self.params))
 
     def _basis_period(self, metric: str, period: Period) -> Period:
         """Flows count partial periods pro rata; a stock's "period" is the current state: who is
