@@ -338,6 +338,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--months", type=_positive, default=12, help="months to replay (default 12)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic world (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--stocks", action="store_true", help="compare drf with one metric at a time on the stocks")
 
 
 def _positive(text: str) -> int:
@@ -348,12 +349,22 @@ def _positive(text: str) -> int:
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.stocks:
+        return _stocks(args)
     names = list(POLICIES) if args.policy == "all" else [args.policy]
     results = run(names, args.months, args.seed)
     if args.json:
         print(json.dumps(as_json(results, args.months, args.seed)))
     else:
         print(format_report(results, args.months, args.seed))
+    return 0
+
+
+def _stocks(args: argparse.Namespace) -> int:
+    from meter.allocation import simulate_stocks  # it builds on this module's world
+
+    rows = simulate_stocks.run(args.seed)
+    print(json.dumps({"seed": args.seed, "stocks": rows}) if args.json else simulate_stocks.format_report(rows, args.seed))
     return 0
 
 
