@@ -66,3 +66,39 @@ async def test_protection_follows_the_partners_own_pace(client):
     assert (await check(client, "busy", 500))["allowed"]
     assert (await check(client, "busy", 0))["remaining"] == 0  # 1000 - 960 - 40
     assert (await check(client, "calme", 40))["allowed"]
+
+
+async def test_the_allocation_says_what_is_guaranteed_and_what_may_be_borrowed(client):
+    await setup(client, EARLY)
+    doc = await (await client.get("/v1/allocations", headers=auth("reader"))).json()
+    assert "borrow" in doc["explanation"] and "emprunt" in doc["explanation_fr"]
+    assert "guarantee" in doc["explanation"] and "garantie" in doc["explanation_fr"]
+
+
+async def test_admins_can_try_elastic(client):
+    body = {"policy": "elastic", "cap": 100, "signatories": [
+        {"id": "a", "weight": 1, "demand": 10}, {"id": "b", "weight": 1, "demand": 50}, {"id": "c", "weight": 1}]}
+    resp = await client.post("/v1/allocations/simulate", json=body, headers=auth("admin"))
+    assert resp.status == 200 and (await resp.json())["allotments"] == {"a": 10, "b": 45, "c": 45}
+
+
+class TestJointStocks:
+    @pytest.fixture
+    def config(self, pool_id):
+        demand = ('demand = { records = { "a" = 900, "b" = 150 }, raw_bytes = { "a" = 300, "b" = 1800 }, '
+                  'content_bytes = { "a" = 0, "b" = 0 } }')
+        return make_config(pool_id, '[caps]\nrecords = 1000\nraw_bytes = 2000\ncontent_bytes = 1000\n'
+                                    f'[allocation]\npolicy = "max_min_fair"\nstocks = "drf"\n'
+                                    f'unattributed_share = 0.1\n{demand}\n')
+
+    async def test_drf_shares_the_stocks_by_dominant_share(self, client):
+        for sid in ("a", "b"):
+            body = {"name": sid, "kind": "commune", "population": 1000, "joined_at": "2020-01-01"}
+            assert (await client.put(f"/v1/signatories/{sid}", json=body, headers=auth("admin"))).status in (200, 201)
+        doc = await (await client.get("/v1/allocations", headers=auth("reader"))).json()
+        got = doc["signatories"]
+        # docs' worked example on 900 records and 1800 bytes: both at 6/7 of their vectors
+        assert (got["a"]["records"], got["b"]["records"]) == (771, 129)
+        assert (got["a"]["raw_bytes"], got["b"]["raw_bytes"]) == (257, 1543)
+        assert got["a"]["content_bytes"] == got["b"]["content_bytes"] == 0
+        assert got["unattributed"]["records"] == 100
