@@ -112,8 +112,16 @@ http {{
     return str(prefix / "nginx.conf"), port
 
 
-def run_workers(workers: int, seconds: int, scripts: dict[str, Path]) -> dict[str, dict[str, float]]:
-    svc = BenchService(HUGE, METER_BENCH_NOOP="true").start(workers)
+def pool_caps(policy: str) -> str:
+    """The pool's caps: huge under ``none``; under an allocating policy, within exact Lua
+    arithmetic of cap x period seconds (elastic's index), and still never reached in a run."""
+    if policy == "none":
+        return HUGE
+    return f'[caps]\napi_calls = 1000000000\n[allocation]\npolicy = "{policy}"\nweight = "weight"\n'
+
+
+def run_workers(workers: int, seconds: int, scripts: dict[str, Path], policy: str = "none") -> dict[str, dict[str, float]]:
+    svc = BenchService(pool_caps(policy), METER_BENCH_NOOP="true").start(workers)
     out: dict[str, dict[str, float]] = {}
     try:
         out["noop"] = wrk(svc.url + "/_bench/noop", scripts["single"], 64, seconds)
@@ -181,6 +189,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--policy", default="none", help="the pool's allocation policy (default none)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/check.py needs wrk: `make bench` installs it (as root), or apt-get install wrk")
@@ -192,7 +201,7 @@ def main() -> None:
     print("| meter workers | load | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
     reports = []
     for workers in args.workers:
-        result = run_workers(workers, args.duration, scripts)
+        result = run_workers(workers, args.duration, scripts, args.policy)
         reports.append(report(workers, result))
         print(reports[-1].split("\n\n")[0], flush=True)
     print()
