@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -124,6 +125,8 @@ def run_workers(workers: int, seconds: int, scripts: dict[str, Path], policy: st
     svc = BenchService(pool_caps(policy), METER_BENCH_NOOP="true").start(workers)
     out: dict[str, dict[str, float]] = {}
     try:
+        if policy != "none":
+            register(svc, [f"s{i}" for i in range(20)])  # the checked signatories hold allotments
         out["noop"] = wrk(svc.url + "/_bench/noop", scripts["single"], 64, seconds)
         out["check"] = wrk(svc.url + "/v1/check", scripts["single"], 64, seconds)
         out["batch100"] = wrk(svc.url + "/v1/check", scripts["batch"], 64, seconds)
@@ -133,6 +136,14 @@ def run_workers(workers: int, seconds: int, scripts: dict[str, Path], policy: st
         svc.stop()
         svc.cleanup_redis()
     return out
+
+
+def register(svc: BenchService, ids: list[str]) -> None:
+    for sid in ids:
+        body = json.dumps({"name": sid, "kind": "commune", "weight": 1}).encode()
+        req = urllib.request.Request(f"{svc.url}/v1/signatories/{sid}", data=body, method="PUT",
+                                     headers={**svc.auth("admin"), "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).close()
 
 
 def run_nginx(svc: BenchService, seconds: int) -> dict[str, dict[str, float]]:

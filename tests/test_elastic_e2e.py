@@ -1,11 +1,12 @@
 """Elastic end to end through /v1/check on the real Redis and chDB, time driven by the injected
 clock: a quiet partner keeps its guarantee early in the month, the others borrow it late."""
+import base64
 from datetime import datetime, timezone
 
 import pytest
 
 from meter.http import appkeys
-from tests.conftest import auth, make_config
+from tests.conftest import TOKENS, auth, make_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 # April 2026 in Paris: from 31 March 22:00 UTC, 30 days; f = 0.1 on 3 April 22:00 UTC, 0.9 on the 27th
@@ -47,6 +48,20 @@ async def test_a_quiet_partner_keeps_its_guarantee_early_in_the_month(client):
     assert (await check(client, "calme", 450))["allowed"]  # all it still needs at a steady pace
     full = await check(client, "calme", 1)
     assert full["allowed"] is False and full["scope"] == "pool"
+
+
+async def test_the_gateways_headers_name_the_limit_that_stopped_it(client):
+    await setup(client, EARLY)
+    body = {"name": "busy", "kind": "commune", "population": 1000, "joined_at": "2020-01-01",
+            "hosts": ["busy.example"]}
+    assert (await client.put("/v1/signatories/busy", json=body, headers=auth("admin"))).status == 200
+    assert (await check(client, "busy", 550))["allowed"]  # its 500 and the 50 calme does not protect
+    resp = await client.get("/v1/authz", headers={"X-Meter-Token": TOKENS["gateway"],
+                                                  "X-Original-Host": "busy.example", "X-Original-URI": "/"})
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
+    key = resp.headers["RateLimit-Policy"].split("pk=")[1].split(";")[0].strip(":")
+    assert base64.b64decode(key) == b"signatory:busy"
+    assert "r=0" in resp.headers["RateLimit"]
 
 
 async def test_the_others_borrow_it_late_in_the_month(client):

@@ -18,9 +18,10 @@
 --         cap, dataset cap ('' unless dataset_records), allotment key ('' = no allocation),
 --         idempotency key ('' = none), reservation id, reservation ttl (ms)
 -- Returns 7 values per decision: allowed (0/1), scope, limit, used, remaining, signatory,
--- note ('' | 'replay' | 'shadow' | 'protected': elastic, borrowing blocked by others' protection); or the error LEDGER_LOST when the ledger must be rebuilt first,
--- or BAD_META (a malformed meta) or ID_CONFLICT (an id sent with another request), and then
--- nothing changed.
+-- note ('' | 'replay' | 'shadow' | 'protected': under elastic, the guarantee is used up and the
+-- others' protection leaves no room to borrow); or the error LEDGER_LOST when the ledger must be
+-- rebuilt first, or BAD_META (a malformed meta) or ID_CONFLICT (an id sent with another
+-- request), and then nothing changed.
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local window, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
@@ -148,7 +149,7 @@ local function el_class(u, a, e, len)
   return 'm'
 end
 
-local function el_add(ix, sid, g, u, a, sign)
+local function el_add(ix, g, u, a, sign)
   if g == 'b' then
     ix.sa = ix.sa + sign * a
   elseif g == 'm' then
@@ -159,12 +160,12 @@ end
 local function el_put(ix, sid, g, u, a)
   local old = ix.members[sid]
   if old then
-    el_add(ix, sid, old.g, old.u, a, -1)
+    el_add(ix, old.g, old.u, a, -1)
     if old.g == 'm' and g ~= 'm' then
       redis.call('ZREM', ix.rank, sid)
     end
   end
-  el_add(ix, sid, g, u, a, 1)
+  el_add(ix, g, u, a, 1)
   if g == 'm' then
     redis.call('ZADD', ix.rank, u / a, sid)
   end
