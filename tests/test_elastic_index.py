@@ -186,3 +186,20 @@ def test_the_pool_is_never_over_its_cap_under_concurrent_checks(shares, cap, lat
             assert used.get("*", 0) <= cap
             assert used.get("*", 0) == sum(n for (sid, n), d in zip(asks, answers) if d.allowed)
     run(scenario())
+
+
+@pytest.mark.redis
+def test_an_index_of_thousands_is_built_in_one_decision():
+    many = {f"m{i:05}": 10 for i in range(5_000)}
+
+    async def scenario():
+        async with Pool("elastic", 100_000, many) as pool:
+            await pool.clients[0].sadd(pool.keys.signatory_ids, *many)
+            pool.clock.set(APRIL + timedelta(seconds=LENGTH // 2))
+            [decision] = await pool.decider().decide([Ask("api_calls", 1, "m00000")])
+            assert decision.allowed
+            index = pool.keys.elastic("api_calls", "2026-04")
+            assert await pool.clients[0].hlen(index) == 3 + 5_000
+            total, e, length = await pool.index_total()
+            assert total == others_protected(many, {"m00000": 1}, e, length) * length
+    run(scenario())

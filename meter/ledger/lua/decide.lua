@@ -161,27 +161,27 @@ local function el_put(ix, sid, g, u, a)
   local old = ix.members[sid]
   if old then
     el_add(ix, old.g, old.u, a, -1)
-    if old.g == 'm' and g ~= 'm' then
-      redis.call('ZREM', ix.rank, sid)
-    end
   end
   el_add(ix, g, u, a, 1)
   if g == 'm' then
-    redis.call('ZADD', ix.rank, u / a, sid)
+    ix.ranked[sid] = u / a
+  elseif old and old.g == 'm' then
+    ix.ranked[sid] = false
   end
   ix.members[sid] = {g = g, u = u}
   ix.dirty[sid] = true
 end
 
+local function el_parse(v) -- an entry "group:use", or false for none
+  if not v then return false end
+  local g, u = string.match(v, '^(%a):(%d+)$')
+  return {g = g, u = tonumber(u)}
+end
+
 local function el_member(ix, sid)
   local m = ix.members[sid]
   if m == nil then
-    local v = redis.call('HGET', ix.key, sid)
-    m = false
-    if v then
-      local g, u = string.match(v, '^(%a):(%d+)$')
-      m = {g = g, u = tonumber(u)}
-    end
+    m = el_parse(redis.call('HGET', ix.key, sid))
     ix.members[sid] = m
   end
   return m or nil
@@ -223,8 +223,19 @@ local function el_index(d)
   local len = num(raw(d.allot, '_length'))
   local e = math.min(math.max(math.floor(now / 1000) - num(raw(d.allot, '_start')), 0), len)
   ix = {key = key, rank = raw(d.allot, '_elastic_rank'), len = math.max(len, 1), members = {}, dirty = {},
-        ttl = d.ttl}
-  local head = redis.call('HMGET', key, '_e', '_sa', '_sx')
+        ranked = {}, ttl = d.ttl} -- ranked: the rank's changes, written once at the end (false: removed)
+  -- one read for the entries this batch names, instead of one per signatory
+  local wanted, names = {}, {'_e', '_sa', '_sx'}
+  for _, other in ipairs(asks) do
+    if other.allot == d.allot and other.sig ~= '' and not wanted[other.sig] then
+      wanted[other.sig] = true
+      names[#names + 1] = other.sig
+    end
+  end
+  local head = redis.call('HMGET', key, unpack(names))
+  for i = 4, #names do
+    ix.members[names[i]] = el_parse(head[i])
+  end
   if head[1] then
     ix.e, ix.sa, ix.sx = math.max(tonumber(head[1]), e), tonumber(head[2]), tonumber(head[3])
     if ix.e > tonumber(head[1]) then
@@ -266,6 +277,13 @@ local function el_others(ix, d, sig)
   return q
 end
 
+-- a command over a long argument list, in slices (Lua's unpack stops at a few thousand values)
+local function sliced(cmd, key, args)
+  for i = 1, #args, 2000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args)))
+  end
+end
+
 local function el_save()
   for key, ix in pairs(indexes) do
     local fields = {'_e', ix.e, '_sa', string.format('%d', ix.sa), '_sx', string.format('%d', ix.sx)}
@@ -274,7 +292,18 @@ local function el_save()
       fields[#fields + 1] = sid
       fields[#fields + 1] = m.g .. ':' .. string.format('%d', m.u)
     end
-    redis.call('HSET', key, unpack(fields))
+    sliced('HSET', key, fields)
+    local add, gone = {}, {}
+    for sid, score in pairs(ix.ranked) do
+      if score then
+        add[#add + 1] = score
+        add[#add + 1] = sid
+      else
+        gone[#gone + 1] = sid
+      end
+    end
+    sliced('ZADD', ix.rank, add)
+    sliced('ZREM', ix.rank, gone)
     redis.call('EXPIRE', key, ix.ttl)
     redis.call('EXPIRE', ix.rank, ix.ttl)
   end
