@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -112,10 +113,20 @@ http {{
     return str(prefix / "nginx.conf"), port
 
 
-def run_workers(workers: int, seconds: int, scripts: dict[str, Path]) -> dict[str, dict[str, float]]:
-    svc = BenchService(HUGE, METER_BENCH_NOOP="true").start(workers)
+def pool_caps(policy: str) -> str:
+    """The pool's caps: huge under ``none``; under an allocating policy, within exact Lua
+    arithmetic of cap x period seconds (elastic's index), and still never reached in a run."""
+    if policy == "none":
+        return HUGE
+    return f'[caps]\napi_calls = 1000000000\n[allocation]\npolicy = "{policy}"\nweight = "weight"\n'
+
+
+def run_workers(workers: int, seconds: int, scripts: dict[str, Path], policy: str = "none") -> dict[str, dict[str, float]]:
+    svc = BenchService(pool_caps(policy), METER_BENCH_NOOP="true").start(workers)
     out: dict[str, dict[str, float]] = {}
     try:
+        if policy != "none":
+            register(svc, [f"s{i}" for i in range(20)])  # the checked signatories hold allotments
         out["noop"] = wrk(svc.url + "/_bench/noop", scripts["single"], 64, seconds)
         out["check"] = wrk(svc.url + "/v1/check", scripts["single"], 64, seconds)
         out["batch100"] = wrk(svc.url + "/v1/check", scripts["batch"], 64, seconds)
@@ -125,6 +136,14 @@ def run_workers(workers: int, seconds: int, scripts: dict[str, Path]) -> dict[st
         svc.stop()
         svc.cleanup_redis()
     return out
+
+
+def register(svc: BenchService, ids: list[str]) -> None:
+    for sid in ids:
+        body = json.dumps({"name": sid, "kind": "commune", "weight": 1}).encode()
+        req = urllib.request.Request(f"{svc.url}/v1/signatories/{sid}", data=body, method="PUT",
+                                     headers={**svc.auth("admin"), "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).close()
 
 
 def run_nginx(svc: BenchService, seconds: int) -> dict[str, dict[str, float]]:
@@ -181,6 +200,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--policy", default="none", help="the pool's allocation policy (default none)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/check.py needs wrk: `make bench` installs it (as root), or apt-get install wrk")
@@ -192,7 +212,7 @@ def main() -> None:
     print("| meter workers | load | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
     reports = []
     for workers in args.workers:
-        result = run_workers(workers, args.duration, scripts)
+        result = run_workers(workers, args.duration, scripts, args.policy)
         reports.append(report(workers, result))
         print(reports[-1].split("\n\n")[0], flush=True)
     print()

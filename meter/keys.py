@@ -96,6 +96,15 @@ class Keys:
         signatory without one gets 0), _borrowing, _burst_cap, _burst_used."""
         return f"{self.prefix}allot:{metric}:{period_label}"
 
+    def elastic(self, metric: str, period_label: str) -> str:
+        """Hash of the elastic policy's protection index (decide.lua): _e, _sa, _sx, and per
+        signatory "group:use"; named in the allotment hash, so the script never builds it."""
+        return f"{self.prefix}elastic:{metric}:{period_label}"
+
+    def elastic_rank(self, metric: str, period_label: str) -> str:
+        """Sorted set of the signatories ahead of pace, by use / guarantee (the index's order)."""
+        return f"{self.prefix}elastic_rank:{metric}:{period_label}"
+
     def allocation(self, period_label: str) -> str:
         """The stored allocation document of a period (JSON), as GET /v1/allocations answers it."""
         return f"{self.prefix}allocation:{period_label}"

@@ -70,10 +70,12 @@ else:
 
 
 class AllocationSection(_Strict):
-    policy: Literal["none", "equal", "weighted", "reserved", "max_min_fair"] = "none"
+    policy: Literal["none", "equal", "weighted", "reserved", "max_min_fair", "elastic"] = "none"
     weight: Literal["population", "weight"] = "population"
     reserved_fraction: float = Field(0.5, ge=0, le=1)
     borrowing: bool = False
+    # max_min_fair and elastic: "drf" apportions records, raw_bytes and content_bytes jointly
+    stocks: Literal["separate", "drf"] = "separate"
     unattributed_share: float = Field(0.05, ge=0, lt=1)
     # max_min_fair: explicit demand per metric and signatory, instead of the forecast
     demand: dict[str, dict[str, int]] = Field(default_factory=dict)

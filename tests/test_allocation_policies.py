@@ -265,7 +265,7 @@ def test_a_policy_that_breaks_the_rules_is_caught():
 
 
 def test_policy_registry():
-    assert list(POLICIES) == ["none", "equal", "weighted", "reserved", "max_min_fair"]
+    assert list(POLICIES) == ["none", "equal", "weighted", "reserved", "max_min_fair", "elastic"]
     assert policy_named("weighted").name == "weighted"
     with pytest.raises(AllocationError, match="unknown allocation policy 'random'"):
         policy_named("random")

@@ -73,3 +73,41 @@ def test_subcommand_for_the_meter_cli(capsys):
     assert "\nweighted " in out and "\nequal " not in out
     with pytest.raises(SystemExit):
         p.parse_args(["simulate", "--policy", "random"])
+
+
+def test_json_has_the_shape_of_the_design(capsys):
+    import json
+
+    assert main(["--policy", "all", "--months", "1", "--seed", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"seed", "months", "asked", "policies"} and out["seed"] == 3 and out["months"] == 1
+    assert set(out["policies"]) == set(POLICIES) and out["asked"] > 0
+    for figures in out["policies"].values():
+        assert set(figures) == {"demand_met", "heavy", "others", "denied_with_room", "fairness", "days_out"}
+        assert all(0 <= figures[k] <= 1 for k in ("demand_met", "heavy", "others", "fairness"))
+        assert isinstance(figures["denied_with_room"], int) and isinstance(figures["days_out"], int)
+
+
+def test_elastic_wastes_little_and_protects_the_light_users(results):
+    elastic, none, fair = results["elastic"], results["none"], results["max_min_fair"]
+    assert elastic.denied_with_room <= 0.01 * elastic.demand
+    assert elastic.met >= none.met - 2 and elastic.heavy_met >= fair.heavy_met
+    assert elastic.days_out <= none.days_out
+
+
+def test_denied_with_room_is_bounded_by_the_room_left_at_the_months_end(results):
+    from meter.allocation.simulate import CAP
+
+    for r in results.values():
+        assert r.denied_with_room <= 2 * CAP  # two months, at most the cap left idle in each
+
+
+def test_the_stock_scenario_compares_drf_with_one_metric_at_a_time(capsys):
+    assert main(["--stocks", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "per metric" in out and "\ndrf " in out and "stranded" in out
+    from meter.allocation.simulate_stocks import run as stocks
+
+    per_metric, drf = stocks(1)
+    assert max(drf["stranded"].values()) < 1e-5 < max(per_metric["stranded"].values())
+    assert drf["dominant_share_jain"] > per_metric["dominant_share_jain"]

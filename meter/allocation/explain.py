@@ -13,6 +13,7 @@ from meter.allocation.base import UNATTRIBUTED, Allotment, Member, Params
 
 Lang = Literal["en", "fr"]
 EXAMPLES = 3
+STOCK_METRICS = ("records", "raw_bytes", "content_bytes")  # elastic lends flows only
 
 METRIC_LABELS: dict[str, dict[str, str]] = {  # the metric table's short labels, by language
     lang: {m.name: m.label(lang) for m in quotas.METRICS} for lang in ("en", "fr")}
@@ -34,6 +35,12 @@ TEXT: dict[str, dict[str, str]] = {
                     "its guarantee is used, first come, first served.",
         "maxmin": "Parts follow forecast demand (max-min fairness): nobody gets more than its forecast, and "
                   "what some do not need is shared among the others in proportion to their {basis}.",
+        "elastic": "Each part is a guarantee, and what a signatory has not used may be borrowed by the others, "
+                   "except what it keeps protected: what a steady user of its guarantee would still need for the "
+                   "rest of the period (all of it at the start, nothing at the end). A signatory may always use "
+                   "its own guarantee; beyond it, it may borrow what the others do not keep protected, within "
+                   "the pool's cap.",
+        "elastic_stock": "For this stock the guarantee is a hard limit: a stock has no period end to pace against.",
         "met": "{count} get their whole forecast.", "met_one": "{count} gets its whole forecast.",
         "short": "Below their forecast: {examples}.",
         "open": "{count} have no forecast yet and get the common level by weight.",
@@ -62,6 +69,13 @@ TEXT: dict[str, dict[str, str]] = {
                     "une fois sa garantie consommée, au premier arrivé.",
         "maxmin": "Les parts suivent la demande prévue (équité max-min) : nul ne reçoit plus que sa prévision, "
                   "et ce dont certains n'ont pas besoin est partagé entre les autres au prorata de leur {basis}.",
+        "elastic": "Chaque part est une garantie, et ce qu'un signataire n'a pas consommé peut être emprunté par les "
+                   "autres, sauf ce qui lui reste protégé : ce dont un usager régulier de sa garantie aurait encore "
+                   "besoin d'ici la fin de la période (tout au début, rien à la fin). Un signataire peut toujours "
+                   "consommer sa propre garantie ; au-delà, il peut emprunter ce que les autres ne gardent pas "
+                   "protégé, dans la limite du plafond du portail.",
+        "elastic_stock": "Pour ce stock, la garantie est une limite ferme : un stock n'a pas de fin de période à "
+                         "laquelle se mesurer.",
         "met": "{count} reçoivent toute leur prévision.", "met_one": "{count} reçoit toute sa prévision.",
         "short": "En dessous de leur prévision : {examples}.",
         "open": "{count} n'ont pas encore de prévision et reçoivent le niveau commun, au prorata de leur poids.",
@@ -91,7 +105,7 @@ def explanation(policy_name: str, metric: str, period_label: str, cap: int, memb
         return f"{head} {say('none')}"
     if not members:
         return f"{head} {say('nobody')}"
-    body = [_who(say, cap, members, allotment), *_how(say, policy_name, cap, members, allotment, params),
+    body = [_who(say, cap, members, allotment), *_how(say, policy_name, cap, members, allotment, params, metric),
             *_pro_rata(say, members), say("rounding")]
     return " ".join([head, *body])
 
@@ -139,7 +153,7 @@ def _who(say: _Say, cap: int, members: Sequence[Member], allotment: Allotment) -
 
 
 def _how(say: _Say, policy: str, cap: int, members: Sequence[Member], allotment: Allotment,
-         params: Params) -> list[str]:
+         params: Params, metric: str = "") -> list[str]:
     basis = say(params.weight_by if params.weight_by in ("population", "weight") else "weight")
     if policy == "equal":
         return [say("equal")]
@@ -151,6 +165,9 @@ def _how(say: _Say, policy: str, cap: int, members: Sequence[Member], allotment:
                     guaranteed=say.number(guaranteed), burst=say.number(allotment.burst))]
     if policy == "max_min_fair":
         return _max_min(say, cap, members, allotment, basis)
+    if policy == "elastic":
+        lending = "elastic_stock" if metric in STOCK_METRICS else "elastic"
+        return [*_max_min(say, cap, members, allotment, basis), say(lending)]
     return []
 
 

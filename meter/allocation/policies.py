@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from meter.allocation.base import AllocationError, Policy
+from meter.allocation.elastic import Elastic
 from meter.allocation.equal import Equal
 from meter.allocation.max_min_fair import MaxMinFair
 from meter.allocation.none import NoPolicy
@@ -9,7 +10,7 @@ from meter.allocation.reserved import Reserved
 from meter.allocation.weighted import Weighted
 from meter import quotas
 
-POLICIES: dict[str, Policy] = {p.name: p for p in (NoPolicy(), Equal(), Weighted(), Reserved(), MaxMinFair())}
+POLICIES: dict[str, Policy] = {p.name: p for p in (NoPolicy(), Equal(), Weighted(), Reserved(), MaxMinFair(), Elastic())}
 
 # a per-dataset cap is the same for everyone: sharing it makes no sense (quotas.Metric.apportioned)
 APPORTIONED_METRICS = tuple(m.name for m in quotas.APPORTIONED)

@@ -22,8 +22,9 @@ import redis.asyncio as redis
 from redis import exceptions as rex
 
 from meter import quotas
-from meter.allocation.base import AllocationError, Allotment, Params, apportion
+from meter.allocation.base import AllocationError, Allotment, Member, Params, Policy, apportion
 from meter.allocation.demand import forecast, with_overrides
+from meter.allocation.drf import joint_policies
 from meter.allocation.explain import Lang, explanation
 from meter.allocation.members import members_for, weight_basis
 from meter.allocation.policies import policy_named
@@ -43,6 +44,7 @@ log = logging.getLogger("meter.allocation")
 MONTH_METRICS = quotas.allotted_in("month")  # the flows of the month, and the stocks
 DAY_METRICS = quotas.allotted_in("day")
 STOCKS = tuple(m.name for m in quotas.APPORTIONED if m.stock)
+DEMAND_POLICIES = ("max_min_fair", "elastic")  # the policies that share by forecast demand
 WATCH_TRIES = 10  # then the last try goes unwatched: a draw at that instant may be lost
 KEEP_S = 40 * 86_400  # documents and hashes outlive their period (late reads, reports)
 
@@ -80,12 +82,15 @@ class Allocator:
         per_metric: dict[str, Allotment] = {}
         inputs: dict[str, Any] = {}
         texts: dict[Lang, list[str]] = {"en": [], "fr": []}
+        per_members = {}
         for metric in metrics_of(period):
+            demand = await self._demand(metric, period) if self.section.policy in DEMAND_POLICIES else None
+            per_members[metric] = members_for(records, self._basis_period(metric, period),
+                                              weight_basis(self.section.policy, self.section.weight), demand)
+        joint = self._joint(per_members)
+        for metric, members in per_members.items():
             cap = self.config.caps.get(metric)
-            demand = await self._demand(metric, period) if self.section.policy == "max_min_fair" else None
-            members = members_for(records, self._basis_period(metric, period),
-                                  weight_basis(self.section.policy, self.section.weight), demand)
-            result = apportion(self.policy, cap, members, self.params)
+            result = apportion(joint.get(metric, self.policy), cap, members, self.params)
             per_metric[metric] = result
             inputs[metric] = {"cap": cap, "members": [
                 {"id": m.id, "weight": m.weight, "active_fraction": m.active_fraction, "demand": m.demand}
@@ -94,6 +99,14 @@ class Allocator:
                 texts[lang].append(explanation(self.section.policy, metric, period.label, cap, members, result,
                                                self.params, lang, names))
         return self._document(period, per_metric, inputs, texts)
+
+    def _joint(self, per_members: dict[str, list[Member]]) -> dict[str, Policy]:
+        """With ``stocks = "drf"`` (max_min_fair, elastic): the stocks' shares, computed jointly."""
+        stocks = {m: per_members[m] for m in STOCKS if m in per_members}
+        if self.section.stocks != "drf" or self.section.policy not in DEMAND_POLICIES or not stocks:
+            return {}
+        caps = {m: self.config.caps.get(m) for m in stocks}
+        return dict(joint_policies(self.section.policy, caps, stocks, self.params))
 
     def _basis_period(self, metric: str, period: Period) -> Period:
         """Flows count partial periods pro rata; a stock's "period" is the current state: who is
@@ -180,6 +193,7 @@ class Allocator:
                     for metric in metrics_of(period):
                         for label in (period.label, "current") if metric in STOCKS and current else (period.label,):
                             self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
+                            self._elastic_fields(pipe, metric, label, period)
                     pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
                     pipe.set(self.keys.allocation_inputs(period.label), fingerprint, ex=ttl)
                     queue_history_row(pipe, self.keys, "allocations", self._history_row(doc, trigger))
@@ -202,6 +216,18 @@ class Allocator:
         pipe.delete(key)
         pipe.hset(key, mapping=fields)
         pipe.expire(key, ttl)
+
+    def _elastic_fields(self, pipe: Any, metric: str, label: str, period: Period) -> None:
+        """Under elastic, a flow's allotments name the protection index and the period it paces;
+        the index is dropped, so decide.lua rebuilds it from the new allotments. Stocks stay hard."""
+        if self.section.policy != "elastic" or metric in STOCKS:
+            return
+        index, rank = self.keys.elastic(metric, label), self.keys.elastic_rank(metric, label)
+        start = int(period.start.timestamp())
+        pipe.hset(self.keys.allotments(metric, label), mapping={
+            "_elastic": index, "_elastic_rank": rank, "_start": start,
+            "_length": int(period.end.timestamp()) - start})
+        pipe.delete(index, rank)
 
     def _history_row(self, doc: dict[str, Any], trigger: str) -> bytes:
         return orjson.dumps({

@@ -19,6 +19,7 @@ precede the first one, as a meter that metered before it allocated would have).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import sys
@@ -31,6 +32,7 @@ from zoneinfo import ZoneInfo
 from meter.allocation.base import UNATTRIBUTED, Allotment, Params, apportion
 from meter.allocation.demand import forecast
 from meter.allocation.members import active_fraction, members_for
+from meter.allocation.enforce import Ledger
 from meter.allocation.policies import POLICIES
 from meter.periods import Period
 
@@ -48,6 +50,7 @@ BOT = "com-007"  # a commune whose datasets a bot scrapes now and then
 BOT_CALLS_PER_DAY = 25_000
 UNATTRIBUTED_PER_DAY = 250
 PARAMS = Params(weight_by="weight")
+DEMAND_POLICIES = ("max_min_fair", "elastic")  # forecast demand, as the allocator does
 
 
 @dataclass(frozen=True)
@@ -212,26 +215,6 @@ def _dates(period: Period) -> list[date]:
 # the replay
 
 
-class _MonthLedger:
-    """The pool's cap and the month's allotments, consumed call by call (borrowing off)."""
-
-    def __init__(self, allotment: Allotment | None) -> None:
-        self.pool = CAP
-        self.left = dict(allotment.shares) if allotment else None
-        self.burst = allotment.burst if allotment else 0
-
-    def serve(self, sid: str, n: int) -> int:
-        """Calls allowed of ``n``; the allotment first, then the burst reserve, within the pool."""
-        own = n if self.left is None else min(n, self.left.get(sid, 0))
-        allowed = min(own + min(n - own, self.burst), self.pool)
-        from_own = min(own, allowed)
-        if self.left is not None:
-            self.left[sid] = self.left.get(sid, 0) - from_own
-        self.burst -= allowed - from_own
-        self.pool -= allowed
-        return allowed
-
-
 @dataclass
 class _Tally:
     served: Counter[str] = field(default_factory=Counter)
@@ -242,31 +225,51 @@ class _Tally:
 def replay(world: World, name: str) -> Result:
     tally = _Tally()
     for index in range(HISTORY_MONTHS, len(world.periods)):
-        ledger = _MonthLedger(_allotment(world, name, index))
-        for day in world.days[index]:
-            _serve_day(ledger, day, tally)
+        _replay_month(world, name, index, tally)
     asked = sum(world.demand[HISTORY_MONTHS:], Counter())
     return _result(name, world, asked, tally)
+
+
+def _replay_month(world: World, name: str, index: int, tally: _Tally) -> None:
+    """One month through the service's rules; idle room is counted at the month's end (§5)."""
+    ledger = _ledger(name, _allotment(world, name, index), world.periods[index])
+    days = world.days[index]
+    denied = 0
+    for day_index, day in enumerate(days):
+        denied += _serve_day(ledger, day, tally, day_index, len(days))
+    tally.denied_with_room += min(denied, CAP - ledger.pool)
+
+
+def _ledger(name: str, allotment: Allotment | None, period: Period) -> Ledger:
+    """The month's counters under the policy's rules, as decide.lua enforces them."""
+    if allotment is None:
+        return Ledger(CAP)
+    return Ledger(CAP, allotment.shares, allotment.burst if name == "reserved" else None,
+                  period.seconds if name == "elastic" else None)
 
 
 def _allotment(world: World, name: str, index: int) -> Allotment | None:
     if name == "none":
         return None
-    demand = forecast(world.history(index)) if name == "max_min_fair" else None
+    demand = forecast(world.history(index)) if name in DEMAND_POLICIES else None
     members = members_for(world.records, world.periods[index], "weight", demand)
     return apportion(POLICIES[name], CAP, members, PARAMS)
 
 
-def _serve_day(ledger: _MonthLedger, day: list[tuple[str, int]], tally: _Tally) -> None:
-    ran_out = False
-    for sid, n in day:
-        allowed = ledger.serve(sid, n)
+def _serve_day(ledger: Ledger, day: list[tuple[str, int]], tally: _Tally, day_index: int, days: int) -> int:
+    """The day's arrivals in order, each at its own instant of the month; returns the calls denied."""
+    ran_out, denied = False, 0
+    length = ledger.index.length if ledger.index is not None else 0
+    for i, (sid, n) in enumerate(day):
+        elapsed = int((day_index + (i + 0.5) / len(day)) * length / days)
+        allowed = ledger.serve(sid, n, elapsed)
         if sid == UNATTRIBUTED:
             continue
         tally.served[sid] += allowed
-        tally.denied_with_room += min(n - allowed, ledger.pool)
-        ran_out = ran_out or (allowed < n and ledger.pool == 0)
+        denied += n - allowed
+        ran_out = ran_out or (allowed < n and ledger.pool >= CAP)
     tally.days_out += ran_out
+    return denied
 
 
 def _result(name: str, world: World, asked: Counter[str], tally: _Tally) -> Result:
@@ -317,7 +320,7 @@ def _title(results: Sequence[Result], months: int | None, seed: int | None) -> s
 
 def _legend() -> list[str]:
     return ["demand met: calls served / calls asked by signatories (heavy: the 4 heavy users; others: the rest)",
-            "denied with room: calls denied while the pool still had room for them (idle capacity)",
+            "denied with room: per month, the smaller of the calls denied and the cap left unused at its end",
             "fairness: Jain's index of each signatory's satisfied fraction (1 = everyone equally served)",
             "days out: days on which a call was denied because the pool's cap was used up"]
 
@@ -334,6 +337,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", default="all", choices=[*POLICIES, "all"], help="a policy, or all (default)")
     p.add_argument("--months", type=_positive, default=12, help="months to replay (default 12)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic world (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--stocks", action="store_true", help="compare drf with one metric at a time on the stocks")
 
 
 def _positive(text: str) -> int:
@@ -344,9 +349,31 @@ def _positive(text: str) -> int:
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.stocks:
+        return _stocks(args)
     names = list(POLICIES) if args.policy == "all" else [args.policy]
-    print(format_report(run(names, args.months, args.seed), args.months, args.seed))
+    results = run(names, args.months, args.seed)
+    if args.json:
+        print(json.dumps(as_json(results, args.months, args.seed)))
+    else:
+        print(format_report(results, args.months, args.seed))
     return 0
+
+
+def _stocks(args: argparse.Namespace) -> int:
+    from meter.allocation import simulate_stocks  # it builds on this module's world
+
+    rows = simulate_stocks.run(args.seed)
+    print(json.dumps({"seed": args.seed, "stocks": rows}) if args.json else simulate_stocks.format_report(rows, args.seed))
+    return 0
+
+
+def as_json(results: Sequence[Result], months: int, seed: int) -> dict[str, object]:
+    """The shape of DESIGN §5: fractions in [0, 1] of the calls asked, counts as integers."""
+    return {"seed": seed, "months": months, "asked": results[0].demand if results else 0,
+            "policies": {r.policy: {"demand_met": r.met / 100, "heavy": r.heavy_met / 100,
+                                    "others": r.others_met / 100, "denied_with_room": r.denied_with_room,
+                                    "fairness": r.fairness, "days_out": r.days_out} for r in results}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

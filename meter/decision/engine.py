@@ -170,6 +170,9 @@ class Decider:
             signatory=v.signatory, replayed=v.note == "replay", shadow=v.note == "shadow")
         if not decision.allowed:
             decision.reason = f"{decision.scope} {ask.metric} limit {decision.limit} would be exceeded"
+            if v.note == "protected":  # elastic: what stopped it is the others' protection, not a fixed share
+                decision.reason = (f"signatory {ask.metric}: its guarantee is used up, and what the others keep "
+                                   f"protected leaves {decision.remaining} to borrow")
         elif decision.shadow:
             decision.reason = "shadow mode: this request would have been denied"
         elif decision.replayed:

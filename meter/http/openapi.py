@@ -95,7 +95,7 @@ SCHEMAS: dict[str, Any] = {
         "explanation_fr": {"type": "string", "description": "the same, in French"},
         "inputs": {"type": "object", "description": "per metric: cap, members (weight, active fraction, demand)"}}},
     "SimulationRequest": {"type": "object", "required": ["policy", "cap", "signatories"], "properties": {
-        "policy": {"enum": ["none", "equal", "weighted", "reserved", "max_min_fair"]},
+        "policy": {"enum": ["none", "equal", "weighted", "reserved", "max_min_fair", "elastic"]},
         "cap": {"type": "integer", "minimum": 0}, "reserved_fraction": {"type": "number"},
         "signatories": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
             "id": {"type": "string"}, "weight": {"type": "number"}, "demand": {"type": "integer"}}}}}},

@@ -18,9 +18,10 @@
 --         cap, dataset cap ('' unless dataset_records), allotment key ('' = no allocation),
 --         idempotency key ('' = none), reservation id, reservation ttl (ms)
 -- Returns 7 values per decision: allowed (0/1), scope, limit, used, remaining, signatory,
--- note ('' | 'replay' | 'shadow'); or the error LEDGER_LOST when the ledger must be rebuilt first,
--- or BAD_META (a malformed meta) or ID_CONFLICT (an id sent with another request), and then
--- nothing changed.
+-- note ('' | 'replay' | 'shadow' | 'protected': under elastic, the guarantee is used up and the
+-- others' protection leaves no room to borrow); or the error LEDGER_LOST when the ledger must be
+-- rebuilt first, or BAD_META (a malformed meta) or ID_CONFLICT (an id sent with another
+-- request), and then nothing changed.
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local window, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
@@ -130,6 +131,186 @@ local function incr(key, field, by)
   d[field] = (d[field] or 0) + by
 end
 
+-- elastic: the others' protection, kept as an index instead of summed over every signatory.
+-- The allotment hash names the index (_elastic: hash, _elastic_rank: sorted set) and the period
+-- (_start, _length, unix seconds). With f = e / T (elapsed over length, in whole seconds),
+-- protected_t = min(max(0, A_t - u_t), (1 - f) A_t) falls in one of three groups:
+--   'b' (u_t T < e A_t, behind the pace): (1 - f) A_t, summed in _sa as sum A_t;
+--   'm' (on or ahead of pace, u_t < A_t): A_t - u_t, summed in _sx, and ranked by u_t / A_t;
+--   'z' (guarantee used up): 0.
+-- So sum_t protected_t x T = (T - e) _sa + T _sx, in integers. Time only moves 'm' members to
+-- 'b' (the rank says which, cheaply); use only moves the deciding signatory. The index holds,
+-- per member, "group:u" for the use it last saw: use that arrived by events alone is seen when
+-- that signatory next checks, and until then its protection is counted high (the safe side).
+-- The allocator deletes the index whenever it rewrites the allotments; it is rebuilt here, once.
+local indexes = {}
+
+local function el_class(u, a, e, len)
+  if a <= 0 or u >= a then return 'z' end
+  if u * len < e * a then return 'b' end
+  return 'm'
+end
+
+local function el_add(ix, g, u, a, sign)
+  if g == 'b' then
+    ix.sa = ix.sa + sign * a
+  elseif g == 'm' then
+    ix.sx = ix.sx + sign * (a - u)
+  end
+end
+
+local function el_put(ix, sid, g, u, a)
+  local old = ix.members[sid]
+  if old then
+    el_add(ix, old.g, old.u, a, -1)
+  end
+  el_add(ix, g, u, a, 1)
+  if g == 'm' then
+    ix.ranked[sid] = u / a
+  elseif old and old.g == 'm' then
+    ix.ranked[sid] = false
+  end
+  ix.members[sid] = {g = g, u = u}
+  ix.dirty[sid] = true
+end
+
+local function el_parse(v) -- an entry "group:use", or false for none
+  if not v then return false end
+  local g, u = string.match(v, '^(%a):(%d+)$')
+  return {g = g, u = tonumber(u)}
+end
+
+local function el_member(ix, sid)
+  local m = ix.members[sid]
+  if m == nil then
+    m = el_parse(redis.call('HGET', ix.key, sid))
+    ix.members[sid] = m
+  end
+  return m or nil
+end
+
+local function el_build(ix, d)
+  local all = redis.call('HGETALL', d.allot)
+  local fields = cache[d.allot] or {}
+  cache[d.allot] = fields
+  for i = 1, #all, 2 do
+    fields[all[i]] = all[i + 1]
+  end
+  redis.call('DEL', ix.rank)
+  ix.sa, ix.sx = 0, 0
+  for i = 1, #all, 2 do
+    local sid, a = all[i], tonumber(all[i + 1]) or 0
+    if string.sub(sid, 1, 1) ~= '_' and a > 0 then
+      local u = get(d.counter, sid)
+      el_put(ix, sid, el_class(u, a, ix.e, ix.len), u, a)
+    end
+  end
+end
+
+-- time moves on: members of 'm' whose ratio the pace has passed join 'b'
+local function el_advance(ix, d)
+  local bound = ix.e / ix.len
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ix.rank, '-inf', bound + bound * 1e-9 + 1e-12)) do
+    local m, a = el_member(ix, sid), num(raw(d.allot, sid))
+    if m and m.g == 'm' and m.u * ix.len < ix.e * a then -- the score only narrows: this decides
+      el_put(ix, sid, 'b', m.u, a)
+    end
+  end
+end
+
+local function el_index(d)
+  local key = raw(d.allot, '_elastic')
+  local ix = indexes[key]
+  if ix then return ix end
+  local len = num(raw(d.allot, '_length'))
+  local e = math.min(math.max(math.floor(now / 1000) - num(raw(d.allot, '_start')), 0), len)
+  ix = {key = key, rank = raw(d.allot, '_elastic_rank'), len = math.max(len, 1), members = {}, dirty = {},
+        ranked = {}, ttl = d.ttl} -- ranked: the rank's changes, written once at the end (false: removed)
+  -- one read for the entries this batch names, instead of one per signatory
+  local wanted, names = {}, {'_e', '_sa', '_sx'}
+  for _, other in ipairs(asks) do
+    if other.allot == d.allot and other.sig ~= '' and not wanted[other.sig] then
+      wanted[other.sig] = true
+      names[#names + 1] = other.sig
+    end
+  end
+  local head = redis.call('HMGET', key, unpack(names))
+  for i = 4, #names do
+    ix.members[names[i]] = el_parse(head[i])
+  end
+  if head[1] then
+    ix.e, ix.sa, ix.sx = math.max(tonumber(head[1]), e), tonumber(head[2]), tonumber(head[3])
+    if ix.e > tonumber(head[1]) then
+      el_advance(ix, d)
+    end
+  else
+    ix.e = e
+    el_build(ix, d)
+  end
+  indexes[key] = ix
+  return ix
+end
+
+-- the deciding signatory's own entry follows its counter
+local function el_refresh(ix, d, sig)
+  local a = num(raw(d.allot, sig))
+  if a <= 0 then return end
+  local u = get(d.counter, sig)
+  local m = el_member(ix, sig)
+  if not m or m.u ~= u then
+    el_put(ix, sig, el_class(u, a, ix.e, ix.len), u, a)
+  end
+end
+
+-- ceil(sum over t ~= sig of protected_t), exactly
+local function el_others(ix, d, sig)
+  local total = (ix.len - ix.e) * ix.sa + ix.len * ix.sx
+  local m, a = el_member(ix, sig), num(raw(d.allot, sig))
+  if m then
+    if m.g == 'b' then
+      total = total - (ix.len - ix.e) * a
+    elseif m.g == 'm' then
+      total = total - ix.len * (a - m.u)
+    end
+  end
+  local q = math.floor(total / ix.len)
+  if q * ix.len > total then q = q - 1 elseif (q + 1) * ix.len <= total then q = q + 1 end
+  if q * ix.len < total then q = q + 1 end
+  return q
+end
+
+-- a command over a long argument list, in slices (Lua's unpack stops at a few thousand values)
+local function sliced(cmd, key, args)
+  for i = 1, #args, 2000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args)))
+  end
+end
+
+local function el_save()
+  for key, ix in pairs(indexes) do
+    local fields = {'_e', ix.e, '_sa', string.format('%d', ix.sa), '_sx', string.format('%d', ix.sx)}
+    for sid in pairs(ix.dirty) do
+      local m = ix.members[sid]
+      fields[#fields + 1] = sid
+      fields[#fields + 1] = m.g .. ':' .. string.format('%d', m.u)
+    end
+    sliced('HSET', key, fields)
+    local add, gone = {}, {}
+    for sid, score in pairs(ix.ranked) do
+      if score then
+        add[#add + 1] = score
+        add[#add + 1] = sid
+      else
+        gone[#gone + 1] = sid
+      end
+    end
+    sliced('ZADD', ix.rank, add)
+    sliced('ZREM', ix.rank, gone)
+    redis.call('EXPIRE', key, ix.ttl)
+    redis.call('EXPIRE', ix.rank, ix.ttl)
+  end
+end
+
 local known = {}
 local function resolve(sig, host, dataset)
   if sig ~= '' then
@@ -166,7 +347,14 @@ local function constraints(d, sig)
     if not allot and raw(d.allot, '_on') then
       allot = '0' -- allotments are in force and this signatory has none (left, or not yet joined)
     end
-    if allot and raw(d.allot, '_borrowing') ~= '1' then
+    if allot and raw(d.allot, '_elastic') then -- elastic: its guarantee, or else borrow what is not protected
+      allot = num(allot)
+      local used = get(d.counter, sig) + get(held, sig)
+      local ix = el_index(d)
+      el_refresh(ix, d, sig)
+      local borrow = tonumber(d.cap) - out[1][3] - el_others(ix, d, sig)
+      out[2] = {'signatory', used + math.max(allot - used, borrow), used, elastic = ix}
+    elseif allot and raw(d.allot, '_borrowing') ~= '1' then
       allot = num(allot)
       local used = get(d.counter, sig) + get(held, sig)
       local burst_cap = raw(d.allot, '_burst_cap')
@@ -268,6 +456,9 @@ for i = 0, n - 1 do
     local sig = resolve(d.sig, d.host, d.dataset)
     local list, burst = constraints(d, sig)
     local c, ok = tightest(list, d.amount)
+    if not ok and c.elastic and list[1][2] - list[1][3] - d.amount < 0 then
+      c = list[1] -- the pool is full: that, not the others' protection, is what stops it
+    end
     if restored then
       ok = true -- its answer again: allowed, with the counters as they are now
     end
@@ -278,6 +469,8 @@ for i = 0, n - 1 do
       deny_count(sig, d.metric, c[1])
       if not enforce then
         note = 'shadow'
+      elseif c.elastic then
+        note = 'protected' -- its guarantee is used up and the others' protection leaves no room
       end
     end
     local used = c[3]
@@ -288,6 +481,9 @@ for i = 0, n - 1 do
       elseif d.consume and templates[d.metric] then
         consume(d, sig, burst)
         used = used + d.amount
+        if list[2] and list[2].elastic then
+          el_refresh(list[2].elastic, d, sig)
+        end
         if templates[d.metric] ~= '' and d.amount > 0 then
           record(d.metric, sig, d.dataset, d.amount, d.idkey, d.fp)
         end
@@ -318,6 +514,7 @@ for key, fields in pairs(dirty) do
     end
   end
 end
+el_save()
 for key, ttl in pairs(expire) do
   redis.call('EXPIRE', key, ttl)
 end
