@@ -24,9 +24,11 @@ from meter.errors import ConfigError
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
+from meter.ingest.attribution import Attribution
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
 from meter.ledger.client import check_no_eviction, connect, translated
+from meter.ledger.owners import RedisOwners
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
@@ -122,7 +124,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
         await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
-                                     rebuild=rebuild)
+                                     rebuild=rebuild, attribution=_attribution(app))
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
@@ -130,6 +132,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     yield
+
+
+def _attribution(app: web.Application) -> Attribution:
+    """Subject-less events: by host or dataset (as /v1/authz), or by publisher (DESIGN §4)."""
+    ledger = app[appkeys.LEDGER]
+    return Attribution(RedisOwners(ledger.client, ledger.keys), app[appkeys.CONFIG].collectors.ods.publishers)
 
 
 async def _seed(registry: Registry, path: Path) -> None:

@@ -7,15 +7,17 @@ script, so an event is counted and in the stream before the producer hears "acce
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from meter.clock import Clock
 from meter.errors import Forbidden
+from meter.ingest.attribution import Attribution
 from meter.ingest.validation import FLOW_TYPES, UsageEvent, validate_events
 from meter.keys import Keys
+from meter.ledger.owners import RedisOwners
 from meter.ledger.redis_ledger import LedgerLost, RedisLedger
 from meter.registry.ids import UNATTRIBUTED
 from meter.telemetry import Telemetry
@@ -32,7 +34,9 @@ class IngestResult:
 
 class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
-                 max_events: int, rebuild: Callable[[], Awaitable[None]] | None = None) -> None:
+                 max_events: int, rebuild: Callable[[], Awaitable[None]] | None = None,
+                 attribution: Attribution | None = None) -> None:
+        self.attribution = attribution or Attribution(RedisOwners(ledger.client, ledger.keys), {})
         self.ledger = ledger
         self.keys: Keys = ledger.keys
         self.pool = pool
@@ -47,6 +51,7 @@ class Ingestor:
         received = self.clock.now()
         try:
             events = validate_events(raw, received, self.max_events)
+            events = await self._attribute(events, raw)
             _check_binding(events, bound_signatory)
         except Exception:
             self.telemetry.events_rejected.inc(len(raw))
@@ -64,6 +69,13 @@ class Ingestor:
         self.telemetry.events_duplicate.inc(dups)
         self.telemetry.events_unattributed.inc(unattributed)
         return IngestResult(accepted, dups)
+
+    async def _attribute(self, events: list[UsageEvent], raw: list[Any]) -> list[UsageEvent]:
+        """Events sent without a subject get the one the service finds for them (DESIGN §4)."""
+        if all(ev.subject for ev in events):
+            return events
+        subjects = await self.attribution.subjects([(ev.subject, ev.type, r["data"]) for ev, r in zip(events, raw)])
+        return [ev if ev.subject == s else replace(ev, subject=s) for ev, s in zip(events, subjects)]
 
     def _period(self, kind: str, day: date) -> Period:
         key = (kind, day)

@@ -128,6 +128,7 @@ local function incr(key, field, by)
   d[field] = (d[field] or 0) + by
 end
 
+--!include owner
 local known = {}
 local function resolve(sig, host, dataset)
   if sig ~= '' then
@@ -137,15 +138,7 @@ local function resolve(sig, host, dataset)
     if known[sig] then return sig end
     return 'unattributed'
   end
-  if host ~= '' then
-    local s = raw(prefix .. 'hosts', host)
-    if s then return s end
-  end
-  if dataset ~= '' then
-    local s = raw(prefix .. 'ds:' .. dataset, 'sig')
-    if s then return s end
-  end
-  return 'unattributed'
+  return owner_of(raw, prefix, host, dataset)
 end
 
 -- the constraints of one decision, each {scope, limit, used}
