@@ -18,6 +18,7 @@ from aiohttp import web
 
 from meter.allocation.service import Allocator
 from meter.clock import Clock, SystemClock
+from meter.collectors.ods_job import OdsPoll
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
 from meter.errors import ConfigError
@@ -197,4 +198,10 @@ def _scheduler(app: web.Application) -> Scheduler:
         scheduler.add_cron("allocations_period_start", lambda: allocator.ensure_current("period start"),
                            hour=0, minute=0, second=5)
         scheduler.add("allocations_refresh", lambda: allocator.ensure_current("schedule"), seconds=10)
+    ods = app[appkeys.CONFIG].collectors.ods
+    if ods.portal:  # the service polls the portal's catalogue itself (DESIGN §9)
+        settings = app[appkeys.SETTINGS]
+        poll = OdsPoll(ods.portal, settings.ods_apikey, settings.data_dir / "collectors", app[appkeys.INGESTOR],
+                       app[appkeys.CLOCK])
+        scheduler.add("ods_poll", poll, seconds=ods.interval_s)
     return scheduler

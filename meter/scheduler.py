@@ -2,7 +2,8 @@
 
 A job takes a Redis lock (``SET NX PX``) for its run; a process that does not get it skips that
 run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``) and listed in
-docs/operations.md: ledger watch, reservation sweep, denial flush, reconciliation, allocations.
+docs/operations.md: ledger watch, reservation sweep, denial flush, reconciliation, allocations,
+and the ODS catalogue poll when ``[collectors.ods] portal`` is set (``meter/collectors/ods_job.py``).
 """
 from __future__ import annotations
 
