@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TOKENS, pool_toml
-from tests.nginx import DEPLOY, FakePortal, _temp_paths, find_nginx
+from tests.nginx import DEPLOY, _temp_paths, find_nginx
 from tests.service import ROOT, Service, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -29,10 +29,11 @@ RECORDS = "/api/explore/v2.1/catalog/datasets/arrets-bus/records"
 
 
 class LoggingNginx:
-    """nginx as a plain reverse proxy to the portal (no auth_request: the gateway that does not
-    call /v1/authz), logging with the shipped meter_json format; /api/missing answers 404."""
+    """nginx as the portal's gateway without auth_request (one that does not call /v1/authz),
+    logging with the shipped meter_json format. It answers 200 itself (a proxied stand-in portal
+    adds nothing to what is logged), and 404 under /api/missing."""
 
-    def __init__(self, prefix: Path, portal_port: int) -> None:
+    def __init__(self, prefix: Path) -> None:
         self.prefix, self.port = prefix, free_port()
         self.log = prefix / "logs" / "meter.log"
         for sub in ("logs", "temp"):
@@ -51,15 +52,10 @@ http {{
 {_temp_paths(prefix)}
     include {DEPLOY}/meter-log-format.conf;
     access_log {self.log} meter_json;
-    upstream portal {{ server 127.0.0.1:{portal_port}; keepalive 8; }}
     server {{
         listen 127.0.0.1:{self.port};
         location /api/missing {{ return 404; }}
-        location / {{
-            proxy_pass http://portal;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }}
+        location / {{ return 200 "portal"; }}
     }}
 }}
 """)
@@ -154,7 +150,7 @@ def setup(tmp_path, pool_id, redis_client):
     svc = Service(pool_file, tmp_path / "data").start()
     body = json.dumps({"name": "Loiret", "kind": "departement", "hosts": ["loiret.data.example"]}).encode()
     assert svc.request("PUT", "/v1/signatories/loiret", body, ADMIN)[0] == 201
-    with FakePortal() as portal, LoggingNginx(tmp_path / "nginx", portal.port) as nginx:
+    with LoggingNginx(tmp_path / "nginx") as nginx:
         yield svc, nginx, tmp_path / "state"
     svc.stop()
 

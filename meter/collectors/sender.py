@@ -43,7 +43,7 @@ class Sent:
 @dataclass
 class Backoff:
     first_s: float = 0.5
-    max_s: float = 30.0
+    max_s: float = 10.0  # a meter back from a restart is used again within seconds
 
     def delays(self):
         delay = self.first_s
