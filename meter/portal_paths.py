@@ -19,16 +19,26 @@ _DATASET_PATHS = (
 _QUERY_PATHS = re.compile(r"^/api/records/1\.0/")
 
 
+def _split(uri: str) -> tuple[str, str]:
+    """(path, query); a plain string split for the usual origin-form URI (the collector reads
+    millions of them), urlsplit for anything else (an absolute URI)."""
+    if uri.startswith("/") and not uri.startswith("//"):
+        path, _, query = uri.partition("#")[0].partition("?")
+        return path, query
+    parts = urlsplit(uri)
+    return parts.path, parts.query
+
+
 def dataset_of(uri: str) -> str:
     """The dataset id an OpenDataSoft path names, or '' (also for one that is not printable text:
     the path is the client's, and what it decodes to must not reach the ledger script)."""
-    parts = urlsplit(uri)
+    path, query = _split(uri)
     found = ""
     for pattern in _DATASET_PATHS:
-        if m := pattern.match(parts.path):
+        if m := pattern.match(path):
             found = unquote(m.group(1))
             break
     else:
-        if _QUERY_PATHS.match(parts.path):
-            found = (parse_qs(parts.query).get("dataset") or [""])[0]
+        if _QUERY_PATHS.match(path):
+            found = (parse_qs(query).get("dataset") or [""])[0]
     return found[:MAX_NAME] if found.isprintable() else ""

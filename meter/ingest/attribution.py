@@ -47,8 +47,10 @@ class Attribution:
                         and _text(d, "publisher")]
         if by_host:
             pairs = [(_text(events[i][2], "host").lower(), _text(events[i][2], "dataset")) for i in by_host]
-            for i, sig in zip(by_host, await self.owners.owners(pairs)):
-                found[i] = sig
+            unique = list(dict.fromkeys(pairs))  # a batch from one gateway repeats a few hosts and datasets
+            owner = dict(zip(unique, await self.owners.owners(unique)))
+            for i, pair in zip(by_host, pairs):
+                found[i] = owner[pair]
         if by_publisher:
             publishers = [_text(events[i][2], "publisher") for i in by_publisher]
             for i, sig in zip(by_publisher, await self._by_publisher(publishers)):
