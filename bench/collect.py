@@ -7,7 +7,9 @@ The log is written in the shipped ``meter_json`` format (what nginx writes with
 deploy/nginx/meter-log-format.conf), generated here rather than by nginx so that the clock
 measures the collector and the meter, not a load generator. Half the lines are on a signatory's
 host (attributed by host), the rest on the portal's main host with a dataset in the path; one
-line in ten is not metered (a 404, or a page outside /api/). Not a test: it prints figures for
+line in ten is not metered (a 404, or a page outside /api/). The baseline, in the same run on
+the same meter: the same events, already built, POSTed straight to /v1/events (two batches of
+2,000 in flight, as the collector keeps), until queryable. Not a test: it prints figures for
 docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -56,6 +58,24 @@ async def register(svc: BenchService) -> None:
             assert resp.status in (200, 201), await resp.text()
 
 
+async def post_direct(svc: BenchService, log: Path) -> None:
+    """The baseline: the collector's own events (another source), built before the clock starts."""
+    from meter.collectors.access_log import event_of
+
+    with open(log, "rb") as f:
+        events = [ev for line in f if (ev := event_of(line, "direct")) is not None]
+    bodies = [json.dumps(events[i:i + 2000]).encode() for i in range(0, len(events), 2000)]
+    del events
+    headers = {**svc.auth("producer"), "Content-Type": "application/cloudevents-batch+json"}
+    async with aiohttp.ClientSession() as http:
+        async def worker() -> None:
+            while bodies:
+                async with http.post(svc.url + "/v1/events", data=bodies.pop(), headers=headers) as resp:
+                    assert resp.status == 202, await resp.text()
+
+        await asyncio.gather(worker(), worker())
+
+
 async def wait_queryable(svc: BenchService, expected: int) -> None:
     async with aiohttp.ClientSession() as http:
         while True:
@@ -63,6 +83,13 @@ async def wait_queryable(svc: BenchService, expected: int) -> None:
                 if (await resp.json())["metrics"]["api_calls"]["used"] >= expected:
                     return
             await asyncio.sleep(0.1)
+
+
+async def _timed_direct(svc: BenchService, log: Path, metered: int) -> float:
+    started = time.perf_counter()
+    await post_direct(svc, log)
+    await wait_queryable(svc, 2 * metered)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -83,6 +110,7 @@ def main() -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         asyncio.run(wait_queryable(svc, metered))
         total_s = time.perf_counter() - started
+        direct_s = asyncio.run(_timed_direct(svc, log, metered))
     finally:
         svc.stop()
         svc.cleanup_redis()
@@ -92,6 +120,8 @@ def main() -> None:
     print(f"collector done (all 202):        {args.lines / sent_s:10,.0f} lines/s")
     print(f"end to end (queryable in chDB): {args.lines / total_s:10,.0f} lines/s")
     print(f"collector peak RSS:             {rss_mb:10.0f} MB")
+    print(f"baseline, the same events POSTed directly, end to end: {args.lines / direct_s:10,.0f} lines/s")
+    print(f"collector / baseline:           {direct_s / total_s:10.0%}")
     log.unlink()
 
 
