@@ -168,6 +168,8 @@ class LogCollector:
                 await self._settle(in_flight.popleft())
         finally:
             for task, _ in in_flight:  # stopped or refused: what was not settled is read again next time
+                if task.done() and not task.cancelled():
+                    task.exception()  # seen: its error is the one already raised, or moot
                 task.cancel()
 
     async def _settle(self, sent: tuple[asyncio.Task[None], int]) -> None:
