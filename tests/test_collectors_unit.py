@@ -100,3 +100,19 @@ async def test_follow_reads_the_old_file_to_its_end_after_a_rename(client, tmp_p
     await wait_written(client)
     resp = await client.get("/v1/pool", params={"period": "2026-04"}, headers=auth("reader"))
     assert (await resp.json())["metrics"]["api_calls"]["used"] == 27
+
+
+def test_a_line_without_end_is_cut_at_a_mebibyte(tmp_path):
+    from meter.collectors.access_log import MAX_LINE, _Open
+
+    log = tmp_path / "access.log"
+    log.write_bytes(b"x" * (3 * MAX_LINE) + b"\n" + line() + b"\n")
+    reader = _Open.at(log, 0)
+    seen: list[bytes] = []
+    while True:
+        lines, end, more = reader.lines()
+        seen += lines
+        if not lines and not more:
+            break
+    assert seen[-1] == line() and end == log.stat().st_size and len(seen) > 2
+    assert max(map(len, seen)) <= MAX_LINE + 512 * 1024

@@ -32,6 +32,7 @@ WINDOW = 2  # batches on the wire at once
 POLL_S = 0.2  # --follow: how often a file is looked at again (polling: no inotify dependency)
 ROTATE_QUIET_S = 1.0  # --follow: the old file must stay quiet this long before we move to the new one
 MAX_TEXT = 256
+MAX_LINE = 1024 * 1024
 
 
 def _text(value: Any) -> str:
@@ -97,7 +98,7 @@ class _Open:
 
     f: BinaryIO
     inode: int
-    offset: int  # end of the last complete line read
+    offset: int  # where the lines whose events the meter accepted end (the checkpoint's offset)
     pending: bytes = b""
 
     @classmethod
@@ -115,8 +116,11 @@ class _Open:
         chunk = self.f.read(CHUNK)
         data = self.pending + chunk
         cut = data.rfind(b"\n") + 1
-        self.pending = data[cut:]
-        return data[:cut].splitlines(), self.f.tell() - len(self.pending), bool(chunk)
+        lines, self.pending = data[:cut].splitlines(), data[cut:]
+        if len(self.pending) > MAX_LINE:  # no log line is that long: one malformed line, not a growing buffer
+            lines.append(self.pending)
+            self.pending = b""
+        return lines, self.f.tell() - len(self.pending), bool(chunk)
 
     def truncated(self) -> bool:
         return os.fstat(self.f.fileno()).st_size < self.f.tell()
