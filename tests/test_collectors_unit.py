@@ -114,5 +114,6 @@ def test_a_line_without_end_is_cut_at_a_mebibyte(tmp_path):
         seen += lines
         if not lines and not more:
             break
+    reader.f.close()
     assert seen[-1] == line() and end == log.stat().st_size and len(seen) > 2
     assert max(map(len, seen)) <= MAX_LINE + 512 * 1024
