@@ -106,7 +106,8 @@ def main() -> None:
         started = time.perf_counter()
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env={**os.environ})
         sent_s = time.perf_counter() - started
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the collector: the only child waited
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the collector: the only child waited
+        rss_mb, cpu_s = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
         assert done.returncode == 0, done.stderr[-2000:]
         asyncio.run(wait_queryable(svc, metered))
         total_s = time.perf_counter() - started
@@ -120,6 +121,7 @@ def main() -> None:
     print(f"collector done (all 202):        {args.lines / sent_s:10,.0f} lines/s")
     print(f"end to end (queryable in chDB): {args.lines / total_s:10,.0f} lines/s")
     print(f"collector peak RSS:             {rss_mb:10.0f} MB")
+    print(f"collector CPU (user + system):  {cpu_s:10.1f} s, {cpu_s / args.lines * 1e6:.1f} us per line")
     print(f"baseline, the same events POSTed directly, end to end: {args.lines / direct_s:10,.0f} lines/s")
     print(f"collector / baseline:           {direct_s / total_s:10.0%}")
     log.unlink()
