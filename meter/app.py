@@ -19,15 +19,18 @@ from aiohttp import web
 from meter.allocation.service import Allocator
 from meter.caps import record_caps
 from meter.clock import Clock, SystemClock
+from meter.collectors.ods_job import OdsPoll
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
 from meter.errors import ConfigError
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
+from meter.ingest.attribution import Attribution
 from meter.ingest.ingestor import Ingestor
 from meter.keys import Keys
 from meter.ledger.client import check_no_eviction, connect, translated
+from meter.ledger.owners import RedisOwners
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
@@ -124,7 +127,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
         await record_caps(store, config.pool.id, config.caps.model_dump(), clock.now())
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
-                                     rebuild=rebuild)
+                                     rebuild=rebuild, attribution=_attribution(app))
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
@@ -132,6 +135,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     yield
+
+
+def _attribution(app: web.Application) -> Attribution:
+    """Subject-less events: by host or dataset (as /v1/authz), or by publisher (DESIGN §4)."""
+    ledger = app[appkeys.LEDGER]
+    return Attribution(RedisOwners(ledger.client, ledger.keys), app[appkeys.CONFIG].collectors.ods.publishers)
 
 
 async def _seed(registry: Registry, path: Path) -> None:
@@ -191,4 +200,10 @@ def _scheduler(app: web.Application) -> Scheduler:
         scheduler.add_cron("allocations_period_start", lambda: allocator.ensure_current("period start"),
                            hour=0, minute=0, second=5)
         scheduler.add("allocations_refresh", lambda: allocator.ensure_current("schedule"), seconds=10)
+    ods = app[appkeys.CONFIG].collectors.ods
+    if ods.portal:  # the service polls the portal's catalogue itself (DESIGN §9)
+        settings = app[appkeys.SETTINGS]
+        poll = OdsPoll(ods.portal, settings.ods_apikey, settings.data_dir / "collectors", app[appkeys.INGESTOR],
+                       app[appkeys.CLOCK])
+        scheduler.add("ods_poll", poll, seconds=ods.interval_s)
     return scheduler

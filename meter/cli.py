@@ -76,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
     from meter.allocation.simulate import add_parser as add_simulate
 
     add_simulate(sub)
+    from meter.collectors.cli import add_parser as add_collect
+
+    add_collect(sub)
     return p
 
 

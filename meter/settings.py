@@ -157,12 +157,32 @@ class TokenEntry(_Strict):
         return self.name or f"{self.role}:{self.digest()[:8]}"
 
 
+class OdsSection(_Strict):
+    """``[collectors.ods]``: the portal whose catalogue the service polls (empty: no poll), and
+    publisher name -> signatory id, tried before a signatory's exact name (DESIGN §4, §9)."""
+    portal: str = ""
+    interval_s: int = Field(900, ge=5)
+    publishers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("portal")
+    @classmethod
+    def _portal(cls, v: str) -> str:
+        if v and not re.match(r"https?://[^/\s]+", v):
+            raise ValueError("must be the portal's base URL, such as 'https://data.example.org'")
+        return v.rstrip("/")
+
+
+class CollectorsSection(_Strict):
+    ods: OdsSection = OdsSection()
+
+
 class PoolConfig(_Strict):
     pool: PoolSection = PoolSection()
     caps: CapsSection = CapsSection()
     allocation: AllocationSection = AllocationSection()
     enforcement: EnforcementSection = EnforcementSection()
     tokens: list[TokenEntry] = Field(default_factory=list)
+    collectors: CollectorsSection = CollectorsSection()
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -199,6 +219,8 @@ class Settings(BaseSettings):
     seed_signatories: Path | None = None
     # Benchmarks only: adds /_bench/noop (an empty 200), the baseline the hot path is compared with.
     bench_noop: bool = False
+    # The portal's API key for the ODS catalogue poll (``Authorization: Apikey ...``); empty: none.
+    ods_apikey: str = ""
 
     @field_validator("clickhouse_database")
     @classmethod

@@ -7,20 +7,9 @@ and ``RateLimit`` fields, with the partition key naming the scope and signatory.
 from __future__ import annotations
 
 import base64
-import re
 from datetime import datetime
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from meter.decision.model import Decision
-from meter.ingest.validation import MAX_NAME
-
-_DATASET_PATHS = (
-    re.compile(r"^/api/explore/v2\.[01]/catalog/datasets/([^/]+)"),
-    re.compile(r"^/api/v2/catalog/datasets/([^/]+)"),
-    re.compile(r"^/explore/dataset/([^/]+)"),
-    re.compile(r"^/api/datasets/1\.0/([^/]+)"),
-)
-_QUERY_PATHS = re.compile(r"^/api/records/1\.0/")
 
 
 def original_host(headers) -> str:
@@ -35,21 +24,6 @@ def original_host(headers) -> str:
 
 def original_uri(headers) -> str:
     return headers.get("X-Original-URI") or headers.get("X-Forwarded-Uri") or "/"
-
-
-def dataset_of(uri: str) -> str:
-    """The dataset id an OpenDataSoft path names, or '' (also for one that is not printable text:
-    the path is the client's, and what it decodes to must not reach the ledger script)."""
-    parts = urlsplit(uri)
-    found = ""
-    for pattern in _DATASET_PATHS:
-        if m := pattern.match(parts.path):
-            found = unquote(m.group(1))
-            break
-    else:
-        if _QUERY_PATHS.match(parts.path):
-            found = (parse_qs(parts.query).get("dataset") or [""])[0]
-    return found[:MAX_NAME] if found.isprintable() else ""
 
 
 def _seconds_until(reset: str | None, now: datetime) -> int | None:

@@ -7,6 +7,7 @@ producer hears "accepted".
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,8 +15,10 @@ from zoneinfo import ZoneInfo
 from meter.clock import Clock
 from meter.errors import Forbidden
 from meter import quotas
+from meter.ingest.attribution import Attribution
 from meter.ingest.validation import UsageEvent, validate_events
 from meter.keys import Keys
+from meter.ledger.owners import RedisOwners
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.wire import IngestResult, LedgerEffect, LedgerEvent
@@ -28,7 +31,9 @@ from meter.store.rows import event_row
 
 class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
-                 max_events: int, rebuild: Rebuild | None = None) -> None:
+                 max_events: int, rebuild: Rebuild | None = None,
+                 attribution: Attribution | None = None) -> None:
+        self.attribution = attribution or Attribution(RedisOwners(ledger.client, ledger.keys), {})
         self.ledger = ledger
         self.keys: Keys = ledger.keys
         self.pool = pool
@@ -43,6 +48,7 @@ class Ingestor:
         received = self.clock.now()
         try:
             events = validate_events(raw, received, self.max_events)
+            events = await self._attribute(events, raw)
             _check_binding(events, bound_signatory)
         except Exception:
             self.telemetry.events_rejected.inc(len(raw))
@@ -55,6 +61,13 @@ class Ingestor:
         self.telemetry.events_duplicate.inc(result.duplicates)
         self.telemetry.events_unattributed.inc(result.unattributed)
         return result
+
+    async def _attribute(self, events: list[UsageEvent], raw: list[Any]) -> list[UsageEvent]:
+        """Events sent without a subject get the one the service finds for them (DESIGN §4)."""
+        if all(ev.subject for ev in events):
+            return events
+        subjects = await self.attribution.subjects([(ev.subject, ev.type, r["data"]) for ev, r in zip(events, raw)])
+        return [ev if ev.subject == s else replace(ev, subject=s) for ev, s in zip(events, subjects)]
 
     def _period(self, kind: str, day: date) -> Period:
         key = (kind, day)

@@ -111,6 +111,7 @@ def _time(ev: dict, index: int, p: _Problems, received: datetime) -> datetime:
 
 def _data_api_call(d: dict, i: int, p: _Problems) -> dict:
     check_id = _text(d, "check_id", i, p, MAX_ID, required=False, where="data.")
+    _text(d, "host", i, p, MAX_NAME, False, "data.")
     return {"dataset": _text(d, "dataset", i, p, MAX_NAME, False, "data."),
             "amount": _int(d, "count", i, p, 1, default=1), "check_id": check_id}
 
@@ -126,6 +127,7 @@ def _data_update_bytes(d: dict, i: int, p: _Problems) -> dict:
 
 
 def _data_dataset_records(d: dict, i: int, p: _Problems) -> dict:
+    _text(d, "publisher", i, p, MAX_NAME, False, "data.")
     return {"dataset": _text(d, "dataset", i, p, MAX_NAME, where="data."),
             "amount": _int(d, "records", i, p, 0), "raw_bytes": _int(d, "raw_bytes", i, p, 0)}
 
@@ -135,6 +137,7 @@ def _data_content_bytes(d: dict, i: int, p: _Problems) -> dict:
 
 
 def _data_dataset_deleted(d: dict, i: int, p: _Problems) -> dict:
+    _text(d, "publisher", i, p, MAX_NAME, False, "data.")
     return {"dataset": _text(d, "dataset", i, p, MAX_NAME, where="data.")}
 
 
@@ -147,6 +150,17 @@ _DATA: dict[str, Callable[[dict, int, _Problems], dict]] = {
 }
 
 
+_OWNER_FIELDS = {"api.call": "host", "dataset.records": "publisher", "dataset.deleted": "publisher"}
+
+
+def _names_owner(ev: dict) -> bool:
+    """Whether the event may leave ``subject`` out: the service attributes it by data.host or
+    data.publisher instead (DESIGN §4)."""
+    etype, data = ev.get("type"), ev.get("data")
+    key = _OWNER_FIELDS.get(etype) if isinstance(etype, str) else None
+    return key is not None and isinstance(data, dict) and isinstance(data.get(key), str) and data[key] != ""
+
+
 def _one(ev: Any, i: int, p: _Problems, received: datetime) -> UsageEvent | None:
     if not isinstance(ev, dict):
         p.add(i, "", "an event must be a JSON object")
@@ -156,7 +170,7 @@ def _one(ev: Any, i: int, p: _Problems, received: datetime) -> UsageEvent | None
         p.add(i, "specversion", "must be \"1.0\"")
     event_id = _text(ev, "id", i, p, MAX_ID)
     source = _text(ev, "source", i, p, MAX_NAME)
-    subject = _text(ev, "subject", i, p, MAX_SUBJECT)
+    subject = _text(ev, "subject", i, p, MAX_SUBJECT, required=not _names_owner(ev))
     when = _time(ev, i, p, received)
     etype = ev.get("type")
     fields: dict = {}

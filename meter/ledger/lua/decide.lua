@@ -311,6 +311,8 @@ local function el_save()
   end
 end
 
+
+--!include owner
 local known = {}
 local function resolve(sig, host, dataset)
   if sig ~= '' then
@@ -320,15 +322,7 @@ local function resolve(sig, host, dataset)
     if known[sig] then return sig end
     return 'unattributed'
   end
-  if host ~= '' then
-    local s = raw(prefix .. 'hosts', host)
-    if s then return s end
-  end
-  if dataset ~= '' then
-    local s = raw(prefix .. 'ds:' .. dataset, 'sig')
-    if s then return s end
-  end
-  return 'unattributed'
+  return owner_of(raw, prefix, host, dataset)
 end
 
 -- the constraints of one decision, each {scope, limit, used}

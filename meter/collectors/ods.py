@@ -1,0 +1,199 @@
+"""``meter collect ods``: the portal's catalogue export -> ``dataset.records`` / ``dataset.deleted``.
+
+One poll: ``GET {portal}/api/explore/v2.1/catalog/exports/json`` (Explore API v2.1), a JSON array
+of datasets. Each dataset is a snapshot whose id is ``{dataset_id}@{data_processed}``, so the meter
+counts a new one only when the portal processed the data again; a dataset of the last good
+catalogue that is missing now is deleted (``{dataset_id}@deleted-{k}``, k counting its
+deletions), and one that comes back after k deletions sends ids suffixed ``#k``. The last good
+catalogue is remembered only once the meter accepted everything; a failed, malformed or empty
+export changes nothing.
+
+Quirks of the portal that matter: ``records_count`` is missing for datasets without records
+(federated, files only): 0; ``processing`` (and its ``records_size``) may be missing: 0 bytes;
+dataset ids are case sensitive (kept as they are).
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from meter.collectors.state import read_json, write_atomically
+from meter.errors import MeterError
+from meter.registry.ids import UNATTRIBUTED
+
+EXPORT_PATH = "/api/explore/v2.1/catalog/exports/json"
+SOURCE = "ods"
+BATCH = 1000
+Sink = Callable[[list[dict[str, Any]]], Awaitable[tuple[int, int]]]  # events -> (accepted, duplicates)
+
+
+class CatalogueError(MeterError):
+    """The portal's answer cannot be used (HTTP error, invalid JSON, wrong shape, empty): nothing changes."""
+
+    type = "catalogue"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    records: int
+    raw_bytes: int
+    publisher: str
+    processed: str  # '' when the portal gives none
+
+
+def _count(value: Any, where: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CatalogueError(f"{where} is not a count: {value!r}")
+    return value
+
+
+def _dataset(entry: Any, i: int) -> Dataset:
+    if not isinstance(entry, dict) or not isinstance(entry.get("dataset_id"), str) or not entry["dataset_id"]:
+        raise CatalogueError(f"dataset {i} has no dataset_id")
+    metas = entry.get("metas")
+    if not isinstance(metas, dict) or not isinstance(metas.get("default", {}), dict):
+        raise CatalogueError(f"dataset {entry['dataset_id']!r}: metas is not an object")
+    default = metas.get("default") or {}
+    found = metas.get("processing")
+    processing: dict[str, Any] = found if isinstance(found, dict) else {}
+    publisher = default.get("publisher")
+    return Dataset(entry["dataset_id"], _count(default.get("records_count"), f"{entry['dataset_id']}: records_count"),
+                   _count(processing.get("records_size"), f"{entry['dataset_id']}: records_size"),
+                   publisher if isinstance(publisher, str) and publisher.isprintable() else "",
+                   _timestamp(default.get("data_processed")))
+
+
+def _timestamp(value: Any) -> str:
+    """``data_processed`` as the RFC 3339 time the meter takes, or '' (then the poll's time is used)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return parsed.isoformat() if parsed.tzinfo is not None else ""
+
+
+def parse_catalogue(body: bytes) -> dict[str, Dataset]:
+    """The datasets of one export by id, or ``CatalogueError``; never a partial catalogue."""
+    try:
+        entries = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise CatalogueError(f"the export is not valid JSON: {exc}") from None
+    if not isinstance(entries, list):
+        raise CatalogueError("the export is not a JSON array")
+    if not entries:
+        raise CatalogueError("the export is empty: kept the last good catalogue (no dataset deleted)")
+    datasets = [_dataset(entry, i) for i, entry in enumerate(entries)]
+    return {d.id: d for d in datasets}
+
+
+async def fetch_catalogue(session: aiohttp.ClientSession, portal: str, apikey: str) -> dict[str, Dataset]:
+    headers = {"Authorization": f"Apikey {apikey}"} if apikey else {}
+    url = portal.rstrip("/") + EXPORT_PATH
+    try:
+        async with session.get(url, headers=headers) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise CatalogueError(f"the portal answered HTTP {resp.status} for {url}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CatalogueError(f"the portal cannot be reached at {url}: {exc.__class__.__name__}: {exc}") from None
+    return parse_catalogue(body)
+
+
+@dataclass
+class Memory:
+    """The last good catalogue of one portal (id -> what was sent for it) and deletion counts."""
+
+    last: dict[str, dict[str, Any]]
+    deletions: dict[str, int]
+
+
+class OdsState:
+    def __init__(self, path: Path, portal: str) -> None:
+        self.path = path
+        self.portal = portal
+
+    def load(self) -> Memory:
+        found = read_json(self.path, {}).get(self.portal, {})
+        return Memory(found.get("last", {}), found.get("deletions", {}))
+
+    def save(self, memory: Memory) -> None:
+        everything = read_json(self.path, {})
+        everything[self.portal] = {"last": memory.last, "deletions": memory.deletions}
+        write_atomically(self.path, everything)
+
+
+def _snapshot_id(d: Dataset, before: dict[str, Any] | None, deletions: int, now: str) -> str | None:
+    """The snapshot's event id, or None when nothing changed since the last good catalogue."""
+    stamp = d.processed
+    if not stamp:  # no processing date: a new snapshot only when the figures moved
+        if before is not None and (before["records"], before["raw_bytes"]) == (d.records, d.raw_bytes):
+            return None
+        stamp = now
+    return f"{d.id}@{stamp}" + (f"#{deletions}" if deletions else "")
+
+
+def _event(etype: str, event_id: str, time: str, data: dict[str, Any]) -> dict[str, Any]:
+    event = {"specversion": "1.0", "id": event_id, "source": SOURCE, "type": etype, "time": time, "data": data}
+    if not data.get("publisher"):  # nothing to attribute it by: the pool's unattributed bucket
+        data.pop("publisher", None)
+        event["subject"] = UNATTRIBUTED
+    return event
+
+
+def plan(catalogue: dict[str, Dataset], memory: Memory, now: datetime) -> tuple[list[dict[str, Any]], Memory]:
+    """The events one poll sends, and the memory to keep once the meter accepted them all."""
+    stamp = now.isoformat(timespec="seconds")
+    events: list[dict[str, Any]] = []
+    deletions = dict(memory.deletions)
+    for gone in sorted(set(memory.last) - set(catalogue)):
+        deletions[gone] = deletions.get(gone, 0) + 1
+        data = {"dataset": gone, "publisher": memory.last[gone].get("publisher") or ""}
+        events.append(_event("dataset.deleted", f"{gone}@deleted-{deletions[gone]}", stamp, data))
+    last: dict[str, dict[str, Any]] = {}
+    for d in catalogue.values():
+        before = memory.last.get(d.id)
+        event_id = _snapshot_id(d, before, deletions.get(d.id, 0), stamp)
+        last[d.id] = {"records": d.records, "raw_bytes": d.raw_bytes, "publisher": d.publisher,
+                      "processed": d.processed, "id": event_id or (before or {}).get("id")}
+        if event_id is not None:
+            data = {"dataset": d.id, "records": d.records, "raw_bytes": d.raw_bytes, "publisher": d.publisher}
+            events.append(_event("dataset.records", event_id, d.processed or stamp, data))
+    return events, Memory(last, deletions)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    datasets: int
+    deleted: int
+    accepted: int
+    duplicates: int
+
+    def summary(self, portal: str) -> str:
+        return (f"sent {self.accepted} events ({self.duplicates} duplicates) from {portal}: "
+                f"{self.datasets} datasets, {self.deleted} deleted")
+
+
+async def poll_once(session: aiohttp.ClientSession, portal: str, apikey: str, state: OdsState, sink: Sink,
+                    now: datetime) -> PollResult:
+    """Fetch, send, then remember; raises ``CatalogueError`` (nothing sent, nothing remembered)."""
+    catalogue = await fetch_catalogue(session, portal, apikey)
+    memory = state.load()
+    events, after = plan(catalogue, memory, now)
+    accepted = duplicates = 0
+    for i in range(0, len(events), BATCH):
+        a, d = await sink(events[i:i + BATCH])
+        accepted, duplicates = accepted + a, duplicates + d
+    state.save(after)
+    deleted = sum(1 for ev in events if ev["type"] == "dataset.deleted")
+    return PollResult(len(catalogue), deleted, accepted, duplicates)

@@ -1,0 +1,162 @@
+"""``meter collect ods`` against a fake ODS portal, into the real app (real Redis and chDB).
+
+``FakeOdsPortal`` stands for an OpenDataSoft portal, which cannot be reached from here: an aiohttp
+app that serves the Explore API v2.1 catalogue export in the documented shape, and can answer a
+wrong key with 401, fail with 500 or send invalid JSON.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from meter.collectors.ods import EXPORT_PATH, CatalogueError, OdsState, poll_once
+from meter.collectors.ods_job import OdsPoll
+from meter.collectors.sender import MeterClient
+from meter.http import appkeys
+from tests.conftest import TOKENS, auth, make_config, wait_written
+from tests.service import ROOT
+from tests.test_events_api import register
+
+pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+KEY = "secret-key"
+T1, T2 = "2026-04-02T08:00:00+00:00", "2026-04-10T09:30:00+00:00"
+
+
+class FakeOdsPortal:
+    """The portal's catalogue export; ``answer`` picks a failure ('401' is the wrong key's)."""
+
+    def __init__(self) -> None:
+        self.datasets: dict[str, dict] = {}
+        self.answer = "ok"  # ok | 500 | badjson | empty
+        self.app = web.Application()
+        self.app.router.add_get(EXPORT_PATH, self.export)
+
+    async def export(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Apikey {KEY}":
+            return web.json_response({"error_code": "InvalidAPIKey"}, status=401)
+        if self.answer == "500":
+            return web.json_response({"error": "boom"}, status=500)
+        if self.answer == "badjson":
+            return web.Response(text='[{"dataset_id": "a",', content_type="application/json")
+        return web.json_response([] if self.answer == "empty" else list(self.datasets.values()))
+
+    def put(self, dataset_id: str, records: int | None, size: int | None, publisher: str, processed: str | None):
+        default = {"publisher": publisher, "title": dataset_id}
+        if records is not None:
+            default["records_count"] = records
+        if processed is not None:
+            default["data_processed"] = processed
+        metas: dict = {"default": default}
+        if size is not None:
+            metas["processing"] = {"records_size": size}
+        self.datasets[dataset_id] = {"dataset_id": dataset_id, "metas": metas}
+
+
+@pytest.fixture
+def config(pool_id):
+    return make_config(pool_id, '[collectors.ods]\npublishers = { "Département du Loiret" = "loiret" }\n')
+
+
+@pytest.fixture
+async def portal(aiohttp_server):
+    fake = FakeOdsPortal()
+    server = await aiohttp_server(fake.app)
+    return fake, str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def poll(client, portal, tmp_path):
+    """One poll over HTTP into the app, as the command does; returns its PollResult."""
+    _, url = portal
+    session = aiohttp.ClientSession()
+    meter = MeterClient(session, str(client.make_url("")), TOKENS["producer"], asyncio.Event())
+
+    async def sink(events):
+        sent = await meter.send(events)
+        return sent.accepted, sent.duplicates
+
+    async def once(apikey=KEY):
+        clock = client.app[appkeys.CLOCK]
+        clock.set(clock.now() + timedelta(minutes=15))  # one poll per interval
+        return await poll_once(session, url, apikey, OdsState(tmp_path / "ods.json", url), sink, clock.now())
+
+    yield once
+    await session.close()
+
+
+async def records(client):
+    await wait_written(client)
+    resp = await client.get("/v1/pool", params={"period": "2026-04"}, headers=auth("reader"))
+    metrics = (await resp.json())["metrics"]
+    return metrics["records"]["by_signatory"], metrics["raw_bytes"]["used"]
+
+
+async def test_catalogue_changes_move_the_records_totals(client, portal, poll, tmp_path):
+    fake, _ = portal
+    await register(client, "loiret")
+    await register(client, "cher")  # named "Cher"
+    fake.put("arrets", 100, 5_000, "Département du Loiret", T1)
+    fake.put("federe", None, None, "Cher", T1)  # no records_count, no processing meta: 0 and 0
+    fake.put("bus", 7, 70, "Cher", None)  # no data_processed: dated by the poll
+    fake.put("Bus", 11, 0, "Ville inconnue", T1)  # ids are case sensitive: another dataset
+    first = await poll()
+    assert (first.accepted, first.duplicates, first.datasets, first.deleted) == (4, 0, 4, 0)
+    assert await records(client) == ({"loiret": 100, "cher": 7, "unattributed": 11}, 5_070)
+    assert (await poll()).accepted == 0  # nothing changed: the same ids are duplicates, or not sent
+
+    fake.put("arrets", 150, 6_000, "Département du Loiret", T2)  # processed again
+    del fake.datasets["bus"]
+    second = await poll()
+    assert (second.accepted, second.deleted) == (2, 1)
+    assert await records(client) == ({"loiret": 150, "unattributed": 11}, 6_000)
+
+    fake.put("bus", 7, 70, "Cher", None)  # back after its deletion: a new snapshot
+    assert (await poll()).accepted == 1
+    assert await records(client) == ({"loiret": 150, "cher": 7, "unattributed": 11}, 6_070)
+    del fake.datasets["bus"]
+    assert (await poll()).deleted == 1  # its second deletion has an id of its own
+    assert (await records(client))[0] == {"loiret": 150, "unattributed": 11}
+
+
+@pytest.mark.parametrize("answer, apikey, reason", [
+    ("ok", "wrong-key", "HTTP 401"), ("500", KEY, "HTTP 500"), ("badjson", KEY, "not valid JSON"),
+    ("empty", KEY, "empty"),
+])
+async def test_a_failed_poll_changes_nothing(client, portal, poll, tmp_path, answer, apikey, reason):
+    fake, _ = portal
+    fake.put("arrets", 100, 5_000, "Département du Loiret", T1)
+    await poll()
+    state = (tmp_path / "ods.json").read_bytes()
+    fake.answer = answer
+    with pytest.raises(CatalogueError, match=reason):
+        await poll(apikey)
+    assert (tmp_path / "ods.json").read_bytes() == state  # no dataset taken for deleted
+    assert await records(client) == ({"unattributed": 100}, 5_000)
+
+
+async def test_the_scheduled_job_polls_into_the_ingestor(client, portal, tmp_path, caplog):
+    fake, url = portal
+    await register(client, "loiret")
+    fake.put("arrets", 42, 420, "Département du Loiret", T1)
+    job = OdsPoll(url, KEY, tmp_path, client.app[appkeys.INGESTOR], client.app[appkeys.CLOCK])
+    await job()
+    assert await records(client) == ({"loiret": 42, "unattributed": 0}, 420)
+    fake.answer = "500"
+    await job()  # logged, not raised: the next run tries again
+    assert "ods poll failed" in caplog.text
+
+
+async def test_the_command_reports_a_refused_key_and_exits_1(portal, tmp_path):
+    _, url = portal
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "meter", "collect", "ods", "--portal", url, "--apikey", "wrong",
+        "--url", "http://127.0.0.1:9", "--token", "t", "--state", str(tmp_path / "state"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 1 and b"HTTP 401" in err and not out
+    assert not (tmp_path / "state" / "ods.json").exists()
