@@ -84,7 +84,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             raise
         kind = _AIOHTTP_TYPES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else f"the body is larger than {request.app[appkeys.SETTINGS].max_body_bytes} bytes"
-        return json_response(error_body(kind, message), exc.status)
+        allow = exc.headers.get("Allow")  # a 405 names the methods the route takes (RFC 9110)
+        return json_response(error_body(kind, message), exc.status, {"Allow": allow} if allow else None)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         request.app[appkeys.TELEMETRY].errors.labels("http", "internal").inc()

@@ -51,7 +51,9 @@ class Ingestor:
         except Exception:
             self.telemetry.events_rejected.inc(len(raw))
             raise
-        registered = await self.ledger.registered({ev.subject for ev in events})
+        # a subject-less event (a collector's) goes to unattributed until attribution by host or
+        # publisher is built: its subject stays None here, and data.host / data.publisher are kept
+        registered = await self.ledger.registered({ev.subject for ev in events if ev.subject is not None})
         groups = self._script_args(events, registered, received.timestamp())
         try:
             accepted, dups, unattributed = await self.ledger.ingest(groups, len(events))

@@ -1,0 +1,59 @@
+"""Schemathesis, a third-party fuzzer, drives the running service from its own /openapi.json.
+
+Every check, and the examples, coverage, fuzzing and stateful phases, once for each role's
+token: any finding fails. The allowances are in tests/schemathesis.toml (DESIGN 4). 5xx stays a
+finding there: ``not_a_server_error`` runs on every operation.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.service import ROOT, Service
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+ROLES = {"admin": 15, "gateway": 6, "producer": 6, "reader": 6}  # examples per operation: admin reaches most
+
+
+def pool_file(tmp: Path, pool: str) -> Path:
+    text = (ROOT / "examples" / "demo-pool.toml").read_text()
+    path = tmp / "pool.toml"
+    path.write_text(text.replace('id = "demo"', f'id = "{pool}"', 1))
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, request):
+    tmp = tmp_path_factory.mktemp("schemathesis")
+    pool = f"st-{os.getpid()}"
+    svc = Service(pool_file(tmp, pool), tmp / "data").start()
+    yield svc
+    svc.stop()
+    import redis
+    client = redis.Redis()
+    for key in client.scan_iter(f"meter:{{{pool}}}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+def fuzz(service: Service, token: str, examples: int, workdir: Path) -> subprocess.CompletedProcess:
+    st = Path(sys.executable).with_name("st")
+    return subprocess.run(
+        [str(st), "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",
+         "--checks", "all", "--exclude-checks", "use_after_free",
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
+         "--workers", "2", "--seed", "1", "-H", f"Authorization: Bearer {token}", "--no-color"],
+        cwd=workdir, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_schemathesis_finds_nothing(service, role, tmp_path):
+    result = fuzz(service, f"demo-{role}-token", ROLES[role], tmp_path)
+    summary = result.stdout[-6000:]
+    assert result.returncode == 0, f"Schemathesis found problems with the {role} token:\n{summary}"
+    assert "No issues found" in result.stdout or " passed" in result.stdout, summary
