@@ -21,6 +21,17 @@ _REASONS = {
 }
 
 
+# an integer field is "a strict int or a whole float" (meter.contract.fields.Int): one problem
+# is reported, the one of the branch the input's type picks
+_BRANCHES = ("constrained-int", "constrained-float")
+
+
+def _other_branch(loc: tuple[int | str, ...], value: Any) -> bool:
+    if isinstance(value, float):
+        return "constrained-int" in loc
+    return "constrained-float" in loc
+
+
 def path(loc: tuple[int | str, ...]) -> str:
     """``signatories[0].id`` for ('signatories', 0, 'id')."""
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
@@ -45,6 +56,9 @@ def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = fr
     out: list[dict[str, Any]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
+        if _other_branch(loc, error["input"]):
+            continue
+        loc = tuple(step for step in loc if step not in _BRANCHES)
         item: dict[str, Any] = {}
         if batch and loc and isinstance(loc[0], int):
             item["index"], loc = loc[0], loc[1:]

@@ -60,7 +60,7 @@ class Decision:
 
 
 def _ask(req: CheckRequest) -> Ask:
-    return Ask(metric=req.metric, amount=req.amount, signatory=req.signatory, dataset=req.dataset or "",
+    return Ask(metric=req.metric, amount=int(req.amount), signatory=req.signatory, dataset=req.dataset or "",
                consume=req.consume, id=req.id or "")
 
 
@@ -84,9 +84,9 @@ def _validated(adapter: TypeAdapter[_T], body: Any, what: str) -> _T:
 
 def parse_reservation(body: Any, reserve_id: str) -> Ask:
     req = _validated(_RESERVATION, body, "reservation")
-    return Ask(metric=req.metric, amount=req.amount, signatory=req.signatory, dataset=req.dataset or "",
-               consume=False, reserve_id=reserve_id, reserve_ttl_s=req.ttl_s)
+    return Ask(metric=req.metric, amount=int(req.amount), signatory=req.signatory, dataset=req.dataset or "",
+               consume=False, reserve_id=reserve_id, reserve_ttl_s=int(req.ttl_s))
 
 
 def parse_commit(body: Any) -> int:
-    return _validated(_COMMIT, body, "commit").amount
+    return int(_validated(_COMMIT, body, "commit").amount)

@@ -53,10 +53,10 @@ async def recompute(request: web.Request) -> web.Response:
 @requires("admin")
 async def simulate(request: web.Request) -> web.Response:
     req = validated(SimulationRequest, await json_body(request), "simulation input")
-    members = [Member(m.id, m.weight, m.demand) for m in req.signatories]
+    members = [Member(m.id, m.weight, None if m.demand is None else int(m.demand)) for m in req.signatories]
     params = Params(reserved_fraction=req.reserved_fraction, unattributed_share=0.0)
     try:
-        result = apportion(POLICIES[req.policy], req.cap, members, params)
+        result = apportion(POLICIES[req.policy], int(req.cap), members, params)
     except AllocationError as exc:
         raise InvalidRequest(exc.message, exc.details) from None
     body: dict[str, Any] = {"allotments": result.shares}

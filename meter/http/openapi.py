@@ -103,13 +103,22 @@ def _operation(handler: Any, path: str, components: dict[str, Any]) -> dict[str,
     return out
 
 
+def _headless(get: dict[str, Any]) -> dict[str, Any]:
+    """The HEAD twin of a GET: the same statuses and headers, no body."""
+    answers = {status: {k: v for k, v in answer.items() if k != "content"}
+               for status, answer in get["responses"].items()}
+    return {**get, "summary": f"{get['summary']} (headers only)", "responses": answers}
+
+
 def _paths(components: dict[str, Any]) -> dict[str, Any]:
     from meter.http.routes import route_table  # the routes import the handlers, which serve this spec
 
     paths: dict[str, Any] = {}
     for route in route_table():
         path = _PARAM.sub(r"{\1}", route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(route.handler, path, components)
+        op = paths.setdefault(path, {})[route.method.lower()] = _operation(route.handler, path, components)
+        if route.method == "GET" and route.kwargs.get("allow_head", True):  # aiohttp serves HEAD too
+            paths[path]["head"] = _headless(op)
     return paths
 
 

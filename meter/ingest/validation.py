@@ -42,13 +42,13 @@ def _fields(ev: Any) -> dict[str, Any]:
     """The type-specific part of a usage event."""
     d = ev.data
     if isinstance(d, model.ApiCallData):
-        return {"dataset": d.dataset or "", "amount": d.count, "check_id": d.check_id or "", "host": d.host or ""}
+        return {"dataset": d.dataset or "", "amount": int(d.count), "check_id": d.check_id or "", "host": d.host or ""}
     if isinstance(d, model.UpdateBytesData):
-        return {"dataset": d.dataset or "", "amount": d.bytes, "kind": d.kind}
+        return {"dataset": d.dataset or "", "amount": int(d.bytes), "kind": d.kind}
     if isinstance(d, model.DatasetRecordsData):
-        return {"dataset": d.dataset, "amount": d.records, "raw_bytes": d.raw_bytes, "publisher": d.publisher or ""}
+        return {"dataset": d.dataset, "amount": int(d.records), "raw_bytes": int(d.raw_bytes), "publisher": d.publisher or ""}
     if isinstance(d, model.ContentBytesData):
-        return {"object": d.object, "amount": d.bytes}
+        return {"object": d.object, "amount": int(d.bytes)}
     return {"dataset": d.dataset, "publisher": d.publisher or ""}
 
 
