@@ -18,7 +18,7 @@ from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text
 from meter.settings import Settings
 
 # RFC 3339 date-time, years 1970 (the start of ClickHouse's dates) to 2099
-TIME = (r"^(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):"
+TIME = (r"^(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):"
         r"[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
 _TIME = re.compile(TIME)
 _OPEN = ConfigDict(extra="ignore")
@@ -59,7 +59,7 @@ class DatasetDeletedData(BaseModel):
     publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
 
 
-def _subject_or(field: str) -> dict[str, Any]:
+def _subject_or(field: str) -> Any:
     """The schema of "a subject, or data.<field>" (the model validator below enforces it)."""
     text = {"type": "string"}
     return {"anyOf": [{"required": ["subject"], "properties": {"subject": text}},

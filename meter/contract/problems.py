@@ -65,7 +65,7 @@ def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = fr
         loc = tuple(step for step in loc if step not in tags)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, "type")
-        item["field"] = path(loc) or whole
+        item["field"] = path(loc) or (whole if error["type"] == "value_error" else "")
         item["reason"] = reason(error)
         out.append(item)
     return out

@@ -22,7 +22,7 @@ MAX_MEMBERS = 10_000
 PERIOD = _period_pattern(FIRST_YEAR, LAST_YEAR)
 Metric = Literal[METRICS]  # type: ignore[valid-type]  # the tuple of configured metric names
 # dataset_records is a per-dataset cap: a check of it names its dataset (stated in the schema)
-_DATASET_RULE = {"anyOf": [{"properties": {"metric": {"not": {"const": "dataset_records"}}}},
+_DATASET_RULE: Any = {"anyOf": [{"properties": {"metric": {"not": {"const": "dataset_records"}}}},
                            {"required": ["dataset"], "properties": {"dataset": {"type": "string"}}}]}
 _CLOSED = ConfigDict(extra="forbid", json_schema_extra=_DATASET_RULE)
 
