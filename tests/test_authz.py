@@ -161,7 +161,8 @@ class TestEndpoint:
         headers = {"X-Meter-Token": TOKENS["gateway"], "Host": "portal.example"}
         for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             resp = await client.request(method, "/v1/authz/explore/%0Aodd", headers=headers)
-            assert resp.status == 200 and await resp.read() == b"", method
+            # a decision (allowed, or denied once the test's small cap is used), not a 404 or 405
+            assert resp.status in (200, 429) and await resp.read() == b"", method
         other = await client.request("TRACE", "/v1/authz/explore/", headers=headers)
         assert other.status == 405 and other.headers["Allow"] == "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
 
