@@ -35,7 +35,7 @@ def test_the_period_pattern_is_exactly_what_parse_period_accepts():
     assert not wrong, wrong[:10]
 
 
-@pytest.mark.parametrize("value, ok", [(12, True), (12.0, True), (12.5, False), (True, False), ("12", False),
+@pytest.mark.parametrize("value, ok", [(12, True), (12.0, True), (12.5, False), (2.5e-42, False), (True, False), ("12", False),
                                        (-1, False), (2**53, False), (float("inf"), False)])
 def test_an_integer_field_takes_what_json_schema_calls_an_integer(value, ok):
     adapter = TypeAdapter(Int(0))
@@ -52,3 +52,13 @@ def test_dataset_records_needs_its_dataset_in_the_schema_and_the_model():
     with pytest.raises(ValidationError):
         CheckRequest.model_validate({"signatory": "a", "metric": "dataset_records", "dataset": None})
     assert CheckRequest.model_validate({"signatory": "a", "metric": "dataset_records", "dataset": "d"}).dataset == "d"
+
+
+@pytest.mark.parametrize("amount, reason", [(1.5, "must be an integer"), (True, "must be an integer"),
+                                            (-1, "greater than or equal to 0")])
+def test_an_integer_field_names_one_problem_in_plain_words(amount, reason):
+    from meter.decision.model import parse_checks
+    with pytest.raises(InvalidRequest) as err:
+        parse_checks([{"signatory": "a", "metric": "api_calls", "amount": amount}])
+    [problem] = err.value.details
+    assert problem["index"] == 0 and problem["field"] == "amount" and reason in problem["reason"]

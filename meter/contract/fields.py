@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Union
 
-from pydantic import Field, WithJsonSchema
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 from meter.settings import MAX_INT
 
@@ -21,6 +21,13 @@ TEXT = r"^[^\x00-\x1f\x7f-\x9f]+$"  # no C0 or C1 control character (the JSON Sc
 
 
 
+def _whole(value: float) -> int:
+    # pydantic's multiple_of has a tolerance (2.5e-42 passes): is_integer() has none
+    if not value.is_integer():
+        raise ValueError("must be an integer")
+    return int(value)
+
+
 def Text(limit: int) -> Any:  # noqa: N802 - used as a type
     """A non-empty string of at most ``limit`` characters, no control character."""
     return Annotated[str, Field(strict=True, min_length=1, max_length=limit, pattern=TEXT)]
@@ -29,13 +36,14 @@ def Text(limit: int) -> Any:  # noqa: N802 - used as a type
 def Int(minimum: int, maximum: int = MAX_INT) -> Any:  # noqa: N802 - used as a type
     """An integer from ``minimum`` to ``maximum``, both included.
 
-    JSON Schema's ``integer`` admits a number with a zero fraction (12.0): a strict float that
-    is a multiple of 1 is accepted beside a strict int, in pydantic's core, with no Python call
-    on the hot path. Readers take ``int(value)``.
+    JSON Schema's ``integer`` admits a number with a zero fraction (12.0): a strict float is
+    accepted beside a strict int when it is whole. A JSON integer takes the int branch in
+    pydantic's core, with no Python call on the hot path; only a float pays for ``_whole``.
+    Readers take ``int(value)``.
     """
     bounds = {"ge": minimum, "le": maximum}
     either = Union[Annotated[int, Field(strict=True, **bounds)],
-                   Annotated[float, Field(strict=True, multiple_of=1, allow_inf_nan=False, **bounds)]]
+                   Annotated[float, Field(strict=True, allow_inf_nan=False, **bounds), AfterValidator(_whole)]]
     return Annotated[either, WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum})]
 
 

@@ -23,13 +23,18 @@ _REASONS = {
 
 # an integer field is "a strict int or a whole float" (meter.contract.fields.Int): one problem
 # is reported, the one of the branch the input's type picks
-_BRANCHES = ("constrained-int", "constrained-float")
+def _branch(step: int | str) -> str | None:
+    """'int' or 'float' for a step that names a branch of ``Int``, else None."""
+    if isinstance(step, str):
+        for kind in ("int", "float"):
+            if f"constrained-{kind}" in step:
+                return kind
+    return None
 
 
 def _other_branch(loc: tuple[int | str, ...], value: Any) -> bool:
-    if isinstance(value, float):
-        return "constrained-int" in loc
-    return "constrained-float" in loc
+    mine = "float" if isinstance(value, float) else "int"
+    return any(_branch(step) not in (None, mine) for step in loc)
 
 
 def path(loc: tuple[int | str, ...]) -> str:
@@ -58,7 +63,7 @@ def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = fr
         loc = tuple(error["loc"])
         if _other_branch(loc, error["input"]):
             continue
-        loc = tuple(step for step in loc if step not in _BRANCHES)
+        loc = tuple(step for step in loc if _branch(step) is None)
         item: dict[str, Any] = {}
         if batch and loc and isinstance(loc[0], int):
             item["index"], loc = loc[0], loc[1:]
