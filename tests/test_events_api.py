@@ -188,3 +188,14 @@ class TestBacklogFull:
         assert (await resp.json())["error"]["type"] == "backlog_full"
         resp = await client.post("/v1/events", data=ndjson([event(1000 + i) for i in range(10)]), headers=NDJSON)
         assert await resp.json() == {"accepted": 10, "duplicates": 0}  # the refused ones were not counted
+
+
+async def test_a_collectors_event_without_subject_is_counted_as_unattributed_until_attributed(client):
+    """The hand-off point: attribution by host or publisher is the ingestor's (not built yet)."""
+    call = event(40, count=3, host="data.loiret.fr", traceparent="00-ab-cd-01")
+    del call["subject"]
+    call["traceparent"] = call["data"].pop("traceparent")  # an extension attribute: ignored
+    resp = await client.post("/v1/events", data=ndjson([call]), headers=NDJSON)
+    assert resp.status == 202 and (await resp.json())["accepted"] == 1
+    await wait_written(client)
+    assert (await usage(client, "unattributed"))["api_calls"]["used"] == 3

@@ -17,7 +17,7 @@ from tests.service import ROOT, Service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-ROLES = {"admin": 15, "gateway": 6, "producer": 6, "reader": 6}  # examples per operation: admin reaches most
+ROLES = {"admin": 10, "gateway": 4, "producer": 4, "reader": 4}  # examples per operation: admin reaches most
 
 
 def pool_file(tmp: Path, pool: str) -> Path:
@@ -43,19 +43,24 @@ def service(tmp_path_factory, request):
     client.close()
 
 
-def fuzz(service: Service, token: str, examples: int, workdir: Path) -> subprocess.CompletedProcess:
+def fuzz(service: Service, token: str, examples: int, workdir: Path) -> subprocess.Popen:
     st = Path(sys.executable).with_name("st")
-    return subprocess.run(
+    out = open(workdir / f"{token}.txt", "w")
+    return subprocess.Popen(
         [str(st), "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",
          "--checks", "all", "--exclude-checks", "use_after_free",
          "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
          "--workers", "2", "--seed", "1", "-H", f"Authorization: Bearer {token}", "--no-color"],
-        cwd=workdir, capture_output=True, text=True, timeout=300)
+        cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
 
 
-@pytest.mark.parametrize("role", list(ROLES))
-def test_schemathesis_finds_nothing(service, role, tmp_path):
-    result = fuzz(service, f"demo-{role}-token", ROLES[role], tmp_path)
-    summary = result.stdout[-6000:]
-    assert result.returncode == 0, f"Schemathesis found problems with the {role} token:\n{summary}"
-    assert "No issues found" in result.stdout or " passed" in result.stdout, summary
+def test_schemathesis_finds_nothing_whatever_the_role(service, tmp_path):
+    """The four roles at once: the run waits on the service more than it computes."""
+    runs = {role: fuzz(service, f"demo-{role}-token", examples, tmp_path) for role, examples in ROLES.items()}
+    failed = {}
+    for role, run in runs.items():
+        code = run.wait(timeout=600)
+        report = (tmp_path / f"demo-{role}-token.txt").read_text()
+        if code != 0:
+            failed[role] = report[-5000:]
+    assert not failed, "Schemathesis found problems:\n" + "\n".join(f"== {r} ==\n{t}" for r, t in failed.items())
