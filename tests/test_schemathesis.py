@@ -50,13 +50,13 @@ def fuzz(service: Service, token: str, examples: int, workdir: Path) -> subproce
     st = Path(sys.executable).with_name("st")
     workdir = workdir / token  # each run its own .hypothesis directory
     workdir.mkdir()
-    out = open(workdir / "report.txt", "w")
-    return subprocess.Popen(
-        [str(st), "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",
-         "--checks", "all", "--exclude-checks", "use_after_free",
-         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
-         "--workers", "1", "--seed", "1", "-H", f"Authorization: Bearer {token}", "--no-color"],
-        cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+    with open(workdir / "report.txt", "w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [str(st), "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",
+             "--checks", "all", "--exclude-checks", "use_after_free",
+             "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
+             "--workers", "1", "--seed", "1", "-H", f"Authorization: Bearer {token}", "--no-color"],
+            cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
 
 
 def test_schemathesis_finds_nothing_whatever_the_role(service, tmp_path):

@@ -60,7 +60,7 @@ def _years(first: int, last: int, leap: bool) -> str:
     return "(" + "|".join(parts) + ")"
 
 
-def _period_pattern(first: int, last: int) -> str:
+def period_pattern(first: int, last: int) -> str:
     """YYYY-MM or a real calendar day YYYY-MM-DD, years from ``first`` to ``last``: a regex
     exact enough that a generator of matching strings only makes valid periods."""
     year, leap = _years(first, last, False), _years(first, last, True)

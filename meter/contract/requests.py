@@ -1,8 +1,9 @@
 """The request bodies and queries of the API (but the events, in ``meter.contract.events``).
 
 Each rule that JSON Schema can state is a field constraint here, so the generated spec states
-it. The rules it cannot state live in ``@model_validator``s, and only on the operations the
-contract allows (DESIGN 4): the relations inside a simulation.
+it. A relation between fields is a ``@model_validator`` whose rule the schema also states
+(``json_schema_extra``); the relations no schema states (a simulation's unique ids, a policy's
+own conditions) are checked by the allocation code and named in the operation's description.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from meter.allocation.policies import POLICIES
-from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text, _period_pattern
+from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text, period_pattern
 from meter.periods import FIRST_YEAR, LAST_YEAR
 from meter.registry.model import MAX_WEIGHT
 from meter.settings import METRICS
@@ -19,11 +20,11 @@ from meter.settings import METRICS
 MAX_TTL_S = 7 * 86_400
 MAX_CHECKS = 1_000  # per batch: Redis runs a batch in one script, blocking others while it runs
 MAX_MEMBERS = 10_000
-PERIOD = _period_pattern(FIRST_YEAR, LAST_YEAR)
+PERIOD = period_pattern(FIRST_YEAR, LAST_YEAR)
 Metric = Literal[METRICS]  # type: ignore[valid-type]  # the tuple of configured metric names
 # dataset_records is a per-dataset cap: a check of it names its dataset (stated in the schema)
 _DATASET_RULE: Any = {"anyOf": [{"properties": {"metric": {"not": {"const": "dataset_records"}}}},
-                           {"required": ["dataset"], "properties": {"dataset": {"type": "string"}}}]}
+                                {"required": ["dataset"], "properties": {"dataset": {"type": "string"}}}]}
 _CLOSED = ConfigDict(extra="forbid", json_schema_extra=_DATASET_RULE)
 
 
