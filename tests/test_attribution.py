@@ -73,7 +73,7 @@ async def test_snapshots_by_publisher_table_then_exact_name(client):
     (unnamed(1, "api.call", dataset="a"), "subject"),
     (unnamed(1, "api.call", publisher="Cher"), "subject"),
     (unnamed(1, "dataset.records", dataset="a", records=1, raw_bytes=1, host="x.example"), "subject"),
-    (unnamed(1, "dataset.deleted", dataset="a", publisher=""), "subject"),
+    (unnamed(1, "dataset.deleted", dataset="a", publisher=""), "data.publisher"),
     (unnamed(1, "api.call", host=7), "data.host"),
     (unnamed(1, "dataset.deleted", dataset="a", publisher="x" * 600), "data.publisher"),
 ])

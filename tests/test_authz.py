@@ -159,6 +159,15 @@ class TestEndpoint:
         denied = await client.get("/v1/authz/explore/", headers=headers)
         assert denied.status == 429  # the client's query is not ours: no deny_status read from it
 
+    async def test_envoy_style_takes_the_methods_of_the_contract_and_any_path(self, client):
+        headers = {"X-Meter-Token": TOKENS["gateway"], "Host": "portal.example"}
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            resp = await client.request(method, "/v1/authz/explore/%0Aodd", headers=headers)
+            # a decision (allowed, or denied once the test's small cap is used), not a 404 or 405
+            assert resp.status in (200, 429) and await resp.read() == b"", method
+        other = await client.request("TRACE", "/v1/authz/explore/", headers=headers)
+        assert other.status == 405 and other.headers["Allow"] == "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
+
     @pytest.mark.parametrize("shape", ODS_PATHS + ["/v1/authz/explore/dataset/{id}/"])
     async def test_a_client_cannot_smuggle_fields_into_the_decision(self, client, shape):
         """The path is the client's: a dataset id that decodes to control characters (the ledger

@@ -156,8 +156,8 @@ async def test_bad_checks_are_named_and_change_nothing(client):
     body = [{"signatory": "x", "metric": "api_calls"}, {"metric": "nope", "amount": -1, "extra": 1}]
     resp = await client.post("/v1/check", json=body, headers=auth("gateway"))
     assert resp.status == 400
-    fields = {d["field"] for d in (await resp.json())["error"]["details"]}
-    assert fields == {"[1].metric", "[1].amount", "[1].signatory", "[1].extra"}
+    fields = {(d["index"], d["field"]) for d in (await resp.json())["error"]["details"]}
+    assert fields == {(1, "metric"), (1, "amount"), (1, "signatory"), (1, "extra")}
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0
     resp = await client.post("/v1/check", data=b"{nope", headers=auth("gateway"))
     assert resp.status == 400

@@ -49,7 +49,10 @@ def test_types_and_ranges():
     assert problems([ev(data=[1])]) == [(0, "data")]
     assert problems([ev(subject="x" * 129)]) == [(0, "subject")]
     assert problems([ev(time="2026-03-15T10:00:00")]) == [(0, "time")]
-    assert problems([ev(time="2026-03-16T10:00:00Z")]) == [(0, "time")]
+    # no rule on the future: JSON Schema cannot state "not after now", so the spec could not say it
+    assert validate_events([ev(time="2026-03-16T10:00:00Z")], NOW, 10)[0].time.day == 16
+    assert problems([ev(time="1969-12-31T23:00:00Z")]) == [(0, "time")]  # before ClickHouse's dates
+    assert problems([ev(time="2026-02-30T10:00:00Z")]) == [(0, "time")]
     for other_iso_8601 in ("20260315T100000Z", "2026-03-15T10:00Z", "2026-W11-7T10:00:00Z", "2026-03-15T10:00:00+0100"):
         assert problems([ev(time=other_iso_8601)]) == [(0, "time")], other_iso_8601
     for rfc_3339, utc in (("2026-03-15t10:00:00.123456z", datetime(2026, 3, 15, 10, 0, 0, 123456, timezone.utc)),
@@ -68,3 +71,25 @@ def test_empty_and_oversized_batches():
     assert problems([]) == [(None, "body")]
     with pytest.raises(InvalidEvents):
         validate_events([ev()] * 3, NOW, 2)
+
+
+def test_a_collector_may_leave_the_subject_out_where_the_data_attributes_the_event():
+    raw = ev(data={"host": "data.loiret.fr"})
+    del raw["subject"]
+    [call] = validate_events([raw], NOW, 10)
+    assert call.subject is None and call.host == "data.loiret.fr"  # attributed later, by host
+    records = ev(type="dataset.records", data={"dataset": "d", "records": 1, "raw_bytes": 2, "publisher": "Loiret"})
+    del records["subject"]
+    assert validate_events([records], NOW, 10)[0].publisher == "Loiret"
+
+
+def test_an_event_with_neither_subject_nor_host_or_publisher_is_invalid():
+    bare = [ev(), ev(type="dataset.deleted", data={"dataset": "d"}), ev(type="update.bytes", data={"bytes": 1, "kind": "data"})]
+    for raw in bare:
+        del raw["subject"]
+    assert problems(bare) == [(0, "subject"), (1, "subject"), (2, "subject")]
+
+
+def test_extension_attributes_are_accepted_and_ignored():
+    [call] = validate_events([ev(traceparent="00-abc-def-01", partitionkey="x", data={"count": 2.0})], NOW, 10)
+    assert call.amount == 2 and isinstance(call.amount, int)

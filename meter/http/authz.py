@@ -16,6 +16,8 @@ from meter.decision.model import Ask
 from meter.errors import Forbidden, MeterError, Unauthorized
 from meter.http import appkeys
 from meter.http.auth import secret_from
+from meter.contract.requests import AuthzQuery
+from meter.http.operation import Answer, operation
 from meter.portal_paths import dataset_of
 
 DENY_STATUSES = {"429": 429, "403": 403}
@@ -53,7 +55,25 @@ def _original(request: web.Request) -> tuple[str, int | None]:
     return original_uri(request.headers), DENY_STATUSES.get(request.query.get("deny_status", "429"))
 
 
+_ANSWERS: dict[int, Answer | str] = {
+    200: "allowed", 401: "no valid token", 403: "denied (deny_status=403), or a token whose role may not",
+    429: Answer("denied", headers=("Retry-After", "RateLimit", "RateLimit-Policy", "X-Meter-Signatory")),
+    503: Answer("no decision possible", headers=("Retry-After",))}
+
+
+@operation("Gateway hook (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth); empty bodies",
+           {**_ANSWERS, 400: "deny_status is not 403 or 429"}, query=AuthzQuery)
 async def get_authz(request: web.Request) -> web.Response:
+    return await _answer(request)
+
+
+@operation("Gateway hook for Envoy's HTTP ext_authz: the client's method and path under /v1/authz", _ANSWERS,
+           path={"original": {"type": "string", "description": "the client's path and query"}})
+async def authz_original(request: web.Request) -> web.Response:
+    return await _answer(request)
+
+
+async def _answer(request: web.Request) -> web.Response:
     try:
         return await _authz(request)
     except Exception:  # never a body, never a 500 page: the gateway applies its own fail mode
@@ -81,3 +101,4 @@ async def _authz(request: web.Request) -> web.Response:
 
 
 get_authz.own_roles = ("gateway",)  # type: ignore[attr-defined]  # checked here: empty-body answers
+authz_original.own_roles = ("gateway",)  # type: ignore[attr-defined]

@@ -4,10 +4,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from meter.decision.model import parse_checks
+from meter.contract.requests import CHECK_BODY
 from meter.http import appkeys
+from meter.http.operation import Answer, operation
 from meter.http.middleware import json_body, json_response, requires
 
 
+@operation("Allow or deny (and count) one request, or a batch answered in the same order", {
+    200: Answer("the decision, or the decisions in order; X-Meter-Degraded when Redis could not decide",
+                "Decisions", ("X-Meter-Degraded",)),
+    409: Answer("an id already used for another request", "Error")},
+    body={"application/json": CHECK_BODY})
 @requires("gateway")
 async def post_check(request: web.Request) -> web.Response:
     asks, batch = parse_checks(await json_body(request))

@@ -6,8 +6,17 @@ from aiohttp import web
 from meter.http import appkeys
 from meter.http.middleware import json_response, requires
 from meter.ingest.body import decode_events
+from meter.contract.events import EVENT_BATCH, CloudEvent
+from meter.http.operation import Answer, operation
 
 
+@operation("Ingest CloudEvents (one, a batch, JSON or NDJSON, optionally gzip)", {
+    202: Answer("accepted: accepted + duplicates = events received", "EventsAccepted"),
+    415: Answer("unsupported content type or encoding", "Error"),
+    503: Answer("Redis unavailable or the stream is full; see Retry-After", "Error", ("Retry-After",))},
+    body={"application/cloudevents+json": CloudEvent,
+          "application/cloudevents-batch+json": EVENT_BATCH,
+          "application/json": CloudEvent | EVENT_BATCH, "application/x-ndjson": None})
 @requires("producer")
 async def post_events(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]

@@ -84,11 +84,22 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             raise
         kind = _AIOHTTP_TYPES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else f"the body is larger than {request.app[appkeys.SETTINGS].max_body_bytes} bytes"
-        return json_response(error_body(kind, message), exc.status)
+        allow = _allow(request, exc)  # a 405 names the methods the route takes (RFC 9110)
+        return json_response(error_body(kind, message), exc.status, {"Allow": allow} if allow else None)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         request.app[appkeys.TELEMETRY].errors.labels("http", "internal").inc()
         return json_response(error_body("internal", "an internal error occurred; it has been logged"), 500)
+
+
+def _allow(request: web.Request, exc: web.HTTPException) -> str | None:
+    """The ``Allow`` of a 405. aiohttp merges the methods of every resource the path matches; a
+    fixed path (``/v1/signatories/import``) that a pattern (``/v1/signatories/{id}``) also matches
+    takes only its own."""
+    for resource in request.app.router.resources():
+        if isinstance(resource, web.PlainResource) and resource.canonical == request.path:
+            return ",".join(sorted({route.method for route in resource}))
+    return exc.headers.get("Allow")
 
 
 def requires(*roles: str) -> Callable[[Handler], Handler]:

@@ -7,12 +7,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from meter.http import appkeys
 from meter.http.middleware import json_response
 from meter.http.openapi import spec
+from meter.http.operation import Answer, operation
 
 
+@operation("Process is up", {200: Answer("up", "Health")})
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+@operation("Redis and ClickHouse reachable", {200: Answer("ready", "Readiness"),
+                                                  503: Answer("not ready: checks says which part", "Readiness")})
 async def readyz(request: web.Request) -> web.Response:
     checks = {"redis": False, "clickhouse": False}
     try:
@@ -37,6 +41,7 @@ def _allotments(request: web.Request) -> dict[str, object]:
     return {"stale": cause is not None, **({"error": cause} if cause else {})}
 
 
+@operation("Prometheus metrics", {200: "text exposition format"})
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[appkeys.TELEMETRY].registry
     try:
@@ -46,5 +51,6 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+@operation("This document", {200: "OpenAPI 3.1"})
 async def openapi(request: web.Request) -> web.Response:
     return json_response(spec())

@@ -5,10 +5,17 @@ from aiohttp import web
 
 from meter.decision.model import parse_commit, parse_reservation
 from meter.decision.reservations import new_id
+from meter.contract.requests import CommitRequest, ReservationRequest
 from meter.http import appkeys
+from meter.http.operation import Answer, operation
 from meter.http.middleware import json_body, json_response, requires
 
+RESERVATION_ID = {"type": "string", "description": "the id that POST /v1/reservations answered"}
 
+
+@operation("Hold capacity for a write of known size", {
+    201: Answer("held", "Reservation"), 409: Answer("denied: the same body as a denied check", "Decision"),
+    503: Answer("Redis unavailable", "Error", ("Retry-After",))}, body={"application/json": ReservationRequest})
 @requires("gateway")
 async def post_reservation(request: web.Request) -> web.Response:
     ask = parse_reservation(await json_body(request), new_id())
@@ -16,12 +23,19 @@ async def post_reservation(request: web.Request) -> web.Response:
     return json_response(body, status=201 if decision.allowed else 409)
 
 
+@operation("Turn a reservation into usage (the actual amount)", {
+    200: Answer("committed", "Settled"), 404: Answer("no such reservation", "Error"),
+    409: Answer("expired, or more than held", "Error"), 503: Answer("Redis unavailable", "Error", ("Retry-After",))},
+    body={"application/json": CommitRequest}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def commit_reservation(request: web.Request) -> web.Response:
     amount = parse_commit(await json_body(request))
     return json_response(await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount))
 
 
+@operation("Release a reservation", {
+    200: Answer("released", "Settled"), 404: Answer("no such reservation", "Error"),
+    503: Answer("Redis unavailable", "Error", ("Retry-After",))}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def delete_reservation(request: web.Request) -> web.Response:
     return json_response(await request.app[appkeys.RESERVATIONS].release(request.match_info["id"]))

@@ -12,10 +12,19 @@ async def noop(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+# Envoy's HTTP ext_authz keeps the client's method (DESIGN 4 lists those the hook takes)
+AUTHZ_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def add_routes(app: web.Application) -> None:
     if app[appkeys.SETTINGS].bench_noop:
         app.router.add_routes([web.get("/_bench/noop", noop), web.post("/_bench/noop", noop)])
-    app.router.add_routes([
+    app.router.add_routes(route_table())
+
+
+def route_table() -> list[web.RouteDef]:
+    """Every route of the API; the OpenAPI document is generated from this list."""
+    return [
         web.get("/healthz", ops.healthz),
         web.get("/readyz", ops.readyz),
         web.get("/metrics", ops.metrics),
@@ -23,9 +32,11 @@ def add_routes(app: web.Application) -> None:
         web.post("/v1/events", events.post_events),
         web.post("/v1/check", check.post_check),
         web.get("/v1/authz", authz.get_authz),
-        # Envoy's HTTP ext_authz: the client's method, and its path under the prefix
-        *(web.route(method, "/v1/authz/{original:.*}", authz.get_authz)
-          for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")),
+        # Envoy's HTTP ext_authz: the client's method, and its path under the prefix (any
+        # character: a path's newline, decoded from %0A, is still the client's path); HEAD is
+        # a route of its own, so the spec lists it
+        *(web.route(method, r"/v1/authz/{original:[\s\S]*}", authz.authz_original,
+                    **({"allow_head": False} if method == "GET" else {})) for method in AUTHZ_METHODS),
         web.post("/v1/reservations", reservations.post_reservation),
         web.post("/v1/reservations/{id}/commit", reservations.commit_reservation),
         web.delete("/v1/reservations/{id}", reservations.delete_reservation),
@@ -40,4 +51,4 @@ def add_routes(app: web.Application) -> None:
         web.put("/v1/signatories/{id}", signatories.put_signatory),
         web.delete("/v1/signatories/{id}", signatories.delete_signatory),
         web.get("/v1/signatories/{id}/history", signatories.get_history),
-    ])
+    ]

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.errors import InvalidRequest, NotFound, StoreUnavailable
+from meter.errors import NotFound, StoreUnavailable
 from meter.http import appkeys
 from meter.http.middleware import json_response, requires
 from meter.registry.ids import UNATTRIBUTED
 from meter.periods import Period, parse_period
+from meter.contract.requests import PeriodQuery, UsageQuery
+from meter.http.operation import Answer, operation
+from meter.http.params import query
 
 
 def usage_reader(request: web.Request):
@@ -21,15 +24,20 @@ def usage_reader(request: web.Request):
 
 def period_param(request: web.Request) -> Period:
     config = request.app[appkeys.CONFIG]
-    return parse_period(request.query.get("period"), config.tz, request.app[appkeys.CLOCK].now())
+    period = query(request, PeriodQuery).period
+    return parse_period(period, config.tz, request.app[appkeys.CLOCK].now())
 
 
+@operation("A signatory's usage in a period", {
+    200: Answer("usage per metric", "Usage"), 404: Answer("no such signatory", "Error"),
+    503: Answer("the store is unavailable", "Error", ("Retry-After",))}, query=UsageQuery)
 @requires("reader")
 async def get_usage(request: web.Request) -> web.Response:
     principal = request[appkeys.PRINCIPAL]
-    signatory = request.query.get("signatory") or principal.signatory
-    if not signatory:
-        raise InvalidRequest("signatory is required", [{"field": "signatory", "reason": "is required"}])
+    if principal.signatory is not None and "signatory" not in request.query:
+        signatory = principal.signatory  # a bound token may leave it out
+    else:
+        signatory = query(request, UsageQuery).signatory
     principal.require_signatory(signatory)
     period = period_param(request)
     if signatory != UNATTRIBUTED and await request.app[appkeys.REGISTRY].get_or_none(signatory) is None:
@@ -37,6 +45,9 @@ async def get_usage(request: web.Request) -> web.Response:
     return json_response(await usage_reader(request).usage(signatory, period))
 
 
+@operation("The pool's usage in a period, per signatory", {
+    200: Answer("pool usage per metric", "Pool"),
+    503: Answer("the store is unavailable", "Error", ("Retry-After",))}, query=PeriodQuery)
 @requires("reader")
 async def get_pool(request: web.Request) -> web.Response:
     body = await usage_reader(request).pool_view(period_param(request))

@@ -18,7 +18,7 @@ from meter.registry.ids import UNATTRIBUTED
 
 HOST_TYPES = frozenset({"api.call"})
 PUBLISHER_TYPES = frozenset({"dataset.records", "dataset.deleted"})
-Unnamed = tuple[str, str, Mapping[str, Any]]  # (subject, type, data)
+Unnamed = tuple[str | None, str, Mapping[str, Any]]  # (subject or None, type, data)
 
 
 class Owners(Protocol):
@@ -41,7 +41,7 @@ class Attribution:
 
     async def subjects(self, events: Sequence[Unnamed]) -> list[str]:
         """The signatory each event counts for: its own subject, or the one found for it."""
-        found = [subject for subject, _, _ in events]
+        found = [subject or UNATTRIBUTED for subject, _, _ in events]
         by_host = [i for i, (s, t, d) in enumerate(events) if not s and t in HOST_TYPES and _text(d, "host")]
         by_publisher = [i for i, (s, t, d) in enumerate(events) if not s and t in PUBLISHER_TYPES
                         and _text(d, "publisher")]

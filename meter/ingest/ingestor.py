@@ -48,12 +48,12 @@ class Ingestor:
         received = self.clock.now()
         try:
             events = validate_events(raw, received, self.max_events)
-            events = await self._attribute(events, raw)
+            events = await self._attribute(events)
             _check_binding(events, bound_signatory)
         except Exception:
             self.telemetry.events_rejected.inc(len(raw))
             raise
-        registered = await self.ledger.registered({ev.subject for ev in events})
+        registered = await self.ledger.registered({ev.subject or UNATTRIBUTED for ev in events})
         batch = self._ledger_events(events, registered, received.timestamp())
         # never count into an empty ledger: rebuild it first
         result = await once_rebuilt(lambda: self.ledger.ingest(batch), self.rebuild)
@@ -62,11 +62,13 @@ class Ingestor:
         self.telemetry.events_unattributed.inc(result.unattributed)
         return result
 
-    async def _attribute(self, events: list[UsageEvent], raw: list[Any]) -> list[UsageEvent]:
+    async def _attribute(self, events: list[UsageEvent]) -> list[UsageEvent]:
         """Events sent without a subject get the one the service finds for them (DESIGN §4)."""
         if all(ev.subject for ev in events):
             return events
-        subjects = await self.attribution.subjects([(ev.subject, ev.type, r["data"]) for ev, r in zip(events, raw)])
+        owners = [(ev.subject, ev.type, {"host": ev.host, "publisher": ev.publisher, "dataset": ev.dataset})
+                  for ev in events]
+        subjects = await self.attribution.subjects(owners)
         return [ev if ev.subject == s else replace(ev, subject=s) for ev, s in zip(events, subjects)]
 
     def _period(self, kind: str, day: date) -> Period:

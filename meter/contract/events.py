@@ -1,0 +1,142 @@
+"""CloudEvents 1.0 usage events, one model per event type (DESIGN 4, Events).
+
+Extension attributes (any other top-level field) are accepted and ignored; so are unknown
+fields of ``data``. An event may leave ``subject`` out where a collector cannot know it: an
+``api.call`` carrying ``data.host``, a ``dataset.records`` or ``dataset.deleted`` carrying
+``data.publisher``. Such an event is validated with ``subject = None``; attributing it is the
+ingestor's job, not this module's.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text
+from meter.settings import Settings
+
+# RFC 3339 date-time, years 1970 (the start of ClickHouse's dates) to 2099
+TIME = (r"^(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):"
+        r"[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+_TIME = re.compile(TIME)
+_OPEN = ConfigDict(extra="ignore")
+
+
+class ApiCallData(BaseModel):
+    model_config = _OPEN
+    dataset: Text(MAX_NAME) | None = None  # type: ignore[valid-type]
+    count: Int(1) = 1  # type: ignore[valid-type]
+    host: Text(MAX_NAME) | None = Field(None, description="the host called; attributes an event without subject")  # type: ignore[valid-type]
+    check_id: Text(MAX_ID) | None = Field(None, description="the id of a consumed check this call duplicates")  # type: ignore[valid-type]
+
+
+class UpdateBytesData(BaseModel):
+    model_config = _OPEN
+    dataset: Text(MAX_NAME) | None = None  # type: ignore[valid-type]
+    bytes: Int(0)  # type: ignore[valid-type]
+    kind: Literal["data", "content"]
+
+
+class DatasetRecordsData(BaseModel):
+    model_config = _OPEN
+    dataset: Text(MAX_NAME)  # type: ignore[valid-type]
+    records: Int(0)  # type: ignore[valid-type]
+    raw_bytes: Int(0)  # type: ignore[valid-type]
+    publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
+
+
+class ContentBytesData(BaseModel):
+    model_config = _OPEN
+    object: Text(MAX_NAME)  # type: ignore[valid-type]
+    bytes: Int(0)  # type: ignore[valid-type]
+
+
+class DatasetDeletedData(BaseModel):
+    model_config = _OPEN
+    dataset: Text(MAX_NAME)  # type: ignore[valid-type]
+    publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
+
+
+def _subject_or(field: str) -> Any:
+    """The schema of "a subject, or data.<field>" (the model validator below enforces it)."""
+    text = {"type": "string"}
+    return {"anyOf": [{"required": ["subject"], "properties": {"subject": text}},
+                      {"required": ["data"], "properties": {"data": {"required": [field], "properties": {field: text}}}}]}
+
+
+class _Event(BaseModel):
+    model_config = _OPEN
+    specversion: Literal["1.0"]
+    id: Text(MAX_ID) = Field(description="unique per source: the dedup key")  # type: ignore[valid-type]
+    source: Text(MAX_NAME)  # type: ignore[valid-type]
+    time: datetime | None = Field(None, json_schema_extra={"type": "string", "pattern": TIME, "format": "date-time"})
+    subject: Text(MAX_SUBJECT) | None = Field(None, description="the signatory id")  # type: ignore[valid-type]
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _TIME.match(value):
+            raise ValueError("must be an RFC 3339 timestamp from 1970 to 2099, with 'Z' or an offset")
+        return datetime.fromisoformat(value.upper()).astimezone(timezone.utc)
+
+    def _needs_subject(self, attributed_by: str | None) -> None:
+        if self.subject is None and attributed_by is None:
+            raise ValueError("an event of this type without 'subject' carries data.host or data.publisher")
+
+
+class ApiCall(_Event):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or("host"))
+    type: Literal["api.call"]
+    data: ApiCallData
+
+    @model_validator(mode="after")
+    def _attributable(self) -> "ApiCall":
+        self._needs_subject(self.data.host)
+        return self
+
+
+class UpdateBytes(_Event):
+    type: Literal["update.bytes"]
+    subject: Text(MAX_SUBJECT)  # type: ignore[valid-type]
+    data: UpdateBytesData
+
+
+class DatasetRecords(_Event):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or("publisher"))
+    type: Literal["dataset.records"]
+    data: DatasetRecordsData
+
+    @model_validator(mode="after")
+    def _attributable(self) -> "DatasetRecords":
+        self._needs_subject(self.data.publisher)
+        return self
+
+
+class ContentBytes(_Event):
+    type: Literal["content.bytes"]
+    subject: Text(MAX_SUBJECT)  # type: ignore[valid-type]
+    data: ContentBytesData
+
+
+class DatasetDeleted(_Event):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or("publisher"))
+    type: Literal["dataset.deleted"]
+    data: DatasetDeletedData
+
+    @model_validator(mode="after")
+    def _attributable(self) -> "DatasetDeleted":
+        self._needs_subject(self.data.publisher)
+        return self
+
+
+CloudEvent = Annotated[Union[ApiCall, UpdateBytes, DatasetRecords, ContentBytes, DatasetDeleted],
+                       Field(discriminator="type")]
+EVENT_TYPES = ("api.call", "update.bytes", "dataset.records", "content.bytes", "dataset.deleted")
+EVENTS = TypeAdapter(list[CloudEvent])
+# The spec states the default bound (METER_MAX_BATCH_EVENTS may set another)
+MAX_BATCH_EVENTS: int = Settings.model_fields["max_batch_events"].default
+EVENT_BATCH = Annotated[list[CloudEvent], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]

@@ -1,0 +1,24 @@
+"""A request's query or JSON body, validated by its contract model; a 400 names each problem."""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from aiohttp import web
+
+from meter.contract.problems import details
+from meter.errors import InvalidRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: object, what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(f"the {what} is invalid", details(exc)) from None
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    # a repeated parameter: the first one counts, as aiohttp's .get() reads it
+    return validated(model, {name: request.query[name] for name in request.query}, "query")
