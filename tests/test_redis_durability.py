@@ -124,9 +124,10 @@ def test_redis_killed_mid_stream_loses_and_doubles_nothing(tmp_path, pool_id):
         assert producers.refused > 0, "some requests met the dead Redis and got no 202"
         assert len(producers.acked) == PRODUCERS * BATCHES, "every batch got its 202 in the end"
         assert any(t > killed_at for t, _ in producers.acked)
-        # each event newly counted once in all the 202s; a retry of one counted before the kill
-        # is a duplicate
-        assert sum(body["accepted"] for _, body in producers.acked) == TOTAL
+        # no event newly counted twice in the 202s; a retry of one counted before the kill is a
+        # duplicate (also when Redis applied a batch but died before the service heard it, so the
+        # first try got no 202): the exact count is the ledger's and ClickHouse's, below
+        assert sum(body["accepted"] for _, body in producers.acked) <= TOTAL
         assert all(body["accepted"] + body["duplicates"] == BATCH for _, body in producers.acked)
 
         # the Redis ledger: each event once, and no rebuild from ClickHouse was needed
