@@ -153,12 +153,63 @@ class TokenEntry(_Strict):
         return self.name or f"{self.role}:{self.digest()[:8]}"
 
 
+# --- reports and alerts (DESIGN §8): the pool file's [reports] and [alerts] sections ---
+_SEND_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ReportsSection(_Strict):
+    auto_send: bool = True
+    send_day: int = Field(1, ge=1, le=28)
+    send_time: str = "07:00"
+    admins: list[str] = Field(default_factory=list)
+    language: Literal["fr", "en"] = "fr"
+
+    @field_validator("send_time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if not _SEND_TIME.match(v):
+            raise ValueError("must be HH:MM (24-hour clock, pool time), e.g. '07:00'")
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(map(repr, bad))}")
+        return v
+
+
+class AlertsSection(_Strict):
+    thresholds: list[int] = Field(default_factory=lambda: [80, 90, 100])
+    forecast: bool = True
+    webhook_url: str = ""
+    webhook_secret: str = ""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[int]) -> list[int]:
+        if any(t < 1 or t > 1000 for t in v):
+            raise ValueError("each threshold is a percent from 1 to 1000")
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _webhook(self) -> "AlertsSection":
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must start with http:// or https://")
+        if self.webhook_url and not self.webhook_secret.startswith("whsec_"):
+            raise ValueError("webhook_secret must be 'whsec_' followed by a base64 key when webhook_url is set")
+        return self
+
+
 class PoolConfig(_Strict):
     pool: PoolSection = PoolSection()
     caps: CapsSection = CapsSection()
     allocation: AllocationSection = AllocationSection()
     enforcement: EnforcementSection = EnforcementSection()
     tokens: list[TokenEntry] = Field(default_factory=list)
+    reports: ReportsSection = ReportsSection()
+    alerts: AlertsSection = AlertsSection()
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -195,6 +246,9 @@ class Settings(BaseSettings):
     seed_signatories: Path | None = None
     # Benchmarks only: adds /_bench/noop (an empty 200), the baseline the hot path is compared with.
     bench_noop: bool = False
+    # Reports and alerts by email (DESIGN §8): empty SMTP URL, nothing is sent (reports are still readable)
+    smtp_url: str = ""
+    mail_from: str = "meter@localhost"
 
     @field_validator("clickhouse_database")
     @classmethod

@@ -40,3 +40,10 @@ class Telemetry:
         self.ledger_rebuilds = Counter("meter_ledger_rebuilds_total", "Ledger rebuilds from ClickHouse", registry=r)
         self.allocation_errors = Counter("meter_allocation_errors_total", "Allocation computations that failed",
                                          registry=r)
+        # reports and alerts (meter/reports, meter/alerts, meter/mail)
+        self.alerts_fired = Counter("meter_alerts_fired_total", "Quota alerts fired (each once per key)",
+                                    ["type", "scope"], registry=r)
+        self.reports_sent = Counter("meter_reports_sent_total", "Monthly reports delivered to the mail server",
+                                    registry=r)
+        self.mail_failures = Counter("meter_mail_failures_total", "Failed delivery attempts (retried with backoff)",
+                                     ["channel"], registry=r)
