@@ -23,12 +23,13 @@ import redis.asyncio as redis
 
 from meter.clock import Clock
 from meter.keys import Keys
-from meter.mail.smtp import MailError
+from meter.ledger.client import as_text
+from meter.mail.smtp import DeliveryError
 
 log = logging.getLogger("meter.mail")
 BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)  # then hourly, for as long as it takes
 BATCH = 50
-Transport = Callable[[dict[str, Any]], Awaitable[None]]  # raises MailError when delivery failed
+Transport = Callable[[dict[str, Any]], Awaitable[None]]  # raises DeliveryError when delivery failed
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,12 @@ class Outbox:
     async def put(self, entry: Entry) -> bool:
         """Record ``entry`` for delivery; False if an entry of that id is already there."""
         key = self.keys.outbox_entry(entry.id)
-        fields = {"kind": entry.kind, "payload": entry.payload, "meta": orjson.dumps(entry.meta),
+        fields: dict[str, Any] = {"kind": entry.kind, "payload": entry.payload, "meta": orjson.dumps(entry.meta),
                   "status": "pending", "attempts": 0, "error": "", "created": self._now_ms()}
         if not await self.client.hsetnx(key, "status", "pending"):
             return False
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
             pipe.zadd(self.keys.outbox_due, {entry.id: self._now_ms()})
             await pipe.execute()
         return True
@@ -88,7 +89,7 @@ class Outbox:
             sent = 0
             while ids := await self.client.zrangebyscore(self.keys.outbox_due, 0, self._now_ms(), start=0, num=BATCH):
                 for raw_id in ids:
-                    sent += await self._attempt(raw_id.decode())
+                    sent += await self._attempt(as_text(raw_id))  # type: ignore[arg-type]
                     await self.client.pexpire(lock, 120_000)
             return sent
         finally:
@@ -101,11 +102,14 @@ class Outbox:
         if not data or data.get(b"status") == b"sent":
             await self.client.zrem(self.keys.outbox_due, entry_id)
             return 0
-        entry = {"id": entry_id, "kind": data[b"kind"].decode(), "payload": data[b"payload"],
+        entry = {"id": entry_id, "kind": as_text(data[b"kind"]), "payload": data[b"payload"],
                  "meta": orjson.loads(data[b"meta"])}
         try:
-            await self.transports[entry["kind"]](entry)
-        except MailError as exc:
+            transport = self.transports.get(entry["kind"])
+            if transport is None:
+                raise DeliveryError(f"no {entry['kind']} delivery is configured (METER_SMTP_URL, [alerts] webhook_url)")
+            await transport(entry)
+        except DeliveryError as exc:
             await self._failed(entry_id, int(data.get(b"attempts", 0)) + 1, exc.message, entry["kind"])
             return 0
         async with self.client.pipeline(transaction=True) as pipe:

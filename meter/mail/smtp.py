@@ -5,16 +5,31 @@ driver's errors become ``MailError`` here, so the outbox never sees an aiosmtpli
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
 from meter.errors import ConfigError, MeterError
 
+
+class DeliveryError(MeterError):
+    """A message or webhook could not be delivered this time; the outbox retries it."""
+
+    type = "delivery_error"
+
 TIMEOUT_S = 30
 
 
-class MailError(MeterError):
+@dataclass(frozen=True)
+class Mail:
+    """Where mail comes from; ``enabled`` is false when METER_SMTP_URL is empty (nothing is sent)."""
+
+    enabled: bool
+    sender: str
+
+
+class MailError(DeliveryError):
     """The mail server refused a message or could not be reached; the outbox retries it."""
 
     type = "mail_error"

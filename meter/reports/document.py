@@ -6,6 +6,7 @@ numbers. Every figure comes with a short sentence that says what it means.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from meter.registry.ids import UNATTRIBUTED
 from meter.reports import lines as L
@@ -13,7 +14,7 @@ from meter.reports.figures import MonthFigures
 from meter.reports.words import Words
 from meter.settings import CapsSection
 
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {
     "fr": {
         "title": "Rapport mensuel – {name} – {month}",
         "provisional": "Rapport provisoire : le mois n'est pas terminé, les chiffres sont arrêtés au {day}.",

@@ -38,7 +38,7 @@ def report_message(report: Rendered, pool: str, mail_from: str, recipients: list
     msg["X-Meter-Report"] = f"{pool}/{month}/{sig}"
     msg.set_content(report.text())  # text/plain
     msg.add_alternative(report.html(inline_chart=False), subtype="html")
-    html_part = msg.get_payload()[1]  # type: ignore[index]
+    html_part: EmailMessage = msg.get_payload()[1]  # type: ignore[index,assignment]
     html_part.add_related(report.chart, maintype="image", subtype="png", cid=f"<{CHART_CID}>",
                           filename="chart.png")
     name = f"{pool}-{month}-{sig}"

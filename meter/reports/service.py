@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -19,9 +18,11 @@ import orjson
 import redis.asyncio as redis
 
 from meter.clock import Clock
-from meter.errors import Conflict, Forbidden, NotFound
+from meter.errors import Conflict, Forbidden, MeterError, NotFound
 from meter.keys import Keys
+from meter.ledger.client import as_text
 from meter.mail.outbox import Entry, Outbox
+from meter.mail.smtp import Mail
 from meter.periods import Period
 from meter.registry.service import Registry
 from meter.reports.document import Context
@@ -33,14 +34,6 @@ from meter.settings import PoolConfig
 from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.reports")
-
-
-@dataclass(frozen=True)
-class Mail:
-    """Where mail comes from; ``enabled`` is false when METER_SMTP_URL is empty."""
-
-    enabled: bool
-    sender: str
 
 
 def active_in(record: dict[str, Any], period: Period) -> bool:
@@ -114,7 +107,7 @@ class Reports:
 
     async def _records(self, month: str) -> dict[str, dict[str, Any]]:
         raw = await self.client.hgetall(self.keys.report_sends(month))
-        return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+        return {as_text(k): orjson.loads(v) for k, v in raw.items()}
 
     # queueing
 
@@ -169,13 +162,22 @@ class Reports:
     def kick(self) -> None:
         """Send what is queued in the background, now (one task at a time in this process)."""
         if self._sending is None or self._sending.done():
-            self._sending = asyncio.create_task(self.send_queued(), name="reports-send")
+            self._sending = asyncio.create_task(self._send_logged(), name="reports-send")
+
+    async def _send_logged(self) -> None:
+        try:
+            await self.send_queued()
+        except MeterError as exc:  # Redis or ClickHouse away: the scheduled job tries again
+            log.warning("sending reports paused: %s", exc.message)
+        except Exception:
+            log.exception("sending reports failed; the scheduled job tries again")
 
     async def send_queued(self) -> int:
         """Render every to-do report into the outbox, then deliver what is due; returns reports moved."""
-        moved, cache = 0, {}
+        moved = 0
+        cache: dict[str, Any] = {}
         for raw in sorted(await self.client.smembers(self.keys.reports_todo)):
-            month, _, sig = raw.decode().partition("/")
+            month, _, sig = as_text(raw).partition("/")
             try:
                 moved += await self._to_outbox(month, sig, cache)
             except NotFound:  # removed from the registry since: nothing to send
@@ -209,6 +211,12 @@ class Reports:
 
     async def wait_idle(self) -> None:
         if self._sending is not None:
+            await asyncio.gather(self._sending, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """At shutdown: stop sending; what is left stays queued for the next start."""
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()
             await asyncio.gather(self._sending, return_exceptions=True)
 
 
