@@ -21,6 +21,9 @@ from meter.store.clickhouse import ClickHouseStore
 TOP = 5
 STOCK_COLUMNS = ("records", "raw_bytes", "content_bytes", "dataset_records")
 Projection = Callable[[Period], Awaitable[dict[str, Any]]]  # the next month's allocation (maybe projected)
+# the allocation documents still kept in Redis, by period label (they win over the history's rows,
+# which a fixed clock or a fast recomputation can leave with equal ``computed_at``)
+Recent = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 
 @dataclass
@@ -71,7 +74,7 @@ class MonthFigures:
 
 
 async def read_month(store: ClickHouseStore, pool: str, period: Period, now: datetime,
-                     project: Projection | None = None) -> MonthFigures:
+                     project: Projection | None = None, recent: Recent | None = None) -> MonthFigures:
     """Every figure of ``period``'s reports (as of ``now`` for the month in progress)."""
     as_of = min(period.end, now)
     figures = MonthFigures(period, as_of, provisional=now < period.end)
@@ -96,6 +99,11 @@ async def read_month(store: ClickHouseStore, pool: str, period: Period, now: dat
         denials[sig][(metric, scope)] = int(n)
     figures.denials = dict(denials)
     figures.allocations = await _allocations(store, pool, period)
+    if recent is not None:
+        labels = [period.label] + [d.isoformat() for d in days_of(period)]
+        for label, doc in (await recent(labels)).items():
+            figures.allocations[label] = Allocation(doc["policy"], doc["signatories"],
+                                                    {"en": doc.get("explanation", ""), "fr": doc.get("explanation_fr", "")})
     if project is not None:
         figures.next_allocation = await project(period.next())
     return figures
@@ -111,9 +119,9 @@ async def _stocks(store: ClickHouseStore, pool: str, before: datetime) -> dict[s
 
 
 async def _allocations(store: ClickHouseStore, pool: str, period: Period) -> dict[str, Allocation]:
-    labels = [period.label] + [Period("day", d, period.tz).label for d in days_of(period)]
     found = {}
-    for label, policy, allotments, en, fr in await store.rows(*queries.allocations_of(store.db, pool, labels)):
+    for label, policy, allotments, en, fr in await store.rows(*queries.allocations_of_month(store.db, pool,
+                                                                                            period.label)):
         found[label] = Allocation(policy, orjson.loads(allotments), {"en": en, "fr": fr})
     return found
 

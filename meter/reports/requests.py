@@ -26,8 +26,8 @@ class ReportQuery(_Strict):
 class SendBody(_Strict):
     """``POST /v1/reports/{month}/send`` body."""
 
-    signatories: list[str] | None = Field(None, min_length=1, max_length=10_000)
-    resend: bool = False
+    signatories: list[str] | None = Field(None, min_length=1, max_length=10_000, strict=True)
+    resend: bool = Field(False, strict=True)
 
 
 class AlertsQuery(_Strict):

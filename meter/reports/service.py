@@ -59,7 +59,12 @@ class Reports:
         return {r["id"]: r for r in await self.registry.list() if active_in(r, period)}
 
     async def figures(self, period: Period) -> MonthFigures:
-        return await read_month(self.store, self.pool, period, self.clock.now(), self.project)
+        return await read_month(self.store, self.pool, period, self.clock.now(), self.project, self._recent)
+
+    async def _recent(self, labels: list[str]) -> dict[str, dict[str, Any]]:
+        """The allocation documents Redis still keeps for ``labels`` (one MGET)."""
+        raw = await self.client.mget([self.keys.allocation(label) for label in labels])
+        return {label: orjson.loads(doc) for label, doc in zip(labels, raw) if doc is not None}
 
     async def context(self, period: Period, sig: str, partners: dict[str, dict[str, Any]]) -> Context:
         names = {sid: r.get("name") or sid for sid, r in partners.items()}

@@ -154,10 +154,10 @@ def denials_between(db: str, pool: str, start: datetime, end: datetime) -> Query
                  "end": end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def allocations_of(db: str, pool: str, periods: list[str]) -> Query:
-    """The latest stored allotments (JSON) and explanations of each period named."""
+def allocations_of_month(db: str, pool: str, month: str) -> Query:
+    """The latest stored allotments (JSON) and explanations of a month and of each of its days."""
     sql = (f"SELECT period, argMax(policy, computed_at), argMax(allotments, computed_at),"
            " argMax(explanation_en, computed_at), argMax(explanation_fr, computed_at)"
-           f" FROM {db}.allocations WHERE pool = {{pool:String}} AND period IN {{periods:Array(String)}}"
+           f" FROM {db}.allocations WHERE pool = {{pool:String}} AND startsWith(period, {{month:String}})"
            " GROUP BY period ORDER BY period")
-    return sql, {"pool": pool, "periods": periods}
+    return sql, {"pool": pool, "month": month}
