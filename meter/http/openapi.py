@@ -250,9 +250,76 @@ def spec() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "meter", "version": __version__,
                  "description": "Quota accounting and metering for a shared open-data portal subscription."},
-        "components": {"schemas": SCHEMAS, "securitySchemes": {
+        "components": {"schemas": {**SCHEMAS, **_REPORT_SCHEMAS}, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "meterToken": {"type": "apiKey", "in": "header", "name": "X-Meter-Token"}}},
         "security": [{"bearer": []}, {"meterToken": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_report_paths()},
+    }
+
+
+# --- reports and alerts (DESIGN §8), kept apart until the spec is generated from the models ---
+# Query parameters and bodies come from the pydantic models in meter/reports/requests.py.
+
+def _query_params(model: Any) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    return [{"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+            for name, prop in schema["properties"].items()]
+
+
+def _report_schemas() -> dict[str, Any]:
+    from meter.reports.requests import SendBody
+
+    status = {"type": "object", "required": ["signatory", "status", "recipients"], "properties": {
+        "signatory": {"type": "string"}, "status": {"enum": ["sent", "pending", "failed", "no_recipient"]},
+        "recipients": {"type": "array", "items": {"type": "string"}}, "sent_at": {"type": ["string", "null"]},
+        "message_id": {"type": "string"}, "error": {"type": ["string", "null"]}}}
+    alert = {"type": "object", "required": ["id", "type", "scope", "signatory", "metric", "period", "used", "limit",
+                                            "at", "delivered"], "properties": {
+        "id": {"type": "string"}, "type": {"enum": ["threshold", "forecast"]}, "scope": {"enum": ["signatory", "pool"]},
+        "signatory": {"type": ["string", "null"]}, "metric": {"type": "string"}, "period": {"type": "string"},
+        "threshold": {"type": "integer"}, "used": {"type": "integer"}, "limit": {"type": "integer"},
+        "at": {"type": "string"}, "exhaustion_date": {"type": "string"},
+        "delivered": {"type": "object", "required": ["email", "webhook"], "properties": {
+            "email": {"type": "string"}, "webhook": {"type": "string"}}}}}
+    return {
+        "ReportStatus": status,
+        "ReportList": {"type": "object", "required": ["pool", "period", "reports"], "properties": {
+            "pool": {"type": "string"}, "period": {"type": "string"},
+            "reports": {"type": "array", "items": _ref("ReportStatus")}}},
+        "SendRequest": SendBody.model_json_schema(),
+        "SendResult": {"type": "object", "required": ["queued", "skipped"], "properties": {
+            "queued": {"type": "integer", "minimum": 0}, "skipped": {"type": "integer", "minimum": 0}}},
+        "Alert": alert,
+        "AlertList": {"type": "object", "required": ["alerts"], "properties": {
+            "alerts": {"type": "array", "items": _ref("Alert")}}},
+    }
+
+
+_REPORT_SCHEMAS = _report_schemas()
+
+
+def _report_paths() -> dict[str, Any]:
+    from meter.reports.requests import MONTH_PATTERN, AlertsQuery, ReportQuery
+
+    month = {"name": "month", "in": "path", "required": True, "schema": {"type": "string", "pattern": MONTH_PATTERN},
+             "description": "YYYY-MM, in the pool's time zone"}
+    report_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+                 "description": "a signatory's id, or pool for the consolidated report"}
+    formats = {"text/html": {}, "text/plain": {}, "text/csv": {}, "application/pdf": {}, "application/json": {}}
+    return {
+        "/v1/reports/{month}": {"get": _op("Each report of a month and whether it was sent", "reader", {
+            "200": _answer("one entry per signatory active in the month, and the pool's", "ReportList"),
+            **_errors(400, 401, 403, 503)}, parameters=[month])},
+        "/v1/reports/{month}/{id}": {"get": _op("A month's report (the month in progress: provisional)", "reader", {
+            "200": {"description": "the report in the format asked", "content": formats},
+            **_errors(400, 401, 403, 404, 503)}, parameters=[month, report_id, *_query_params(ReportQuery)])},
+        "/v1/reports/{month}/send": {"post": _op("Send a finished month's reports (each once unless resend)",
+                                                 "admin", {
+            "202": _answer("queued for sending", "SendResult"), **_errors(400, 401, 403, 404, 409, 503)},
+            parameters=[month],
+            requestBody={"required": False, "content": {"application/json": {"schema": _ref("SendRequest")}}})},
+        "/v1/alerts": {"get": _op("Quota alerts fired in a period", "reader", {
+            "200": _answer("alerts, oldest first", "AlertList"), **_errors(400, 401, 403)},
+            parameters=_query_params(AlertsQuery))},
     }
