@@ -76,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
     from meter.allocation.simulate import add_parser as add_simulate
 
     add_simulate(sub)
+    from meter.reports.cli import add_parser as add_reports
+
+    add_reports(sub)
     return p
 
 

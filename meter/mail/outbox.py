@@ -29,6 +29,10 @@ from meter.mail.smtp import DeliveryError
 log = logging.getLogger("meter.mail")
 BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)  # then hourly, for as long as it takes
 BATCH = 50
+# Short, and renewed after each attempt: after a crash the next process waits at most this long.
+# An attempt longer than it (a mail server slow to answer) may let another process send the same
+# entry too: it then arrives twice with one Message-ID, which is as much as SMTP allows anyway.
+LOCK_MS = 10_000
 Transport = Callable[[dict[str, Any]], Awaitable[None]]  # raises DeliveryError when delivery failed
 
 
@@ -83,14 +87,14 @@ class Outbox:
     async def deliver_due(self) -> int:
         """Attempt every entry whose time has come, under the outbox lock; returns how many were sent."""
         lock, token = self.keys.lock("outbox"), uuid.uuid4().hex
-        if not await self.client.set(lock, token, nx=True, px=120_000):
+        if not await self.client.set(lock, token, nx=True, px=LOCK_MS):
             return 0  # another process (or task) is delivering
         try:
             sent = 0
             while ids := await self.client.zrangebyscore(self.keys.outbox_due, 0, self._now_ms(), start=0, num=BATCH):
                 for raw_id in ids:
                     sent += await self._attempt(as_text(raw_id))  # type: ignore[arg-type]
-                    await self.client.pexpire(lock, 120_000)
+                    await self.client.pexpire(lock, LOCK_MS)
             return sent
         finally:
             if await self.client.get(lock) == token.encode():

@@ -18,7 +18,7 @@ class DeliveryError(MeterError):
 
     type = "delivery_error"
 
-TIMEOUT_S = 30
+TIMEOUT_S = 20
 
 
 @dataclass(frozen=True)
