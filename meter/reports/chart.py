@@ -23,14 +23,19 @@ def chart_png(series: list[tuple[date, int]], allotment: int | None, words: Word
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     days = [d.day for d, _ in series]
-    ax.bar(days, [n for _, n in series], color="#2b6cb0", label=bars)
+    values = [n for _, n in series]
+    ax.bar(days, values, color="#2b6cb0", label=bars)
+    top = max(values, default=0)
     if allotment:
         ax.axhline(allotment / len(series), color="#c05621", linestyle="--", linewidth=1.5, label=pace)
+        top = max(top, allotment / len(series))
+    ax.set_ylim(0, top * 1.1 or 1)
     ax.set_xlim(0.3, len(series) + 0.7)
     ax.set_xticks([d for d in days if d == 1 or d % 5 == 0])
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: words.number(int(v))))
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    # below the plot, so it never hides a bar or the pace line
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=8)
     ax.tick_params(labelsize=8)
     fig.tight_layout()
     out = io.BytesIO()

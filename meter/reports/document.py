@@ -34,6 +34,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "stock_note": "Les enregistrements et les volumes stockés sont comptés au dernier jour du mois.",
         "busiest": "Les mises à jour sont plafonnées par jour. La journée la plus chargée a été le {day} : "
                    "{used}, pour une part de {allotment} ce jour-là.",
+        "busiest_none": "Les mises à jour sont plafonnées par jour. La journée la plus chargée a été le {day} : "
+                        "{used} (aucune part journalière n'était enregistrée ce jour-là).",
         "chart": "Appels API jour par jour",
         "chart_text": "Chaque barre compte les appels API d'une journée. La ligne montre le rythme régulier "
                       "qui aurait utilisé toute la part du mois, soit {pace} par jour.",
@@ -85,6 +87,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "stock_note": "Records and stored volumes are counted on the last day of the month.",
         "busiest": "Updates are limited per day. The busiest day was {day}: {used}, for a share of {allotment} "
                    "that day.",
+        "busiest_none": "Updates are limited per day. The busiest day was {day}: {used} (no daily share was "
+                        "stored for that day).",
         "chart": "API calls day by day",
         "chart_text": "Each bar counts one day's API calls. The line shows the steady pace that would have used "
                       "the whole month's share: {pace} a day.",
@@ -135,6 +139,7 @@ class Section:
     table: Table | None = None
     chart: bool = False
     items: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)  # sentences below the table or chart
 
 
 @dataclass
@@ -179,7 +184,7 @@ def build(figures: MonthFigures, ctx: Context) -> Document:
 
 def _usage(figures: MonthFigures, ctx: Context, w: Words, t: dict, intro: str) -> Section:
     pool = ctx.sig == L.POOL
-    rows, sentences = [], [intro]
+    rows, sentences = [], []
     for line in L.lines(figures, ctx.sig, ctx.caps):
         f = {"metric": w.metric_title(line.metric), "used": w.amount(line.metric, line.used),
              "allotment": w.amount(line.metric, line.allotment), "percent": w.percent(line.percent),
@@ -193,10 +198,12 @@ def _usage(figures: MonthFigures, ctx: Context, w: Words, t: dict, intro: str) -
             sentences.append(t["line" if line.allotment is not None else "line_none"].format(**f))
     busiest = L.busiest_update_day(figures, ctx.sig, ctx.caps)
     if busiest is not None:
-        sentences.append(t["busiest"].format(day=w.day(busiest.day), used=w.bytes(busiest.used),
+        sentences.append(t["busiest" if busiest.allotment is not None else "busiest_none"].format(
+            day=w.day(busiest.day), used=w.bytes(busiest.used),
                                              allotment=w.amount("update_bytes", busiest.allotment)))
     sentences.append(t["stock_note"])
-    return Section(t["usage_pool" if pool else "usage"], sentences, Table(t["cols_pool" if pool else "cols"], rows))
+    return Section(t["usage_pool" if pool else "usage"], [intro], Table(t["cols_pool" if pool else "cols"], rows),
+                   after=sentences)
 
 
 def _chart(figures: MonthFigures, ctx: Context, w: Words, t: dict) -> Section:

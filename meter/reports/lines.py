@@ -44,8 +44,8 @@ def month_allotment(figures: MonthFigures, sig: str, metric: str, caps: CapsSect
         return per_day if per_day is not None else caps.get(metric)
     if metric == "update_bytes":
         days = [figures.allotment(_day_label(d), sig, metric) for d in days_of(figures.period)]
-        known = [d for d in days if d is not None]
-        return sum(known) if known else None
+        # a sum over some days only would read as the month's share: none unless every day has one
+        return None if any(d is None for d in days) else sum(d for d in days if d is not None)
     return figures.allotment(figures.period.label, sig, metric)
 
 

@@ -73,6 +73,9 @@ def _section(pdf: _Pdf, section: Section, chart: bytes) -> None:
     if section.table is not None:
         _table(pdf, section)
     pdf.set_font("DejaVu", "", 9.5)
+    for paragraph in section.after:
+        pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
     for item in section.items:
         pdf.multi_cell(0, 5, "•  " + item, new_x="LMARGIN", new_y="NEXT")
 
