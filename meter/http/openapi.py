@@ -306,7 +306,7 @@ def _report_paths() -> dict[str, Any]:
              "description": "YYYY-MM, in the pool's time zone"}
     report_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
                  "description": "a signatory's id, or pool for the consolidated report"}
-    formats = {"text/html": {}, "text/plain": {}, "text/csv": {}, "application/pdf": {}, "application/json": {}}
+    formats: dict[str, Any] = {"text/html": {}, "text/plain": {}, "text/csv": {}, "application/pdf": {}, "application/json": {}}
     return {
         "/v1/reports/{month}": {"get": _op("Each report of a month and whether it was sent", "reader", {
             "200": _answer("one entry per signatory active in the month, and the pool's", "ReportList"),

@@ -25,7 +25,7 @@ def chart_png(series: list[tuple[date, int]], allotment: int | None, words: Word
     days = [d.day for d, _ in series]
     values = [n for _, n in series]
     ax.bar(days, values, color="#2b6cb0", label=bars)
-    top = max(values, default=0)
+    top = float(max(values, default=0))
     if allotment:
         ax.axhline(allotment / len(series), color="#c05621", linestyle="--", linewidth=1.5, label=pace)
         top = max(top, allotment / len(series))

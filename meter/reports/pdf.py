@@ -31,11 +31,13 @@ def _font(file_name: str) -> str:
     """A copy of one DejaVu file cut to TEXT_RANGES, made once per process."""
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # tables it drops are not ours to mind
     out = os.path.join(tempfile.mkdtemp(prefix="meter-fonts-"), file_name)
-    font = subset.load_font(os.path.join(FONT_DIR, file_name), subset.Options())
-    cutter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
-    cutter.populate(unicodes=[c for lo, hi in TEXT_RANGES for c in range(lo, hi + 1)])
-    cutter.subset(font)
-    font.save(out)
+    with open(os.path.join(FONT_DIR, file_name), "rb") as source:
+        font = subset.load_font(source, subset.Options(), lazy=False)
+        cutter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
+        cutter.populate(unicodes=[c for lo, hi in TEXT_RANGES for c in range(lo, hi + 1)])
+        cutter.subset(font)
+        font.save(out)
+        font.close()
     return out
 
 
