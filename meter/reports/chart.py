@@ -19,7 +19,7 @@ LABELS = {"fr": ("Appels API par jour", "Rythme de la part"), "en": ("API calls 
 
 def chart_png(series: list[tuple[date, int]], allotment: int | None, words: Words) -> bytes:
     bars, pace = LABELS[words.lang]
-    fig = Figure(figsize=(7.0, 2.8), dpi=110)
+    fig = Figure(figsize=(7.0, 2.8), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     days = [d.day for d, _ in series]
@@ -37,7 +37,7 @@ def chart_png(series: list[tuple[date, int]], allotment: int | None, words: Word
     # below the plot, so it never hides a bar or the pace line
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=8)
     ax.tick_params(labelsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.96, bottom=0.22)  # fixed: tight_layout draws twice
     out = io.BytesIO()
     fig.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
