@@ -219,3 +219,15 @@ async def test_bad_sends_are_refused_and_change_nothing(november, smtp, clock):
     await asyncio.sleep(0)
     assert smtp.catcher.received == [] and {r["status"] for r in (await statuses(november)).values()} <= {
         "pending", "no_recipient"}
+
+
+class TestWithoutMail:
+    @pytest.fixture
+    def settings(self, tmp_path):
+        return Settings(redis_url=REDIS_URL, data_dir=tmp_path, writer_block_ms=20, scheduler=False)
+
+    async def test_reports_are_readable_but_sending_is_a_409(self, november):
+        resp = await november.get("/v1/reports/2026-11/pool", params={"format": "csv"}, headers=auth("admin"))
+        assert resp.status == 200 and (await resp.read()).startswith(b"\xef\xbb\xbfdate;metric;used;allotment")
+        resp = await november.post("/v1/reports/2026-11/send", json={}, headers=auth("admin"))
+        assert resp.status == 409 and "METER_SMTP_URL" in (await resp.json())["error"]["message"]
