@@ -43,6 +43,12 @@ from meter.settings import PoolConfig, Settings, load_pool_config
 from meter.store.clickhouse import ClickHouseStore
 from meter.usage import UsageReader
 from meter.writer import StreamWriter
+from meter.alerts.service import Alerts
+from meter.alerts.webhook import webhook_transport
+from meter.mail.outbox import Outbox
+from meter.mail.smtp import Mail, SmtpSender, smtp_transport
+from meter.reports.schedule import run_scheduled
+from meter.reports.service import Reports
 
 log = logging.getLogger("meter")
 SEED_LABEL = "seed"  # the ``changed_by`` of signatories imported by METER_SEED_SIGNATORIES
@@ -134,6 +140,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
                                config.enforcement.redis_timeout_ms / 1000)
     app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
+    _mail_services(app)
     yield
 
 
@@ -164,9 +171,13 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     scheduler = _scheduler(app) if owner and settings.scheduler else None
     if scheduler is not None:
         scheduler.start()
+        if appkeys.REPORTS in app:
+            app[appkeys.REPORTS].kick()  # what a crash left queued goes out now, not at the next tick
     yield
     if scheduler is not None:
         scheduler.shutdown()
+    if appkeys.REPORTS in app:
+        await app[appkeys.REPORTS].stop()
     if writer is not None:
         writer.stop()
     if task is not None:
@@ -206,4 +217,45 @@ def _scheduler(app: web.Application) -> Scheduler:
         poll = OdsPoll(ods.portal, settings.ods_apikey, settings.data_dir / "collectors", app[appkeys.INGESTOR],
                        app[appkeys.CLOCK])
         scheduler.add("ods_poll", poll, seconds=ods.interval_s)
+    _mail_jobs(app, scheduler)
     return scheduler
+
+
+# --- reports and alerts (DESIGN §8): the outbox, the reports, the alerts, and their jobs ---
+
+def _mail_services(app: web.Application) -> None:
+    settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
+    clock, telemetry, store = app[appkeys.CLOCK], app[appkeys.TELEMETRY], app.get(appkeys.STORE)
+    mail = Mail(bool(settings.smtp_url), settings.mail_from)
+    transports = {}
+    if settings.smtp_url:
+        transports["mail"] = smtp_transport(SmtpSender(settings.smtp_url))
+    if config.alerts.webhook_url:
+        transports["webhook"] = webhook_transport(config.alerts.webhook_secret)
+
+    def sent(meta: dict) -> None:
+        if meta.get("ref") == "report":
+            telemetry.reports_sent.inc()
+
+    def failed(kind: str) -> None:
+        telemetry.mail_failures.labels("email" if kind == "mail" else kind).inc()
+
+    outbox = Outbox(ledger.client, ledger.keys, clock, transports, on_failure=failed, on_sent=sent)
+    app[appkeys.OUTBOX] = outbox
+    app[appkeys.ALERTS] = Alerts(ledger.client, ledger.keys, app[appkeys.REGISTRY], config, clock, outbox, mail,
+                                 telemetry)
+    if store is not None:
+        allocator = app[appkeys.ALLOCATOR]
+        app[appkeys.REPORTS] = Reports(ledger.client, ledger.keys, store, app[appkeys.REGISTRY], config, clock,
+                                       outbox, mail, allocator.get if allocator.enabled else None)
+
+
+def _mail_jobs(app: web.Application, scheduler: Scheduler) -> None:
+    clock = app[appkeys.CLOCK]
+    scheduler.add("alerts_check", app[appkeys.ALERTS].check, seconds=30)
+    if appkeys.REPORTS in app:
+        reports = app[appkeys.REPORTS]
+        scheduler.add("mail_outbox", reports.send_queued, seconds=30)
+        scheduler.add("reports_schedule", lambda: run_scheduled(reports, clock.now()), seconds=60)
+    else:
+        scheduler.add("mail_outbox", app[appkeys.OUTBOX].deliver_due, seconds=30)

@@ -79,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
     from meter.collectors.cli import add_parser as add_collect
 
     add_collect(sub)
+    from meter.reports.cli import add_parser as add_reports
+
+    add_reports(sub)
     return p
 
 

@@ -127,6 +127,29 @@ class Keys:
         """Present while the ledger is complete; its absence means Redis lost it."""
         return f"{self.prefix}ledger_epoch"
 
+    # reports and alerts (meter/mail, meter/reports, meter/alerts)
+    def outbox_entry(self, entry_id: str) -> str:
+        """Hash of one outgoing message or webhook: kind, payload, status, attempts, error, times."""
+        return f"{self.prefix}outbox:{entry_id}"
+
+    @property
+    def outbox_due(self) -> str:
+        """Sorted set of outbox entries not yet delivered, by the time of their next attempt (ms)."""
+        return f"{self.prefix}outbox_due"
+
+    def report_sends(self, month: str) -> str:
+        """Hash of a month's reports: signatory (or ``pool``) -> its send record (JSON)."""
+        return f"{self.prefix}reports:{month}"
+
+    @property
+    def reports_todo(self) -> str:
+        """Set of "month/id" reports queued for sending but not yet in the outbox."""
+        return f"{self.prefix}reports_todo"
+
+    def alerts(self, month: str) -> str:
+        """Hash of the alerts fired in a month (its days' included): alert key -> alert (JSON)."""
+        return f"{self.prefix}alerts:{month}"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
 

@@ -174,6 +174,53 @@ class OdsSection(_Strict):
 
 class CollectorsSection(_Strict):
     ods: OdsSection = OdsSection()
+# --- reports and alerts (DESIGN §8): the pool file's [reports] and [alerts] sections ---
+_SEND_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ReportsSection(_Strict):
+    auto_send: bool = True
+    send_day: int = Field(1, ge=1, le=28)
+    send_time: str = "07:00"
+    admins: list[str] = Field(default_factory=list)
+    language: Literal["fr", "en"] = "fr"
+
+    @field_validator("send_time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if not _SEND_TIME.match(v):
+            raise ValueError("must be HH:MM (24-hour clock, pool time), e.g. '07:00'")
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(map(repr, bad))}")
+        return v
+
+
+class AlertsSection(_Strict):
+    thresholds: list[int] = Field(default_factory=lambda: [80, 90, 100])
+    forecast: bool = True
+    webhook_url: str = ""
+    webhook_secret: str = ""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[int]) -> list[int]:
+        if any(t < 1 or t > 1000 for t in v):
+            raise ValueError("each threshold is a percent from 1 to 1000")
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _webhook(self) -> "AlertsSection":
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must start with http:// or https://")
+        if self.webhook_url and not self.webhook_secret.startswith("whsec_"):
+            raise ValueError("webhook_secret must be 'whsec_' followed by a base64 key when webhook_url is set")
+        return self
 
 
 class PoolConfig(_Strict):
@@ -183,6 +230,8 @@ class PoolConfig(_Strict):
     enforcement: EnforcementSection = EnforcementSection()
     tokens: list[TokenEntry] = Field(default_factory=list)
     collectors: CollectorsSection = CollectorsSection()
+    reports: ReportsSection = ReportsSection()
+    alerts: AlertsSection = AlertsSection()
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -221,6 +270,9 @@ class Settings(BaseSettings):
     bench_noop: bool = False
     # The portal's API key for the ODS catalogue poll (``Authorization: Apikey ...``); empty: none.
     ods_apikey: str = ""
+    # Reports and alerts by email (DESIGN §8): empty SMTP URL, nothing is sent (reports are still readable)
+    smtp_url: str = ""
+    mail_from: str = "meter@localhost"
 
     @field_validator("clickhouse_database")
     @classmethod

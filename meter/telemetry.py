@@ -42,3 +42,12 @@ class Telemetry:
                                          registry=r)
         self.allotments_stale = Gauge("meter_allotments_stale",
                                       "1 when the allotments in force could not be recomputed, else 0", registry=r)
+        # reports and alerts (meter/reports, meter/alerts, meter/mail)
+        self.alerts_fired = Counter("meter_alerts_fired_total", "Quota alerts fired (each once per key)",
+                                    ["type", "scope"], registry=r)
+        self.reports_sent = Counter("meter_reports_sent_total", "Monthly reports delivered to the mail server",
+                                    registry=r)
+        self.mail_failures = Counter("meter_mail_failures_total", "Failed delivery attempts (retried with backoff)",
+                                     ["channel"], registry=r)
+        for channel in ("email", "webhook"):  # exported at 0 from the start, so rate() and alerts see them
+            self.mail_failures.labels(channel)

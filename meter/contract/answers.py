@@ -110,3 +110,25 @@ ANSWERS: dict[str, Any] = {
                        "could not be recomputed (error says why); decisions go on with them",
                        "properties": {"stale": {"type": "boolean"}, "error": {"type": "string"}}}}},
 }
+
+# reports and alerts (DESIGN §8)
+_REPORT_STATUS = {"type": "object", "required": ["signatory", "status", "recipients"], "properties": {
+    "signatory": {"type": "string"}, "status": {"enum": ["sent", "pending", "failed", "no_recipient"]},
+    "recipients": {"type": "array", "items": {"type": "string"}}, "sent_at": {"type": ["string", "null"]},
+    "message_id": {"type": "string"}, "error": {"type": ["string", "null"]}}}
+_ALERT = {"type": "object", "required": ["id", "type", "scope", "signatory", "metric", "period", "used", "limit",
+                                         "at", "delivered"], "properties": {
+    "id": {"type": "string"}, "type": {"enum": ["threshold", "forecast"]}, "scope": {"enum": ["signatory", "pool"]},
+    "signatory": {"type": ["string", "null"]}, "metric": {"type": "string"}, "period": {"type": "string"},
+    "threshold": {"type": "integer"}, "used": {"type": "integer"}, "limit": {"type": "integer"},
+    "at": {"type": "string"}, "exhaustion_date": {"type": "string"},
+    "delivered": {"type": "object", "required": ["email", "webhook"], "properties": {
+        "email": {"type": "string"}, "webhook": {"type": "string"}}}}}
+ANSWERS.update({
+    "ReportList": {"type": "object", "required": ["pool", "period", "reports"], "properties": {
+        "pool": {"type": "string"}, "period": {"type": "string"}, "reports": {"type": "array", "items": _REPORT_STATUS}}},
+    "SendResult": {"type": "object", "required": ["queued", "skipped"], "properties": {
+        "queued": {"type": "integer", "minimum": 0}, "skipped": {"type": "integer", "minimum": 0}}},
+    "AlertList": {"type": "object", "required": ["alerts"], "properties": {
+        "alerts": {"type": "array", "items": _ALERT}}},
+})

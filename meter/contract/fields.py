@@ -47,6 +47,11 @@ def Int(minimum: int, maximum: int = MAX_INT) -> Any:  # noqa: N802 - used as a 
     return Annotated[either, WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum})]
 
 
+def month_pattern(first: int, last: int) -> str:
+    """YYYY-MM, years from ``first`` to ``last``."""
+    return f"^{_years(first, last, False)}-(0[1-9]|1[0-2])$"
+
+
 def _years(first: int, last: int, leap: bool) -> str:
     """The years from ``first`` to ``last`` (leap ones only, if ``leap``), a whole decade as one
     alternative: the regex stays short enough for a spec that clients load."""

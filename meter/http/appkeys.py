@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from meter.store.clickhouse import ClickHouseStore
     from meter.usage import UsageReader
     from meter.writer import StreamWriter
+    from meter.alerts.service import Alerts
+    from meter.mail.outbox import Outbox
+    from meter.reports.service import Reports
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 CONFIG: web.AppKey[PoolConfig] = web.AppKey("config")
@@ -38,5 +41,9 @@ RESERVATIONS: web.AppKey[Reservations] = web.AppKey("reservations")
 REBUILDER: web.AppKey[LedgerRebuilder] = web.AppKey("rebuilder")
 TRUSTED_GATEWAYS: web.AppKey[list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = web.AppKey("trusted_gateways")
 ALLOCATOR: web.AppKey[Allocator] = web.AppKey("allocator")
+# reports and alerts (DESIGN §8)
+OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
+REPORTS: web.AppKey[Reports] = web.AppKey("reports")
+ALERTS: web.AppKey[Alerts] = web.AppKey("alerts")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")  # the authenticated token of a request

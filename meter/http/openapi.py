@@ -62,6 +62,8 @@ def _answer(answer: Answer) -> dict[str, Any]:
     out: dict[str, Any] = {"description": answer.description}
     if answer.schema:
         out["content"] = {"application/json": {"schema": _ref(answer.schema)}}
+    elif answer.media:
+        out["content"] = {media: {} for media in answer.media}
     if answer.headers:
         out["headers"] = {h: {"schema": {"type": "string"}} for h in answer.headers}
     return out

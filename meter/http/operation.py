@@ -20,6 +20,7 @@ class Answer:
     description: str
     schema: str | None = None
     headers: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()  # a body that is not JSON: the media types it may take
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.http import allocations, appkeys, authz, check, events, ops, reservations, signatories, usage
+from meter.http import allocations, appkeys, authz, check, events, ops, reports, reservations, signatories, usage
 
 
 async def noop(request: web.Request) -> web.Response:
@@ -51,4 +51,9 @@ def route_table() -> list[web.RouteDef]:
         web.put("/v1/signatories/{id}", signatories.put_signatory),
         web.delete("/v1/signatories/{id}", signatories.delete_signatory),
         web.get("/v1/signatories/{id}/history", signatories.get_history),
+        # reports and alerts (DESIGN §8)
+        web.get("/v1/reports/{month}", reports.list_reports),
+        web.get("/v1/reports/{month}/{id}", reports.get_report),
+        web.post("/v1/reports/{month}/send", reports.send_reports),
+        web.get("/v1/alerts", reports.list_alerts),
     ]

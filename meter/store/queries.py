@@ -5,7 +5,7 @@ thing formatted into the text.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from meter.store.rows import ch_time
@@ -121,3 +121,51 @@ def latest_caps(db: str, pool: str) -> Query:
     sql = (f"SELECT metric, argMax(cap, effective_at) FROM {db}.caps WHERE pool = {{pool:String}}"
            " GROUP BY metric ORDER BY metric")
     return sql, {"pool": pool}
+
+# --- monthly reports (meter/reports): a handful of queries serve every partner's report of a month ---
+
+def daily_flows(db: str, pool: str, first_day: date, last_day: date) -> Query:
+    """Flows per metric, local day and signatory over [first_day, last_day] (the rollup only)."""
+    sql = (f"SELECT metric, day, signatory, sum(value) FROM {db}.usage_daily "
+           "WHERE pool = {pool:String} AND day BETWEEN {first:Date} AND {last:Date} "
+           "GROUP BY metric, day, signatory ORDER BY metric, day, signatory")
+    return sql, {"pool": pool, "first": first_day.isoformat(), "last": last_day.isoformat()}
+
+
+def top_datasets_by_calls(db: str, pool: str, first_day: date, last_day: date, top: int) -> Query:
+    """Per signatory, its ``top`` datasets by API calls over the local days (raw events: the rollup
+    has no dataset; the partition key keeps the scan to the month)."""
+    sql = (f"SELECT signatory, dataset, sum(amount) AS calls FROM {db}.events "
+           "WHERE pool = {pool:String} AND type = 'api.call' AND day BETWEEN {first:Date} AND {last:Date} "
+           "AND dataset != '' GROUP BY signatory, dataset "
+           "ORDER BY signatory, calls DESC, dataset LIMIT {top:UInt32} BY signatory")
+    return sql, {"pool": pool, "first": first_day.isoformat(), "last": last_day.isoformat(), "top": top}
+
+
+def dataset_records_at(db: str, pool: str, before: datetime) -> Query:
+    """Every dataset's signatory and records as of ``before`` (the latest snapshot of each)."""
+    sql = ("SELECT signatory, dataset, records FROM ("
+           " SELECT substring(item, 4) AS dataset, argMax(signatory, (time, received)) AS signatory,"
+           " argMax(records, (time, received)) AS records"
+           f" FROM {db}.stock_snapshots WHERE pool = {{pool:String}} AND startsWith(item, 'ds:')"
+           " AND time < {before:DateTime64(6, 'UTC')} GROUP BY item)"
+           " WHERE records > 0 ORDER BY signatory, records DESC, dataset")
+    return sql, {"pool": pool, "before": ch_time(before)}
+
+
+def denials_between(db: str, pool: str, start: datetime, end: datetime) -> Query:
+    """Denied requests per signatory, metric and scope in [start, end)."""
+    sql = (f"SELECT signatory, metric, scope, sum(denials) FROM {db}.denials "
+           "WHERE pool = {pool:String} AND minute >= {start:DateTime('UTC')} AND minute < {end:DateTime('UTC')} "
+           "GROUP BY signatory, metric, scope ORDER BY signatory, metric, scope")
+    return sql, {"pool": pool, "start": start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+                 "end": end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def allocations_of_month(db: str, pool: str, month: str) -> Query:
+    """The latest stored allotments (JSON) and explanations of a month and of each of its days."""
+    sql = (f"SELECT period, argMax(policy, computed_at), argMax(allotments, computed_at),"
+           " argMax(explanation_en, computed_at), argMax(explanation_fr, computed_at)"
+           f" FROM {db}.allocations WHERE pool = {{pool:String}} AND startsWith(period, {{month:String}})"
+           " GROUP BY period ORDER BY period")
+    return sql, {"pool": pool, "month": month}

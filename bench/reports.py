@@ -1,0 +1,139 @@
+"""Benchmark: a month of usage for 200 partners in chDB, then every partner's report computed,
+rendered (PDF included) and sent to an SMTP server on loopback (aiosmtpd).
+
+    .venv/bin/python bench/reports.py [--events 10000000] [--partners 200]
+
+The month's events are generated inside chDB (INSERT ... SELECT FROM numbers(N), through the
+same materialized views as the writer's inserts), so loading 10 M events takes seconds rather
+than the time ingestion would. The service's objects are the real ones (create_app with a fixed
+clock), on the shared Redis under a pool of the benchmark's own, removed afterwards.
+Prints: the load time, the queries of all reports of the month, and the whole run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import redis.asyncio as redis
+from aiohttp import web
+from aiosmtpd.controller import Controller
+
+from meter.app import create_app
+from meter.clock import FixedClock
+from meter.http import appkeys
+from meter.keys import Keys
+from meter.periods import parse_period
+from meter.settings import Settings, parse_pool_config
+
+POOL = "bench-reports"
+MONTH = "2026-10"
+SMTP_PORT = 8925
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.messages = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages += 1
+        return "250 OK"
+
+
+def pool_file() -> str:
+    return f"""[pool]
+id = "{POOL}"
+name = "Portail (banc d'essai)"
+[allocation]
+policy = "weighted"
+weight = "weight"
+[reports]
+admins = ["admins@pool.example"]
+auto_send = false
+"""
+
+
+def partners(n: int) -> list[dict]:
+    return [{"id": f"sig-{i:03d}", "name": f"Commune {i:03d}", "kind": "commune", "population": None,
+             "hosts": [], "emails": [f"sig-{i:03d}@town.example"], "joined_at": "2020-01-01", "weight": 1 + i % 7}
+            for i in range(n)]
+
+
+def load_sql(db: str, n_events: int, n_partners: int) -> str:
+    """``n_events`` API calls spread over October 2026; one partner in five calls is the heaviest."""
+    return (
+        f"INSERT INTO {db}.events (pool, source, id, type, time, day, signatory, subject, dataset, object, kind,"
+        " amount, raw_bytes, check_id, received)"
+        f" SELECT '{POOL}', 'bench', toString(number), 'api.call', t, toDate(t, 'Europe/Paris'), s, s,"
+        " concat('ds-', toString(number % 37)), '', '', 1, 0, '', t FROM ("
+        " SELECT number, toDateTime64(toDateTime('2026-09-30 22:00:00', 'UTC')"
+        f" + intDiv(number * 2678400, {n_events}), 6, 'UTC') AS t,"
+        f" if(number % 5 = 0, 'sig-000', concat('sig-', leftPad(toString(cityHash64(number) % {n_partners}), 3, '0')))"
+        f" AS s FROM numbers({n_events}))")
+
+
+async def run(n_events: int, n_partners: int) -> None:
+    config = parse_pool_config(pool_file())
+    clock = FixedClock(datetime(2026, 10, 1, 6, tzinfo=timezone.utc))
+    controller = Controller(Counter(), hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings(data_dir=Path(data), scheduler=False, smtp_url=f"smtp://127.0.0.1:{SMTP_PORT}")
+        app = create_app(settings, config, clock=clock)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            await bench(app, clock, n_events, n_partners, controller.handler)
+        finally:
+            await runner.cleanup()
+            controller.stop()
+            client = redis.Redis.from_url(settings.redis_url)
+            keys = [k async for k in client.scan_iter(match=Keys(POOL).pattern, count=1000)]
+            for i in range(0, len(keys), 500):
+                await client.delete(*keys[i:i + 500])
+            await client.aclose()
+
+
+async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partners: int, smtp: Counter) -> None:
+    await app[appkeys.REGISTRY].import_rows(partners(n_partners), by="bench")
+    await app[appkeys.ALLOCATOR].ensure_current("bench")
+    store, ledger = app[appkeys.STORE], app[appkeys.LEDGER]
+    started = time.perf_counter()
+    await store.command(load_sql(store.db, n_events, n_partners))
+    load_s = time.perf_counter() - started
+    while await ledger.backlog() > 0:  # the allocation rows reach ClickHouse through the writer
+        await asyncio.sleep(0.05)
+    clock.set(datetime(2026, 11, 2, 7, tzinfo=timezone.utc))
+    reports = app[appkeys.REPORTS]
+    period = parse_period(MONTH, app[appkeys.CONFIG].tz, clock.now())
+    started = time.perf_counter()
+    await reports.figures(period)
+    queries_s = time.perf_counter() - started
+    started = time.perf_counter()
+    result = await reports.queue(period, None, resend=False)
+    await reports.send_queued()
+    whole_s = time.perf_counter() - started
+    statuses = await reports.statuses(period)
+    sent = sum(1 for r in statuses["reports"] if r["status"] == "sent")
+    print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
+    print(f"events: {n_events:,} API calls in {MONTH} for {n_partners} partners, loaded in {load_s:.1f} s")
+    print(f"queries of all {n_partners + 1} reports (one read of the month): {queries_s * 1000:,.0f} ms")
+    print(f"whole run (queries, render HTML/text/CSV/PDF/chart, send): {whole_s:.1f} s for {result['queued']} "
+          f"reports, {whole_s / max(1, result['queued']) * 1000:,.0f} ms each; {sent} sent, {smtp.messages} received")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--partners", type=int, default=200)
+    args = ap.parse_args()
+    asyncio.run(run(args.events, args.partners))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Monthly reports: figures from ClickHouse and the stored allocation, rendered for partners."""

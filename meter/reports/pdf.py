@@ -1,0 +1,119 @@
+"""The report as a PDF, with fpdf2 and the DejaVu Sans font that matplotlib ships.
+
+fpdf2 is pure Python and installs from PyPI alone (no system library, unlike WeasyPrint's
+Pango), and an embedded TrueType font is needed anyway: the PDF base fonts cannot write the
+narrow no-break space of French numbers.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from functools import cache
+
+import matplotlib
+from fontTools import subset
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from meter.reports.document import Document, Section
+
+FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
+BLUE = (26, 54, 93)
+# Latin letters of every European language, punctuation, spaces (U+202F too), currency, arrows:
+# DejaVu cut to these parses in milliseconds, where the whole font costs fpdf2 half a second a PDF
+TEXT_RANGES = [(0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x21FF), (0x2212, 0x2212)]
+
+
+@cache
+def _font(file_name: str) -> str:
+    """A copy of one DejaVu file cut to TEXT_RANGES, made once per process."""
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # tables it drops are not ours to mind
+    out = os.path.join(tempfile.mkdtemp(prefix="meter-fonts-"), file_name)
+    with open(os.path.join(FONT_DIR, file_name), "rb") as source:
+        font = subset.load_font(source, subset.Options(), lazy=False)
+        cutter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
+        cutter.populate(unicodes=[c for lo, hi in TEXT_RANGES for c in range(lo, hi + 1)])
+        cutter.subset(font)
+        font.save(out)
+        font.close()
+    return out
+
+
+class _Pdf(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(format="A4")
+        self.footer_text = footer_text
+        self.add_font("DejaVu", "", _font("DejaVuSans.ttf"))
+        self.add_font("DejaVu", "B", _font("DejaVuSans-Bold.ttf"))
+        self.set_margins(16, 16, 16)
+        self.set_auto_page_break(True, margin=18)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("DejaVu", "", 7.5)
+        self.set_text_color(113, 128, 150)
+        self.cell(0, 5, f"{self.footer_text}  ·  {self.page_no()}/{{nb}}", align="C")
+
+
+def report_pdf(doc: Document, chart: bytes) -> bytes:
+    pdf = _Pdf(doc.footer)
+    pdf.set_title(doc.title)
+    pdf.set_lang(doc.lang)
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 15)
+    pdf.set_text_color(*BLUE)
+    pdf.multi_cell(0, 8, doc.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    for note in doc.notes:
+        pdf.set_font("DejaVu", "", 9.5)
+        pdf.set_fill_color(255, 250, 240)
+        pdf.multi_cell(0, 5.5, note, fill=True, new_x="LMARGIN", new_y="NEXT")
+    for section in doc.sections:
+        _section(pdf, section, chart)
+    return bytes(pdf.output())
+
+
+def _section(pdf: _Pdf, section: Section, chart: bytes) -> None:
+    if pdf.will_page_break(30):
+        pdf.add_page()
+    pdf.ln(4)
+    pdf.set_font("DejaVu", "B", 11.5)
+    pdf.set_text_color(*BLUE)
+    pdf.multi_cell(0, 7, section.heading, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(190, 227, 248)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.ln(1.5)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("DejaVu", "", 9.5)
+    for paragraph in section.paragraphs:
+        pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    if section.chart:
+        pdf.image(io.BytesIO(chart), w=pdf.epw)
+    if section.table is not None:
+        _table(pdf, section)
+    pdf.set_font("DejaVu", "", 9.5)
+    for paragraph in section.after:
+        pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    for item in section.items:
+        pdf.multi_cell(0, 5, "•  " + item, new_x="LMARGIN", new_y="NEXT")
+
+
+def _table(pdf: _Pdf, section: Section) -> None:
+    assert section.table is not None
+    table = section.table
+    pdf.set_font("DejaVu", "", 8)
+    align = ["LEFT" if i < table.left else "RIGHT" for i in range(len(table.header))]
+    first = 2.2 if len(table.header) > 4 else 1.6
+    widths = (first,) + (1,) * (len(table.header) - 1)
+    with pdf.table(col_widths=widths, text_align=tuple(align), line_height=5,  # type: ignore[arg-type]
+                   headings_style=FontFace(emphasis="BOLD", fill_color=(235, 248, 255)),
+                   borders_layout="HORIZONTAL_LINES") as grid:
+        for row in [table.header, *table.rows]:
+            cells = grid.row()
+            for cell in row:
+                cells.cell(cell)
+    pdf.ln(2)

@@ -1,0 +1,60 @@
+"""The monthly send, scheduled: on ``send_day`` at ``send_time`` (pool time), last month's reports.
+
+The job runs every minute and asks "is this month's send due and not yet made?", so a run
+missed while the service was down is made when it starts again, within the same month. It waits
+until the writer has copied every stream entry older than the month's end into ClickHouse, and
+marks the month done only once its reports are queued.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+import redis.asyncio as redis
+
+from meter.keys import Keys
+from meter.periods import Period, local_midnight, month_of
+from meter.reports.service import Reports
+from meter.settings import PoolConfig
+
+log = logging.getLogger("meter.reports")
+DONE_TTL_S = 40 * 86_400
+
+
+def due_month(now: datetime, config: PoolConfig) -> Period | None:
+    """Last month, if this month's send moment has passed; else None."""
+    section, tz = config.reports, config.tz
+    this_month = month_of(now, tz)
+    hour, minute = (int(x) for x in section.send_time.split(":"))
+    moment = datetime.combine(this_month.first_day.replace(day=section.send_day), time(hour, minute), tzinfo=tz)
+    if local_midnight(moment.date(), tz) > moment:  # a send_time inside a DST gap: take the day's start
+        moment = local_midnight(moment.date(), tz)
+    return this_month.previous() if now >= moment else None
+
+
+async def writer_caught_up(client: redis.Redis, keys: Keys, before: datetime) -> bool:
+    """No stream entry older than ``before`` is still waiting for the writer (entries are deleted once
+    written; their ids start with their time in milliseconds)."""
+    end_ms = int(before.timestamp() * 1000)
+    return not await client.xrange(keys.stream, "-", str(end_ms - 1), count=1)
+
+
+async def run_scheduled(reports: Reports, now: datetime) -> str:
+    """One tick of the scheduled send; returns what it did (for logs and tests)."""
+    config, client, keys = reports.config, reports.client, reports.keys
+    if not config.reports.auto_send or not reports.mail.enabled:
+        return "off"
+    month = due_month(now, config)
+    if month is None:
+        return "not due"
+    done = keys.lock(f"reports_auto:{month.label}")
+    if await client.exists(done):
+        return "done"
+    if not await writer_caught_up(client, keys, month.end):
+        log.info("monthly reports wait for the writer", extra={"month": month.label})
+        return "waiting for the writer"
+    result = await reports.queue(month, None, resend=False)
+    await client.set(done, now.isoformat(), ex=DONE_TTL_S)
+    log.info("monthly reports queued", extra={"month": month.label, **result})
+    await reports.send_queued()
+    return "queued"

@@ -1,0 +1,255 @@
+"""Reports: read one, list a month's send status, queue a month's sending, and send what is queued.
+
+Sending once (DESIGN §8). Queueing writes each report's send record (send number, Message-ID,
+recipients) and adds it to a to-do set; the sender renders each to-do report into the outbox,
+which delivers it and records the outcome. A crash at any point leaves either the to-do entry or
+the outbox entry behind, so a restart sends all that was not sent and nothing that was (a
+message the server took just before the crash goes again with the same Message-ID).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+
+from meter.clock import Clock
+from meter.errors import Conflict, Forbidden, MeterError, NotFound
+from meter.keys import Keys
+from meter.ledger.client import as_text
+from meter.mail.outbox import Entry, Outbox
+from meter.mail.smtp import Mail
+from meter.periods import Period
+from meter.registry.service import Registry
+from meter.reports.document import Context
+from meter.reports.figures import MonthFigures, Projection, read_month
+from meter.reports.lines import POOL
+from meter.reports.message import message_id, report_message
+from meter.reports.render import Rendered, render
+from meter.settings import PoolConfig
+from meter.store.clickhouse import ClickHouseStore
+
+log = logging.getLogger("meter.reports")
+
+
+def active_in(record: dict[str, Any], period: Period) -> bool:
+    """Active for at least one day of the month (joined before its end, not left before its start)."""
+    left = record.get("left_at")
+    return date.fromisoformat(record["joined_at"]) < period.end_day and \
+        (left is None or date.fromisoformat(left) > period.first_day)
+
+
+class Reports:
+    def __init__(self, client: redis.Redis, keys: Keys, store: ClickHouseStore, registry: Registry,
+                 config: PoolConfig, clock: Clock, outbox: Outbox, mail: Mail,
+                 project: Projection | None = None) -> None:
+        self.client, self.keys, self.store, self.registry = client, keys, store, registry
+        self.config, self.clock, self.outbox, self.mail, self.project = config, clock, outbox, mail, project
+        self.pool = config.pool.id
+        self._sending: asyncio.Task | None = None
+
+    # reading
+
+    async def partners(self, period: Period) -> dict[str, dict[str, Any]]:
+        """Every signatory active in ``period``, by id."""
+        return {r["id"]: r for r in await self.registry.list() if active_in(r, period)}
+
+    async def figures(self, period: Period) -> MonthFigures:
+        return await read_month(self.store, self.pool, period, self.clock.now(), self.project, self._recent)
+
+    async def _recent(self, labels: list[str]) -> dict[str, dict[str, Any]]:
+        """The allocation documents Redis still keeps for ``labels`` (one MGET)."""
+        raw = await self.client.mget([self.keys.allocation(label) for label in labels])
+        return {label: orjson.loads(doc) for label, doc in zip(labels, raw) if doc is not None}
+
+    async def context(self, period: Period, sig: str, partners: dict[str, dict[str, Any]]) -> Context:
+        names = {sid: r.get("name") or sid for sid, r in partners.items()}
+        if sig == POOL:
+            name = self.config.pool.name
+        else:
+            record = partners.get(sig) or await self.registry.get_or_none(sig)
+            if record is None:
+                raise NotFound(f"no signatory {sig!r}")
+            name = record.get("name") or sig
+        return Context(sig, name, self.config.pool.name, names, self.config.caps, self.config.reports.language)
+
+    async def report(self, period: Period, sig: str) -> Rendered:
+        partners = await self.partners(period)
+        ctx = await self.context(period, sig, partners)
+        figures = await self.figures(period)
+        return await asyncio.to_thread(render, figures, ctx)  # matplotlib: off the event loop
+
+    def recipients(self, sig: str, partners: dict[str, dict[str, Any]]) -> list[str]:
+        if sig == POOL:
+            return list(self.config.reports.admins)
+        return list(partners.get(sig, {}).get("emails") or [])
+
+    async def statuses(self, period: Period) -> dict[str, Any]:
+        partners = await self.partners(period)
+        records = await self._records(period.label)
+        rows = [await self._status(sig, records.get(sig), self.recipients(sig, partners))
+                for sig in [*sorted(partners), POOL]]
+        return {"pool": self.pool, "period": period.label, "reports": rows}
+
+    async def _status(self, sig: str, record: dict[str, Any] | None, recipients: list[str]) -> dict[str, Any]:
+        row: dict[str, Any] = {"signatory": sig, "status": "pending", "recipients": recipients}
+        if not recipients:
+            return {**row, "status": "no_recipient"}
+        if record is None or "message_id" not in record:
+            return row
+        row["message_id"] = record["message_id"]
+        found = await self.outbox.status(record["message_id"])
+        if found is not None and found["status"] == "sent":
+            row["status"] = "sent"
+            row["sent_at"] = _iso(found["sent_at"], self.config)
+        elif found is not None and found["status"] == "failed":
+            row.update(status="failed", error=found["error"])
+        return row
+
+    async def _records(self, month: str) -> dict[str, dict[str, Any]]:
+        raw = await self.client.hgetall(self.keys.report_sends(month))
+        return {as_text(k): orjson.loads(v) for k, v in raw.items()}
+
+    # queueing
+
+    async def queue(self, period: Period, sigs: list[str] | None, resend: bool) -> dict[str, int]:
+        """Queue a finished month's reports (all, the pool's included, or ``sigs``); {"queued", "skipped"}."""
+        if not self.mail.enabled:
+            raise Conflict("mail is not configured (METER_SMTP_URL is empty): reports can be read but not sent")
+        if self.clock.now() < period.end:
+            raise Conflict(f"{period.label} is not over yet: only a finished month's reports are sent")
+        partners = await self.partners(period)
+        targets = [*sorted(partners), POOL] if sigs is None else list(dict.fromkeys(sigs))
+        unknown = [s for s in targets if s != POOL and s not in partners]
+        if unknown:
+            raise NotFound(f"no signatory active in {period.label}: {', '.join(unknown)}")
+        queued = skipped = 0
+        async with self._lock(f"reports:{period.label}"):
+            records = await self._records(period.label)
+            for sig in targets:
+                if await self._queue_one(period.label, sig, records.get(sig), self.recipients(sig, partners), resend):
+                    queued += 1
+                else:
+                    skipped += 1
+        return {"queued": queued, "skipped": skipped}
+
+    async def _queue_one(self, month: str, sig: str, record: dict[str, Any] | None, recipients: list[str],
+                         resend: bool) -> bool:
+        if not recipients:
+            await self.client.hset(self.keys.report_sends(month), sig, orjson.dumps({"status": "no_recipient"}))
+            return False
+        if record is not None and "message_id" in record and not resend:
+            found = await self.outbox.status(record["message_id"])
+            if found is not None and found["status"] == "sent":
+                return False  # each report once
+            if found is not None:
+                await self.outbox.retry_now(record["message_id"])  # failed: retry now, not at its backoff
+            await self.client.sadd(self.keys.reports_todo, f"{month}/{sig}")
+            return True
+        send_no = int(record.get("send_no", 0)) + 1 if record and "message_id" in record else 1
+        new = {"send_no": send_no, "message_id": message_id(self.pool, month, sig, send_no, self.mail.sender),
+               "recipients": recipients}
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.report_sends(month), sig, orjson.dumps(new))
+            pipe.sadd(self.keys.reports_todo, f"{month}/{sig}")
+            await pipe.execute()
+        return True
+
+    def _lock(self, name: str) -> "_RedisLock":
+        return _RedisLock(self.client, self.keys.lock(name))
+
+    # sending
+
+    def kick(self) -> None:
+        """Send what is queued in the background, now (one task at a time in this process)."""
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send_logged(), name="reports-send")
+
+    async def _send_logged(self) -> None:
+        try:
+            await self.send_queued()
+        except MeterError as exc:  # Redis or ClickHouse away: the scheduled job tries again
+            log.warning("sending reports paused: %s", exc.message)
+        except Exception:
+            log.exception("sending reports failed; the scheduled job tries again")
+
+    async def send_queued(self) -> int:
+        """Render every to-do report into the outbox, then deliver what is due; returns reports moved."""
+        moved = 0
+        cache: dict[str, Any] = {}
+        for raw in sorted(await self.client.smembers(self.keys.reports_todo)):
+            month, _, sig = as_text(raw).partition("/")
+            try:
+                moved += await self._to_outbox(month, sig, cache)
+            except NotFound:  # removed from the registry since: nothing to send
+                await self.client.srem(self.keys.reports_todo, raw)
+            await self.outbox.deliver_due()  # deliver as we go: a long month is not sent all at the end
+        await self.outbox.deliver_due()
+        return moved
+
+    async def _to_outbox(self, month: str, sig: str, cache: dict[str, Any]) -> int:
+        raw_record = await self.client.hget(self.keys.report_sends(month), sig)
+        record = orjson.loads(raw_record) if raw_record else {}
+        if "message_id" not in record or await self.outbox.status(record["message_id"]) is not None:
+            await self.client.srem(self.keys.reports_todo, f"{month}/{sig}")
+            return 0
+        period = Period("month", date.fromisoformat(month + "-01"), self.config.tz)
+        if month not in cache:
+            cache[month] = (await self.partners(period), await self.figures(period))
+        partners, figures = cache[month]
+        ctx = await self.context(period, sig, partners)
+        msg = await asyncio.to_thread(self._message, figures, ctx, record)
+        entry = Entry(record["message_id"], "mail", msg, {"sender": self.mail.sender, "recipients":
+                                                           record["recipients"], "ref": "report"})
+        await self.outbox.put(entry)
+        await self.client.srem(self.keys.reports_todo, f"{month}/{sig}")
+        return 1
+
+    def _message(self, figures: MonthFigures, ctx: Context, record: dict[str, Any]) -> bytes:
+        rendered = render(figures, ctx)
+        return report_message(rendered, self.pool, self.mail.sender, record["recipients"],
+                              record["message_id"]).as_bytes()
+
+    async def wait_idle(self) -> None:
+        if self._sending is not None:
+            await asyncio.gather(self._sending, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """At shutdown: stop sending; what is left stays queued for the next start."""
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
+
+
+class _RedisLock:
+    """A short lock across processes (SET NX PX), released only by its holder."""
+
+    def __init__(self, client: redis.Redis, key: str, ttl_ms: int = 60_000) -> None:
+        self.client, self.key, self.ttl_ms, self.token = client, key, ttl_ms, uuid.uuid4().hex
+
+    async def __aenter__(self) -> None:
+        for _ in range(100):
+            if await self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+                return
+            await asyncio.sleep(0.1)
+        raise Conflict("another send of this month is being queued; try again in a moment")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if await self.client.get(self.key) == self.token.encode():
+            await self.client.delete(self.key)
+
+
+def _iso(ms: int | None, config: PoolConfig) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(config.tz).isoformat()
+
+
+def require_readable(principal_signatory: str | None, sig: str) -> None:
+    """A bound reader reads its own report only (not another's, nor the pool's)."""
+    if principal_signatory is not None and principal_signatory != sig:
+        raise Forbidden(f"this token is bound to signatory {principal_signatory!r}")
