@@ -93,13 +93,22 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def _allow(request: web.Request, exc: web.HTTPException) -> str | None:
-    """The ``Allow`` of a 405. aiohttp merges the methods of every resource the path matches; a
-    fixed path (``/v1/signatories/import``) that a pattern (``/v1/signatories/{id}``) also matches
-    takes only its own."""
-    for resource in request.app.router.resources():
-        if isinstance(resource, web.PlainResource) and resource.canonical == request.path:
-            return ",".join(sorted({route.method for route in resource}))
-    return exc.headers.get("Allow")
+    """The ``Allow`` of a 405. aiohttp merges the methods of every resource the path matches; the
+    most specific one (most fixed segments: ``/v1/signatories/import`` over
+    ``/v1/signatories/{id}``, ``/v1/reports/{month}/send`` over ``/v1/reports/{month}/{id}``)
+    is the one the spec describes, so its methods only."""
+    matching = [r for r in request.app.router.resources() if _matches(r, request.path)]
+    if not matching:
+        return exc.headers.get("Allow")
+    best = max(matching, key=lambda r: sum(1 for part in r.canonical.split("/") if part and "{" not in part))
+    return ",".join(sorted({route.method for route in best}))
+
+
+def _matches(resource: web.AbstractResource, path: str) -> bool:
+    if isinstance(resource, web.PlainResource):
+        return resource.canonical == path
+    pattern = resource.get_info().get("pattern")
+    return pattern is not None and pattern.fullmatch(path) is not None
 
 
 def requires(*roles: str) -> Callable[[Handler], Handler]:

@@ -11,12 +11,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from meter import quotas
 from meter.contract import events as model
 from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT  # noqa: F401 - re-exported
 from meter.contract.problems import details
 from meter.errors import InvalidEvents
 
-FLOW_TYPES = {"api.call": "api_calls", "update.bytes": "update_bytes"}
+FLOW_TYPES = quotas.FLOW_BY_EVENT  # the event that moves each flow, from the metric table
 EVENT_TYPES = model.EVENT_TYPES
 _TAGS = frozenset(EVENT_TYPES)
 
