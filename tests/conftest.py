@@ -27,6 +27,7 @@ from meter.telemetry import Telemetry
 from meter.settings import PoolConfig, Settings, parse_pool_config
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
 from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
+from tests.smtp_catcher import SmtpServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKENS = {"admin": "test-admin-token", "gateway": "test-gateway-token", "producer": "test-producer-token",
@@ -158,3 +159,10 @@ async def wait_written(client, timeout: float = 10.0) -> None:
 # Redis, chDB and the service under test) that is noise, not a finding. Examples stay bounded.
 hypothesis_settings.register_profile("meter", deadline=None)
 hypothesis_settings.load_profile("meter")
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message it receives."""
+    with SmtpServer() as server:
+        yield server

@@ -17,7 +17,6 @@ from meter.http import appkeys
 from meter.periods import Period
 from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth, make_config
-from tests.smtp_catcher import SmtpServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -40,12 +39,6 @@ def test_forecast_waits_for_a_tenth_of_the_period_and_names_the_local_date():
     assert rules.exhaustion(500, 1000, march, tenth) == date(2026, 3, 20)
     assert rules.exhaustion(100, 1000, march, tenth) is None  # would last past the month's end
     assert rules.exhaustion(1000, 1000, march, tenth) is None  # used up: the 100 % threshold says so
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import TOKENS, pool_toml
 from tests.service import ROOT, Service
-from tests.smtp_catcher import SmtpServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 ADMIN = {"Authorization": f"Bearer {TOKENS['admin']}", "Content-Type": "application/json"}
@@ -23,12 +22,6 @@ PARTNERS = [f"town-{i:02d}" for i in range(12)]
 def last_month() -> str:
     now = datetime.now(timezone.utc)
     return f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from meter.http import appkeys
 from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth, make_config, wait_written
-from tests.smtp_catcher import SmtpServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 POOL_EXTRA = """[caps]
@@ -30,12 +29,6 @@ signatory = "alpha"
 BOUND = {"Authorization": "Bearer bound-alpha-token"}
 NOVEMBER = datetime(2026, 11, 10, 11, 0, tzinfo=timezone.utc)
 DECEMBER = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from meter.reports.figures import days_of
 from meter.reports.schedule import due_month, run_scheduled
 from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth, make_config
-from tests.smtp_catcher import SmtpServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 UTC = timezone.utc
@@ -31,12 +30,6 @@ def test_due_from_send_day_and_time_in_pool_time():
 def test_a_dst_month_has_its_local_days_and_hours():
     march = Period("month", date(2026, 3, 1), ZoneInfo("Europe/Paris"))
     assert len(days_of(march)) == 31 and march.seconds == 743 * 3600
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -83,20 +83,26 @@ class _Event(BaseModel):
             raise ValueError("must be an RFC 3339 timestamp from 1970 to 2099, with 'Z' or an offset")
         return datetime.fromisoformat(value.upper()).astimezone(timezone.utc)
 
-    def _needs_subject(self, attributed_by: str | None) -> None:
-        if self.subject is None and attributed_by is None:
-            raise ValueError("an event of this type without 'subject' carries data.host or data.publisher")
 
+class _Attributable(_Event):
+    """An event type that may leave ``subject`` out when its data names ``OWNER`` (host or
+    publisher): the service attributes it then (DESIGN §4)."""
 
-class ApiCall(_Event):
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or("host"))
-    type: Literal["api.call"]
-    data: ApiCallData
+    OWNER: ClassVar[str]
+    data: BaseModel  # each type's own data model
 
     @model_validator(mode="after")
-    def _attributable(self) -> "ApiCall":
-        self._needs_subject(self.data.host)
+    def _attributable(self) -> "_Attributable":
+        if self.subject is None and getattr(self.data, self.OWNER) is None:
+            raise ValueError("an event of this type without 'subject' carries data.host or data.publisher")
         return self
+
+
+class ApiCall(_Attributable):
+    OWNER = "host"
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or(OWNER))
+    type: Literal["api.call"]
+    data: ApiCallData
 
 
 class UpdateBytes(_Event):
@@ -105,15 +111,11 @@ class UpdateBytes(_Event):
     data: UpdateBytesData
 
 
-class DatasetRecords(_Event):
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or("publisher"))
+class DatasetRecords(_Attributable):
+    OWNER = "publisher"
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or(OWNER))
     type: Literal["dataset.records"]
     data: DatasetRecordsData
-
-    @model_validator(mode="after")
-    def _attributable(self) -> "DatasetRecords":
-        self._needs_subject(self.data.publisher)
-        return self
 
 
 class ContentBytes(_Event):
@@ -122,15 +124,11 @@ class ContentBytes(_Event):
     data: ContentBytesData
 
 
-class DatasetDeleted(_Event):
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or("publisher"))
+class DatasetDeleted(_Attributable):
+    OWNER = "publisher"
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or(OWNER))
     type: Literal["dataset.deleted"]
     data: DatasetDeletedData
-
-    @model_validator(mode="after")
-    def _attributable(self) -> "DatasetDeleted":
-        self._needs_subject(self.data.publisher)
-        return self
 
 
 CloudEvent = Annotated[Union[ApiCall, UpdateBytes, DatasetRecords, ContentBytes, DatasetDeleted],
