@@ -7,8 +7,6 @@ shutdown; the writer finishes the batch in flight).
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -167,7 +165,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     settings = app[appkeys.SETTINGS]
     owner = settings.store_owner
     writer = _writer(app) if owner else None
-    task = asyncio.create_task(writer.run(), name="stream-writer") if writer and settings.writer else None
+    if writer is not None and settings.writer:
+        writer.start()
     scheduler = _scheduler(app) if owner and settings.scheduler else None
     if scheduler is not None:
         scheduler.start()
@@ -179,10 +178,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     if appkeys.REPORTS in app:
         await app[appkeys.REPORTS].stop()
     if writer is not None:
-        writer.stop()
-    if task is not None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=30)
+        await writer.stop()
 
 
 def _writer(app: web.Application) -> StreamWriter:

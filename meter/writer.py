@@ -8,6 +8,7 @@ batch in flight (graceful shutdown flushes what was read).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -34,6 +35,7 @@ class StreamWriter:
         self.pace_s = pace_ms / 1000
         self._stopping = asyncio.Event()
         self._last_full = False
+        self._task: asyncio.Task[None] | None = None
 
     async def step(self) -> int:
         """Write one batch if there is one; returns the number of events written."""
@@ -87,5 +89,14 @@ class StreamWriter:
         except asyncio.TimeoutError:
             pass
 
-    def stop(self) -> None:
+    def start(self) -> None:
+        """Run in the background until ``stop()``."""
+        self._task = asyncio.create_task(self.run(), name="stream-writer")
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop and wait for the batch in flight, so that nothing is written after this returns."""
         self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(task, timeout=timeout_s)
