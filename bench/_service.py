@@ -35,7 +35,7 @@ class BenchService:
                     "METER_HTTP_PORT": str(self.port), "METER_LOG_LEVEL": "WARNING", **env}
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, workers: int = 1) -> "BenchService":
+    def start(self, workers: int = 1) -> BenchService:
         log = open(self.dir / "service.log", "ab")
         for i in range(workers):
             env = dict(self.env)

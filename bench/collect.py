@@ -22,7 +22,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -33,7 +33,7 @@ from bench._service import ROOT, TOKENS, BenchService  # noqa: E402
 
 def write_log(path: Path, n: int) -> int:
     """``n`` lines ending now; returns how many are metered."""
-    start = datetime.now(timezone.utc) - timedelta(seconds=n // 1000 + 60)
+    start = datetime.now(UTC) - timedelta(seconds=n // 1000 + 60)
     metered = 0
     with open(path, "w") as f:
         for i in range(n):

@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,7 +25,7 @@ from meter.store.clickhouse import ChdbBackend, ClickHouseStore  # noqa: E402
 
 DB = "bench"
 POOL = "bench"
-END = datetime(2026, 11, 29, 0, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
 START = END - timedelta(days=365)
 CHUNK = 2_000_000
 CAPS = {"api_calls": 30_000_000, "update_bytes": 5_000_000_000, "records": 20_000_000,

@@ -17,25 +17,25 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis.asyncio as redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from meter.allocation.service import Allocator  # noqa: E402
-from meter.clock import FixedClock  # noqa: E402
+from meter.config.settings import parse_pool_config  # noqa: E402
+from meter.core.clock import FixedClock  # noqa: E402
+from meter.core.periods import month_of  # noqa: E402
 from meter.decision.engine import Decider  # noqa: E402
 from meter.decision.model import Ask  # noqa: E402
-from meter.keys import Keys  # noqa: E402
+from meter.ledger.keys import Keys  # noqa: E402
 from meter.ledger.redis_decisions import RedisDecisions  # noqa: E402
-from meter.periods import month_of  # noqa: E402
-from meter.settings import parse_pool_config  # noqa: E402
-from meter.telemetry import Telemetry  # noqa: E402
+from meter.observability.telemetry import Telemetry  # noqa: E402
 
 URL = "redis://127.0.0.1:6379/0"
 SIGNATORIES = [f"s{i:03}" for i in range(200)]
-START = datetime(2026, 4, 2, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
 
 
 async def pool(client: redis.Redis, policy: str, clock: FixedClock) -> tuple[Decider, Keys]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from meter.keys import Keys  # noqa: E402
+from meter.ledger.keys import Keys  # noqa: E402
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -67,13 +67,14 @@ async def wait_queryable(svc: BenchService, expected: int, month: str) -> None:
 
 async def chdb_own_rate(n_events: int, chunk: int) -> float:
     """chDB alone: the same schema, the same rows (JSONEachRow), ``chunk`` rows per insert."""
+    from zoneinfo import ZoneInfo
+
     from meter.ingest.validation import validate_events
     from meter.store.clickhouse import ClickHouseStore
     from meter.store.rows import event_row
-    from zoneinfo import ZoneInfo
 
     tz = ZoneInfo("Europe/Paris")
-    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
     raw = [json.loads(line) for b in make_batches(n_events) for line in b.splitlines()]
     rows = [event_row("bench", ev, ev.subject, ev.time.astimezone(tz).date(), now.timestamp())
             for ev in validate_events(raw, now, len(raw))]

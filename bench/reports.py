@@ -17,7 +17,7 @@ import os
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis.asyncio as redis
@@ -25,11 +25,11 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from meter.app import create_app
-from meter.clock import FixedClock
+from meter.config.settings import Settings, parse_pool_config
+from meter.core.clock import FixedClock
+from meter.core.periods import parse_period
 from meter.http import appkeys
-from meter.keys import Keys
-from meter.periods import parse_period
-from meter.settings import Settings, parse_pool_config
+from meter.ledger.keys import Keys
 
 POOL = "bench-reports"
 MONTH = "2026-10"
@@ -79,7 +79,7 @@ def load_sql(db: str, n_events: int, n_partners: int) -> str:
 
 async def run(n_events: int, n_partners: int) -> None:
     config = parse_pool_config(pool_file())
-    clock = FixedClock(datetime(2026, 10, 1, 6, tzinfo=timezone.utc))
+    clock = FixedClock(datetime(2026, 10, 1, 6, tzinfo=UTC))
     controller = Controller(Counter(), hostname="127.0.0.1", port=SMTP_PORT)
     controller.start()
     with tempfile.TemporaryDirectory() as data:
@@ -108,7 +108,7 @@ async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partne
     load_s = time.perf_counter() - started
     while await ledger.backlog() > 0:  # the allocation rows reach ClickHouse through the writer
         await asyncio.sleep(0.05)
-    clock.set(datetime(2026, 11, 2, 7, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 2, 7, tzinfo=UTC))
     reports = app[appkeys.REPORTS]
     period = parse_period(MONTH, app[appkeys.CONFIG].tz, clock.now())
     started = time.perf_counter()

@@ -48,9 +48,9 @@ async def seeded_results() -> dict[str, list[dict[str, Any]]]:
     from aiohttp.test_utils import TestClient, TestServer
 
     from meter.app import create_app
-    from meter.clock import FixedClock
+    from meter.core.clock import FixedClock
     from meter.http import appkeys
-    from meter.settings import Settings
+    from meter.config.settings import Settings
     from tests import dashboard_data as data
     from tests.conftest import REDIS_URL, delete_pool_keys, make_config, new_pool_id
 

@@ -14,39 +14,39 @@ from pathlib import Path
 
 from aiohttp import web
 
+from meter.alerts.service import Alerts
+from meter.alerts.webhook import webhook_transport
 from meter.allocation.service import Allocator
-from meter.caps import record_caps
-from meter.clock import Clock, SystemClock
+from meter.attribution.events import Attribution
 from meter.collectors.ods_job import OdsPoll
+from meter.config.settings import PoolConfig, Settings, load_pool_config
+from meter.core.clock import Clock, SystemClock
+from meter.core.errors import ConfigError
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
-from meter.errors import ConfigError
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
-from meter.ingest.attribution import Attribution
 from meter.ingest.ingestor import Ingestor
-from meter.keys import Keys
+from meter.jobs.reconcile import LedgerRebuilder
+from meter.jobs.scheduler import Jobs, Scheduler
 from meter.ledger.client import check_no_eviction, connect, translated
+from meter.ledger.keys import Keys
 from meter.ledger.owners import RedisOwners
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
-from meter.telemetry import Telemetry
-from meter.reconcile import LedgerRebuilder
-from meter.registry.csvimport import parse_csv_bytes
-from meter.registry.service import Registry
-from meter.scheduler import Jobs, Scheduler
-from meter.settings import PoolConfig, Settings, load_pool_config
-from meter.store.clickhouse import ClickHouseStore
-from meter.usage import UsageReader
-from meter.writer import StreamWriter
-from meter.alerts.service import Alerts
-from meter.alerts.webhook import webhook_transport
 from meter.mail.outbox import Outbox
 from meter.mail.smtp import Mail, SmtpSender, smtp_transport
+from meter.observability.telemetry import Telemetry
+from meter.registry.csvimport import parse_csv_bytes
+from meter.registry.service import Registry
 from meter.reports.schedule import run_scheduled
 from meter.reports.service import Reports
+from meter.sink.writer import StreamWriter
+from meter.store.caps import record_caps
+from meter.store.clickhouse import ClickHouseStore
+from meter.usage.service import UsageReader
 
 log = logging.getLogger("meter")
 SEED_LABEL = "seed"  # the ``changed_by`` of signatories imported by METER_SEED_SIGNATORIES

@@ -7,9 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from meter import logs
-from meter.errors import ConfigError, MeterError
-from meter.settings import load_pool_config, load_settings
+from meter.config.settings import load_pool_config, load_settings
+from meter.core.errors import ConfigError, MeterError
+from meter.observability import logs
 
 log = logging.getLogger("meter")
 
@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     imp = sig.add_parser("import", help="import signatories from a CSV file")
     imp.add_argument("file")
     imp.set_defaults(func=_import_signatories)
-    from meter.allocation.simulate import add_parser as add_simulate
+    from meter.simulation.cli import add_parser as add_simulate
 
     add_simulate(sub)
     from meter.collectors.cli import add_parser as add_collect

@@ -20,11 +20,11 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from meter.app import create_app
-from meter.clock import FixedClock
+from meter.core.clock import FixedClock
 from meter.http import appkeys
-from meter.periods import parse_period
+from meter.core.periods import parse_period
 from meter.registry.csvimport import parse_csv_bytes
-from meter.settings import DEFAULT_POOL_FILE, Settings, load_pool_config
+from meter.config.settings import DEFAULT_POOL_FILE, Settings, load_pool_config
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "sample-report"

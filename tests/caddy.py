@@ -54,7 +54,7 @@ class FakeUpstream:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
-    def __enter__(self) -> "FakeUpstream":
+    def __enter__(self) -> FakeUpstream:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
@@ -91,7 +91,7 @@ class Caddy:
         out = subprocess.run(self._argv("validate"), env=self.env, capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr[-3000:]
 
-    def start(self, timeout: float = 15.0) -> "Caddy":
+    def start(self, timeout: float = 15.0) -> Caddy:
         self.validate()
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self._argv("run"), env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -101,7 +101,7 @@ class Caddy:
     def stop(self) -> None:
         terminate(self.proc)
 
-    def __enter__(self) -> "Caddy":
+    def __enter__(self) -> Caddy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

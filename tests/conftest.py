@@ -12,19 +12,19 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 import redis as redis_sync
 import redis.asyncio as redis
+from hypothesis import settings as hypothesis_settings
 
 from meter.app import create_app
-from meter.clock import FixedClock
-from meter.keys import Keys
-from meter.telemetry import Telemetry
-from meter.settings import PoolConfig, Settings, parse_pool_config
+from meter.config.settings import PoolConfig, Settings, parse_pool_config
+from meter.core.clock import FixedClock
+from meter.ledger.keys import Keys
+from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
 from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
 from tests.smtp_catcher import SmtpServer
@@ -118,7 +118,7 @@ async def redis_client(pool_id: str) -> AsyncIterator[redis.Redis]:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 4, 20, 12, 0, tzinfo=timezone.utc))
+    return FixedClock(datetime(2026, 4, 20, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

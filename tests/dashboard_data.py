@@ -6,7 +6,7 @@ The clock is the app's fixed clock (2026-04-20 12:00 UTC); history covers late M
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cloudevents.v1.conversion import to_structured
@@ -28,7 +28,7 @@ policy = "equal"
 SIGNATORIES = {"alpha": ("region", 2_500_000), "beta": ("departement", 650_000), "gamma": ("commune", 12_000)}
 FIRST_DAY = date(2026, 3, 25)
 LAST_DAY = date(2026, 4, 20)
-NOW = datetime(2026, 4, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)
 
 
 def _days() -> list[date]:
@@ -36,7 +36,7 @@ def _days() -> list[date]:
 
 
 def _at(day: date, hour: int = 9) -> str:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _event(eid: str, etype: str, subject: str, time: str, data: dict[str, Any]) -> CloudEvent:
@@ -101,7 +101,7 @@ async def decide(client) -> None:
 
 async def flush_denials(client) -> None:
     from meter.http import appkeys
-    from meter.scheduler import Jobs
+    from meter.jobs.scheduler import Jobs
 
     app = client.app
     app[appkeys.CLOCK].set(NOW + timedelta(minutes=1, seconds=30))
@@ -112,9 +112,8 @@ async def flush_denials(client) -> None:
 
 async def seed(client) -> None:
     """Everything, in the order a pool lives it; returns when the writer has caught up."""
-    from tests.conftest import wait_written
-
     from meter.http import appkeys
+    from tests.conftest import wait_written
 
     await register(client)
     # computed after the registry's own recomputations (same fixed clock otherwise): the latest

@@ -117,7 +117,7 @@ class FakePortal:
     def seen(self) -> list[tuple[str, str, dict[str, str]]]:
         return self.server.seen  # type: ignore[attr-defined]
 
-    def __enter__(self) -> "FakePortal":
+    def __enter__(self) -> FakePortal:
         self.thread.start()
         return self
 
@@ -180,7 +180,7 @@ http {{
     def _argv(self, *extra: str) -> list[str]:
         return [self.binary, "-p", f"{self.prefix}/", "-c", str(self.conf), *extra]
 
-    def start(self, timeout: float = 10.0) -> "Nginx":
+    def start(self, timeout: float = 10.0) -> Nginx:
         self.check()
         proc = self.proc = subprocess.Popen(self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_listening(proc, self.port, timeout, "nginx", lambda: proc.stderr.read().decode() if proc.stderr else "")
@@ -191,7 +191,7 @@ http {{
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
 
-    def __enter__(self) -> "Nginx":
+    def __enter__(self) -> Nginx:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

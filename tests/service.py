@@ -65,7 +65,7 @@ class Service:
                     "METER_HTTP_PORT": str(self.port), "METER_REDIS_URL": "redis://127.0.0.1:6379/0", **env}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> "Service":
+    def start(self, timeout: float = 60.0) -> Service:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "meter", "serve"], cwd=ROOT, env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -121,7 +121,7 @@ class PrivateRedis:
         self.aof = ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "PrivateRedis":
+    def start(self) -> PrivateRedis:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.aof,
              "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],

@@ -51,7 +51,7 @@ class SmtpServer:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 

@@ -5,7 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,9 +13,9 @@ from aiohttp import web
 
 from meter.alerts import rules
 from meter.alerts.service import Alerts
+from meter.config.settings import Settings
+from meter.core.periods import Period
 from meter.http import appkeys
-from meter.periods import Period
-from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth, make_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
@@ -33,9 +33,9 @@ def test_thresholds_crossed_at_or_above_their_share():
 
 def test_forecast_waits_for_a_tenth_of_the_period_and_names_the_local_date():
     march = Period("month", date(2026, 3, 1), PARIS)  # 743 hours: the clocks go forward on the 29th
-    early = datetime(2026, 3, 3, 12, tzinfo=timezone.utc)
+    early = datetime(2026, 3, 3, 12, tzinfo=UTC)
     assert rules.exhaustion(500, 1000, march, early) is None  # under 10 % of the month
-    tenth = datetime(2026, 3, 10, 22, tzinfo=timezone.utc)  # 9 days 23 hours after local midnight
+    tenth = datetime(2026, 3, 10, 22, tzinfo=UTC)  # 9 days 23 hours after local midnight
     assert rules.exhaustion(500, 1000, march, tenth) == date(2026, 3, 20)
     assert rules.exhaustion(100, 1000, march, tenth) is None  # would last past the month's end
     assert rules.exhaustion(1000, 1000, march, tenth) is None  # used up: the 100 % threshold says so
@@ -98,7 +98,7 @@ def verify(headers, body):
 
 
 async def test_crossing_80_percent_fires_once_by_email_and_signed_webhook(client, clock, smtp, hook):
-    clock.set(datetime(2026, 4, 2, 12, tzinfo=timezone.utc))  # under 10 % of April: no forecast yet
+    clock.set(datetime(2026, 4, 2, 12, tzinfo=UTC))  # under 10 % of April: no forecast yet
     await register(client, "alpha", 3000, ["alpha@town.example"])
     await register(client, "beta", 1000, ["beta@town.example"])  # allotment 225
     await use(client, "beta", 179)
@@ -126,7 +126,7 @@ async def test_crossing_80_percent_fires_once_by_email_and_signed_webhook(client
 
 
 async def test_a_forecast_names_the_day_the_share_runs_out(client, clock, smtp):
-    clock.set(datetime(2026, 4, 7, 22, tzinfo=timezone.utc))  # 7 days into April (Paris)
+    clock.set(datetime(2026, 4, 7, 22, tzinfo=UTC))  # 7 days into April (Paris)
     await register(client, "alpha", 3000, ["alpha@town.example"])
     await use(client, "alpha", 280)  # 40 a day: its 900 (it is alone) gone after 22.5 days
     assert await client.app[appkeys.ALERTS].check() == 2  # alpha's share, and the pool's cap (on the 26th)
@@ -141,7 +141,7 @@ async def test_a_forecast_names_the_day_the_share_runs_out(client, clock, smtp):
 
 
 async def test_pool_alerts_go_to_the_admins_with_no_signatory(client, clock, smtp):
-    clock.set(datetime(2026, 4, 2, 12, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 4, 2, 12, tzinfo=UTC))
     await register(client, "alpha", 3000, ["alpha@town.example"])  # 675
     await register(client, "beta", 1000, [])  # 225, and nobody to tell
     await use(client, "alpha", 600)

@@ -18,7 +18,7 @@ from meter.allocation.max_min_fair import MaxMinFair, water_fill
 from meter.allocation.members import active_fraction, members_for
 from meter.allocation.policies import APPORTIONED_METRICS, POLICIES, is_apportioned, policy_named
 from meter.allocation.rounding import largest_remainder
-from meter.periods import Period
+from meter.core.periods import Period
 
 PARIS = ZoneInfo("Europe/Paris")
 NO_SET_ASIDE = Params(unattributed_share=0)

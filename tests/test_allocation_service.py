@@ -1,6 +1,6 @@
 """Allocation end to end on the real Redis and chDB: computed when signatories change, stored,
 read with an explanation, and enforced by the decide script."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -162,7 +162,7 @@ async def test_policy_none_has_no_allotments(client):
 
 
 def test_clock_is_mid_april(clock):
-    assert clock.now() == datetime(2026, 4, 20, 12, tzinfo=timezone.utc)
+    assert clock.now() == datetime(2026, 4, 20, 12, tzinfo=UTC)
 
 
 class TestMaxMinFair:

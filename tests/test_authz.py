@@ -23,7 +23,6 @@ from urllib.parse import quote
 import pytest
 
 from meter.http import appkeys
-
 from tests.conftest import TOKENS, auth, make_config, pool_toml, wait_written
 from tests.nginx import FakePortal, Nginx, check_example_site
 from tests.service import Service, free_port

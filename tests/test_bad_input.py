@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from meter.settings import MAX_INT
+from meter.config.settings import MAX_INT
 from tests.conftest import auth, make_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
+from meter.core.errors import ScriptRefused
 from meter.decision.batcher import Coalescer
-from meter.errors import ScriptRefused
 
 
 class Round:

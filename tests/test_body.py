@@ -3,7 +3,7 @@ import gzip
 
 import pytest
 
-from meter.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from meter.core.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from meter.ingest.body import decode_events
 
 

@@ -12,8 +12,16 @@ import pytest
 
 from tests.caddy import UPSTREAM_BODY, Caddy, FakeUpstream
 from tests.conftest import TOKENS
-from tests.test_authz import (E2E_CAP, check_attribution_by_request_only, check_nothing_counted,
-                              meters_that_cannot_decide, parse_item, pool_used, start_service, until_denied)
+from tests.test_authz import (
+    E2E_CAP,
+    check_attribution_by_request_only,
+    check_nothing_counted,
+    meters_that_cannot_decide,
+    parse_item,
+    pool_used,
+    start_service,
+    until_denied,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.chdb]
 DATASETS = "/api/explore/v2.1/catalog/datasets"

@@ -1,12 +1,12 @@
 """The caps in force reach ClickHouse: recorded at start-up, again only when the pool file changes them."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from meter.caps import record_caps
 from meter.http import appkeys
+from meter.store.caps import record_caps
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 
@@ -22,7 +22,7 @@ async def test_start_up_records_the_caps_then_only_changes(client, config, pool_
     assert {m: c for m, c, _ in first} == config.caps.model_dump()
     assert {at for _, _, at in first} == {"2026-04-20 12:00:00.000000"}
 
-    later = datetime(2026, 5, 2, 8, 0, tzinfo=timezone.utc)
+    later = datetime(2026, 5, 2, 8, 0, tzinfo=UTC)
     same = config.caps.model_dump()
     assert not await record_caps(store, pool_id, same, later)
     assert await record_caps(store, pool_id, {**same, "api_calls": 450_000}, later)

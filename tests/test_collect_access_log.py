@@ -64,7 +64,7 @@ http {{
     def argv(self, *extra: str) -> list[str]:
         return [find_nginx(), "-p", f"{self.prefix}/", "-c", str(self.conf), *extra]
 
-    def __enter__(self) -> "LoggingNginx":
+    def __enter__(self) -> LoggingNginx:
         self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from meter.attribution.paths import dataset_of
 from meter.collectors.access_log import collect_access_logs, event_of, rotated_copy
 from meter.collectors.state import Checkpoints, Position
-from meter.portal_paths import dataset_of
 from tests.conftest import TOKENS, auth, wait_written
 
 LINE = {"time": "2026-04-20T11:00:00+00:00", "request_id": "r1", "host": "data.example", "method": "GET",
@@ -48,7 +48,7 @@ def test_unmetered_or_malformed_lines_are_skipped(raw):
 ])
 def test_the_fast_uri_split_agrees_with_urlsplit(uri):
     parts = urlsplit(uri)
-    from meter.portal_paths import _split
+    from meter.attribution.paths import _split
 
     assert _split(uri) == (parts.path, parts.query)
     assert dataset_of(uri) == dataset_of(parts.path + ("?" + parts.query if parts.query else ""))

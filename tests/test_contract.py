@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,10 +10,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from meter.contract.fields import Int
 from meter.contract.requests import PERIOD, CheckRequest
-from meter.errors import InvalidRequest
-from meter.periods import parse_period
+from meter.core.errors import InvalidRequest
+from meter.core.periods import parse_period
 
-NOW = datetime(2026, 11, 29, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Paris")
 
 

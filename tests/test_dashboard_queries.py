@@ -3,7 +3,7 @@ through the real service, with the plugin's macros and the template variables ex
 figures of the API-calls, records and allotment panels checked against /v1/usage and /v1/pool."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,8 +16,8 @@ from tests.conftest import auth, make_config
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 
 # April in the pool's time zone (2026-04-01 00:00 Europe/Paris), to an hour after the clock.
-START = datetime(2026, 3, 31, 22, 0, tzinfo=timezone.utc)
-END = datetime(2026, 4, 20, 13, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)
+END = datetime(2026, 4, 20, 13, 0, tzinfo=UTC)
 CLICKHOUSE = [q for q in catalogue.all_queries() if q.kind != "prometheus"]
 
 
@@ -67,7 +67,7 @@ def test_there_are_enough_clickhouse_panels():
 async def test_every_query_shows_something_on_seeded_data(seeded, pool_id):
     """A panel (or variable) that shows nothing here is a bug: none is meant to be empty."""
     for q in CLICKHOUSE:
-        for start in (START, datetime(2026, 3, 21, tzinfo=timezone.utc)):  # one month, then across two
+        for start in (START, datetime(2026, 3, 21, tzinfo=UTC)):  # one month, then across two
             rows = await run_query(seeded, q, window(pool_id, start))
             assert rows, f"{q.dashboard} / {q.title}: no rows"
             values = [v for row in rows for k, v in row.items() if k != "time"]

@@ -1,17 +1,17 @@
 """The hot path on the real Redis and chDB: atomic decisions, periods, idempotency, reservations,
 shadow mode, fail modes, ledger rebuild, and denials history."""
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as redis
 
+from meter.core.errors import ScriptRefused
 from meter.decision.engine import Decider
 from meter.decision.model import Ask
-from meter.errors import ScriptRefused
 from meter.http import appkeys
 from meter.ledger.redis_decisions import RedisDecisions
-from meter.telemetry import Telemetry
+from meter.observability.telemetry import Telemetry
 from tests.conftest import REDIS_URL, auth, make_config, wait_written
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
@@ -119,23 +119,23 @@ async def test_checks_are_usage_and_a_repeating_event_is_a_duplicate(client):
 
 async def test_periods_reset_at_local_midnight(client):
     clock = client.app[appkeys.CLOCK]
-    clock.set(datetime(2026, 3, 31, 21, 59, tzinfo=timezone.utc))  # 23:59 on 31 March in Paris
+    clock.set(datetime(2026, 3, 31, 21, 59, tzinfo=UTC))  # 23:59 on 31 March in Paris
     assert (await check(client, signatory="x", metric="api_calls", amount=100))["allowed"]
     assert not (await check(client, signatory="x", metric="api_calls"))["allowed"]
-    clock.set(datetime(2026, 3, 31, 22, 0, tzinfo=timezone.utc))  # midnight, 1 April
+    clock.set(datetime(2026, 3, 31, 22, 0, tzinfo=UTC))  # midnight, 1 April
     fresh = await check(client, signatory="x", metric="api_calls")
     assert fresh["allowed"] and fresh["used"] == 1 and fresh["reset"] == "2026-05-01T00:00:00+02:00"
     # update_bytes is per local day, including the 23-hour spring-forward day
-    clock.set(datetime(2026, 3, 29, 21, 30, tzinfo=timezone.utc))  # 23:30 local on 29 March
+    clock.set(datetime(2026, 3, 29, 21, 30, tzinfo=UTC))  # 23:30 local on 29 March
     day = await check(client, signatory="x", metric="update_bytes", amount=1000)
     assert day["allowed"] and day["reset"] == "2026-03-30T00:00:00+02:00"
-    clock.set(datetime(2026, 3, 29, 22, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 3, 29, 22, 0, tzinfo=UTC))
     assert (await check(client, signatory="x", metric="update_bytes", amount=1000))["allowed"]
 
 
 async def test_leap_day_is_its_own_day(client):
     clock = client.app[appkeys.CLOCK]
-    clock.set(datetime(2028, 2, 29, 12, tzinfo=timezone.utc))
+    clock.set(datetime(2028, 2, 29, 12, tzinfo=UTC))
     d = await check(client, signatory="x", metric="update_bytes", amount=600)
     assert d["reset"] == "2028-03-01T00:00:00+01:00"
     assert not (await check(client, signatory="x", metric="update_bytes", amount=600))["allowed"]
@@ -184,7 +184,7 @@ async def test_reservations_hold_commit_release_and_expire(client):
                                                        "ttl_s": 60}, headers=auth("gateway"))
     assert resp.status == 201
     assert not (await check(client, signatory="x", metric="update_bytes", amount=1))["allowed"]
-    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 2, tzinfo=timezone.utc))
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 2, tzinfo=UTC))
     assert (await check(client, signatory="x", metric="update_bytes", amount=1))["used"] == 501
     # releasing gives the capacity back at once
     resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 400},
@@ -198,7 +198,7 @@ async def test_an_expired_reservation_cannot_be_committed(client):
     resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10,
                                                        "ttl_s": 60}, headers=auth("gateway"))
     rid = (await resp.json())["id"]
-    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))  # no release job ran yet
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=UTC))  # no release job ran yet
     resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
     assert resp.status == 409 and (await resp.json())["error"]["type"] == "reservation_expired"
     assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0
@@ -210,7 +210,7 @@ async def test_a_reservation_released_by_the_sweep_cannot_be_committed(client):
     resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10,
                                                        "ttl_s": 60}, headers=auth("gateway"))
     rid = (await resp.json())["id"]
-    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc))
+    client.app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 1, tzinfo=UTC))
     assert (await check(client, signatory="x", metric="update_bytes", amount=0))["used"] == 0  # the sweep ran
     resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
     assert resp.status == 409 and (await resp.json())["error"]["type"] == "reservation_expired"
@@ -319,13 +319,13 @@ async def test_a_rebuild_skips_events_older_than_the_dedup_window(client, redis_
 
 
 async def test_denials_become_per_minute_rows(client):
-    from meter.scheduler import Jobs
+    from meter.jobs.scheduler import Jobs
 
     await fill(client, 100)
     await fill(client, 30)  # 30 denials of one signatory, metric and scope
     app = client.app
     ledger = app[appkeys.LEDGER]
-    app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 30, tzinfo=timezone.utc))
+    app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 30, tzinfo=UTC))
     jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], release_expired=None, reconcile=None)
     assert await jobs.flush_denials() == 1
     await wait_written(client)
@@ -370,14 +370,14 @@ class TestShadowAndFailModes:
 
 
 def test_clock_fixture_is_mid_april(clock):
-    assert clock.now() - datetime(2026, 4, 20, 12, tzinfo=timezone.utc) == timedelta(0)
+    assert clock.now() - datetime(2026, 4, 20, 12, tzinfo=UTC) == timedelta(0)
 
 
 def test_degraded_deny_asks_for_a_retry_soon_not_at_the_period_end():
     from meter.decision.gateway import rate_headers
     from meter.decision.model import Decision
 
-    now = datetime(2026, 4, 20, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 4, 20, 12, tzinfo=UTC)
     closed = Decision(False, "update_bytes", "pool", 1000, None, None, "2026-04-21T00:00:00+02:00", "x",
                       degraded="fail_closed")
     assert rate_headers(closed, now, 86400)["Retry-After"] == "2"

@@ -8,10 +8,9 @@ import threading
 import time
 
 import pytest
-
 import redis as redis_sync
 
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from tests.conftest import REDIS_URL, TOKENS, pool_toml
 from tests.service import Service
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ PARTNERS = [f"town-{i:02d}" for i in range(12)]
 
 
 def last_month() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
 
 

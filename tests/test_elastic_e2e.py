@@ -1,7 +1,7 @@
 """Elastic end to end through /v1/check on the real Redis and chDB, time driven by the injected
 clock: a quiet partner keeps its guarantee early in the month, the others borrow it late."""
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,8 +10,8 @@ from tests.conftest import TOKENS, auth, make_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 # April 2026 in Paris: from 31 March 22:00 UTC, 30 days; f = 0.1 on 3 April 22:00 UTC, 0.9 on the 27th
-EARLY = datetime(2026, 4, 3, 22, 0, tzinfo=timezone.utc)
-LATE = datetime(2026, 4, 27, 22, 0, tzinfo=timezone.utc)
+EARLY = datetime(2026, 4, 3, 22, 0, tzinfo=UTC)
+LATE = datetime(2026, 4, 27, 22, 0, tzinfo=UTC)
 POOL = '[caps]\napi_calls = 1000\n[allocation]\npolicy = "elastic"\nunattributed_share = 0\n'
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -17,16 +17,16 @@ from hypothesis import strategies as st
 from meter.allocation.elastic import others_protected, protected
 from meter.allocation.enforce import Ledger, ProtectionIndex
 from meter.allocation.service import Allocator
-from meter.clock import FixedClock
+from meter.core.clock import FixedClock
+from meter.core.periods import month_of
 from meter.decision.engine import Decider
 from meter.decision.model import Ask
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.redis_decisions import RedisDecisions
-from meter.periods import month_of
-from meter.telemetry import Telemetry
+from meter.observability.telemetry import Telemetry
 from tests.conftest import REDIS_URL, delete_pool_keys, make_config
 
-APRIL = datetime(2026, 3, 31, 22, 0, tzinfo=timezone.utc)  # local midnight, 1 April 2026 in Paris
+APRIL = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # local midnight, 1 April 2026 in Paris
 LENGTH = 30 * 86_400
 SIDS = ["a", "b", "c", "d"]
 
@@ -98,7 +98,7 @@ class Pool:
         self.policy, self.shares, self.burst = policy, shares, burst
         self.clients: list[redis.Redis] = []
 
-    async def __aenter__(self) -> "Pool":
+    async def __aenter__(self) -> Pool:
         client = self.client()
         await client.set(self.keys.ledger_epoch, 1)
         await client.sadd(self.keys.signatory_ids, *SIDS)

@@ -173,7 +173,7 @@ async def test_usage_errors(client):
 class TestBacklogFull:
     @pytest.fixture
     def settings(self, tmp_path):
-        from meter.settings import Settings
+        from meter.config.settings import Settings
         from tests.conftest import REDIS_URL
 
         # the writer is off, as if ClickHouse were away: the stream fills up to its limit

@@ -1,20 +1,20 @@
 """HistoryReader on real Redis and chDB: events go in through the ingestor and the writer, and
 come back as named records (a field read by name, not by position)."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from meter.ingest.ingestor import Ingestor
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
+from meter.observability.telemetry import Telemetry
+from meter.sink.writer import StreamWriter
 from meter.store.history import FlowTotal, HistoryReader, SignatoryTotal, StockTotal
-from meter.telemetry import Telemetry
-from meter.writer import StreamWriter
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
-NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 class Clock:
@@ -61,6 +61,6 @@ async def test_snapshots_counts_and_received_ids(history):
     assert snaps["ds:d1"].records == 10 and snaps["ds:d1"].raw_bytes == 100 and snaps["ds:d1"].signatory == "a"
     assert snaps["obj:o1"].bytes == 7
     assert await history.event_count() == 5 and await history.history_count() == 5
-    received = await history.received_between(datetime(2026, 1, 1, tzinfo=timezone.utc), datetime.now(timezone.utc))
+    received = await history.received_between(datetime(2026, 1, 1, tzinfo=UTC), datetime.now(UTC))
     assert sorted(r.id for r in received) == ["1", "2", "3", "4", "5"] and received[0].source == "gw"
     assert await history.latest_allocation("2026-03") is None

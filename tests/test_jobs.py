@@ -1,11 +1,11 @@
 """The scheduled jobs' Redis side on real Redis: one run per pool, and the release of expired
 reservations when no decision comes to do it."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from meter.http import appkeys
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.redis_jobs import RedisJobs
 from tests.conftest import auth
 
@@ -26,7 +26,7 @@ async def test_expired_reservations_are_released_without_traffic(client):
     rid = (await resp.json())["id"]
     decisions, keys = client.app[appkeys.DECIDER].ledger, client.app[appkeys.LEDGER].keys
     assert await decisions.reserved_metric(rid) == "update_bytes"
-    later = datetime(2026, 4, 20, 12, 1, 1, tzinfo=timezone.utc)
+    later = datetime(2026, 4, 20, 12, 1, 1, tzinfo=UTC)
     await decisions.release_expired_reservations(int(later.timestamp() * 1000))
     assert await decisions.reserved_metric(rid) is None
     assert not await client.app[appkeys.LEDGER].client.exists(keys.reservation(rid))

@@ -3,10 +3,10 @@ this keeps the two spellings the same (pure)."""
 import re
 from importlib import resources
 
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 
 K = Keys("p")
-# what each name a script appends to the prefix must be, as meter/keys.py builds it
+# what each name a script appends to the prefix must be, as meter/ledger/keys.py builds it
 BUILT = {
     "denial_minutes": K.denial_minutes, "denials:": K.denials(7)[:-1], "ds:": K.dataset("x")[:-1],
     "held:": K.held("m")[:-1], "hosts": K.hosts, "ledger_epoch": K.ledger_epoch,
@@ -27,7 +27,7 @@ def lua_names() -> set[str]:
 
 def test_every_key_a_script_derives_is_the_one_keys_builds():
     names = lua_names()
-    assert names == set(BUILT), f"a script derives a key meter/keys.py does not know: {names - set(BUILT)}"
+    assert names == set(BUILT), f"a script derives a key meter/ledger/keys.py does not know: {names - set(BUILT)}"
     for name, built in BUILT.items():
         assert built == K.prefix + name, name
 

@@ -1,18 +1,18 @@
 """The ingest script on the real Redis: dedup, counters, stocks, backlog limit, NOSCRIPT."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter.errors import BacklogFull, ScriptRefused
+from meter.core.errors import BacklogFull, ScriptRefused
 from meter.ingest.ingestor import Ingestor
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.wire import IngestResult, LedgerEffect, LedgerEvent
-from meter.telemetry import Telemetry
+from meter.observability.telemetry import Telemetry
 
 pytestmark = pytest.mark.redis
-NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 class Clock:

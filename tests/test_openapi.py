@@ -107,10 +107,10 @@ LOIRET = {"name": "Département du Loiret", "kind": "departement", "population":
 # (a) the spec and the app have the same routes
 
 def test_the_spec_is_valid_json_schema_everywhere():
-    for name, schema in spec()["components"]["schemas"].items():
+    for _name, schema in spec()["components"]["schemas"].items():
         Draft202012Validator.check_schema(inline(schema))
     for path, method in operations():
-        for status, declared in spec()["paths"][path][method]["responses"].items():
+        for _status, declared in spec()["paths"][path][method]["responses"].items():
             for media in declared.get("content", {}).values():
                 if "schema" in media:
                     Draft202012Validator.check_schema(closed(inline(media["schema"])))

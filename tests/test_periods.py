@@ -1,14 +1,14 @@
 """Periods in the pool's time zone: month and day bounds across DST and month edges (pure)."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter.errors import InvalidRequest
-from meter.periods import Period, day_of, month_of, parse_period
+from meter.core.errors import InvalidRequest
+from meter.core.periods import Period, day_of, month_of, parse_period
 
 PARIS = ZoneInfo("Europe/Paris")
-NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 def test_march_with_spring_forward_lasts_743_hours():
@@ -29,7 +29,7 @@ def test_dst_days_last_23_and_25_hours():
 
 def test_default_is_current_month_in_local_time():
     # 23:30 UTC on 31 March is already 1 April in Paris
-    late = datetime(2026, 3, 31, 23, 30, tzinfo=timezone.utc)
+    late = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
     assert parse_period(None, PARIS, late).label == "2026-04"
     assert month_of(late, PARIS).first_day == date(2026, 4, 1)
     assert day_of(late, PARIS).label == "2026-04-01"

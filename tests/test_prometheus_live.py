@@ -41,7 +41,7 @@ class Prometheus:
         self.log = workdir / "prometheus.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Prometheus":
+    def start(self) -> Prometheus:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [self.binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.storage}",

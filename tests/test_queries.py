@@ -3,12 +3,12 @@
 A change to a query shows up here as a diff to read, not as a surprise in a result. Values go in
 the parameters, never in the text; only the database name (``m`` here) is formatted in.
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from meter.store import queries
 
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
-T0 = datetime(2026, 4, 1, 10, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 1, 10, 30, tzinfo=UTC)
 
 
 def test_flow_totals():
@@ -106,7 +106,7 @@ def test_latest_allocation():
 
 
 def test_received_between():
-    assert queries.received_between("m", "p", T0, datetime(2026, 4, 2, tzinfo=timezone.utc)) == (
+    assert queries.received_between("m", "p", T0, datetime(2026, 4, 2, tzinfo=UTC)) == (
         "SELECT source, id, check_id, check_keys, toUnixTimestamp64Milli(received)"
         " FROM m.events WHERE pool = {pool:String}"
         " AND received >= {start:DateTime64(6, 'UTC')} AND received < {end:DateTime64(6, 'UTC')}",

@@ -1,13 +1,13 @@
 """The metric table: the contract's six metrics, and the rest of the service reading from it."""
 import pytest
 
-from meter import quotas
 from meter.allocation.explain import METRIC_LABELS
 from meter.allocation.policies import APPORTIONED_METRICS
 from meter.allocation.service import DAY_METRICS, MONTH_METRICS
-from meter.periods import FLOW_PERIOD
-from meter.reconcile import POOLED_STOCKS
-from meter.settings import CapsSection, PoolConfig
+from meter.config.settings import CapsSection, PoolConfig
+from meter.core import quotas
+from meter.core.periods import FLOW_PERIOD
+from meter.jobs.reconcile import POOLED_STOCKS
 from meter.store.history import StockTotal
 
 

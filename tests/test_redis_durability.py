@@ -14,14 +14,14 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter.keys import Keys
-from meter.periods import month_of
+from meter.core.periods import month_of
+from meter.ledger.keys import Keys
 from tests.conftest import TOKENS, pool_toml
 from tests.service import ROOT, PrivateRedis, Service
 from tests.test_authz import pool_used
@@ -107,7 +107,7 @@ def test_redis_killed_mid_stream_loses_and_doubles_nothing(tmp_path, pool_id):
     data_dir = tmp_path / "data"
     svc = Service(pool_file, data_dir, METER_REDIS_URL=redis_server.url).start()
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         period = month_of(now, ZoneInfo("Europe/Paris")).label
         producers = Producers(svc, now.isoformat())
         producers.start()

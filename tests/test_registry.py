@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,30 +18,30 @@ import pytest
 import redis.asyncio as redis
 from aiohttp import web
 
-from meter.clock import FixedClock
-from meter.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
+from meter.config.settings import PoolConfig, PoolSection, Settings, TokenEntry
+from meter.core.clock import FixedClock
+from meter.core.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from meter.http import appkeys
 from meter.http import signatories as handlers
 from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
-from meter.keys import Keys
 from meter.ledger.client import connect
+from meter.ledger.keys import Keys
 from meter.ledger.stream import RedisStream
-from meter.telemetry import Telemetry
+from meter.observability.telemetry import Telemetry
 from meter.registry.cli import import_file
 from meter.registry.csvimport import parse_csv, parse_csv_bytes
 from meter.registry.service import Registry, active_on
-from meter.settings import PoolConfig, PoolSection, Settings, TokenEntry
+from meter.sink.writer import StreamWriter
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.rows import ch_time
-from meter.writer import StreamWriter
 
 pytestmark = pytest.mark.redis
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PARIS = ZoneInfo("Europe/Paris")
 # 23:30 UTC on 10 March is already 11 March in Paris: "today" must be the pool's local date
-NOW = datetime(2026, 3, 10, 23, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 TODAY = "2026-03-11"
 REGION = "234500023"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "signatories.csv"
@@ -113,7 +113,7 @@ async def test_put_creates_with_defaults_then_updates(registry: Registry) -> Non
 
 async def test_an_update_keeps_joined_at_when_not_given(registry: Registry, clock: FixedClock) -> None:
     await registry.put(REGION, body(joined_at="2019-06-27"), "admin:1")
-    clock.set(datetime(2026, 5, 1, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 5, 1, tzinfo=UTC))
     record, _ = await registry.put(REGION, body(population=1), "admin:1")
     assert record["joined_at"] == "2019-06-27"
 
@@ -366,7 +366,7 @@ async def test_history_reads_what_the_writer_copied_to_clickhouse(
         client: redis.Redis, keys: Keys, clock: FixedClock, store: ClickHouseStore) -> None:
     registry = Registry(client, keys, store, PARIS, clock)
     record, _ = await registry.put(REGION, body(), "alice")
-    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
     await registry.delete(REGION, "bob")
     writer = StreamWriter(RedisStream(client, keys), store, Telemetry(), keys.pool, 100, 10)
     await writer.stream.ensure_group()

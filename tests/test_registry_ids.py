@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
 from meter.registry.ids import check_id, id_problem, luhn_valid
 
 

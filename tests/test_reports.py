@@ -4,12 +4,12 @@ once, a refusing mail server, a bound reader, a partner without email, and bad i
 import asyncio
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from meter.config.settings import Settings
 from meter.http import appkeys
-from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth, make_config, wait_written
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
@@ -27,8 +27,8 @@ token = "bound-alpha-token"
 signatory = "alpha"
 """
 BOUND = {"Authorization": "Bearer bound-alpha-token"}
-NOVEMBER = datetime(2026, 11, 10, 11, 0, tzinfo=timezone.utc)
-DECEMBER = datetime(2026, 12, 2, 8, 0, tzinfo=timezone.utc)
+NOVEMBER = datetime(2026, 11, 10, 11, 0, tzinfo=UTC)
+DECEMBER = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture

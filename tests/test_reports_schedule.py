@@ -1,20 +1,20 @@
 """The scheduled monthly send, driven by an injected clock: due on send_day at send_time (pool
 time), caught up later in the same month after a stop, never for an older month, once per month,
 and only after the writer has copied the month into ClickHouse."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from meter.config.settings import Settings
+from meter.core.periods import Period
 from meter.http import appkeys
-from meter.periods import Period
 from meter.reports.figures import days_of
 from meter.reports.schedule import due_month, run_scheduled
-from meter.settings import Settings
 from tests.conftest import REDIS_URL, auth, make_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
-UTC = timezone.utc
+UTC = UTC
 SCHEDULE = '[reports]\nsend_day = 2\nsend_time = "07:00"\nadmins = ["admins@pool.example"]\n'
 
 

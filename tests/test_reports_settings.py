@@ -1,8 +1,8 @@
 """The pool file's [reports] and [alerts] sections: defaults, and each bad value named."""
 import pytest
 
-from meter.errors import ConfigError
-from meter.settings import parse_pool_config
+from meter.config.settings import parse_pool_config
+from meter.core.errors import ConfigError
 
 
 def test_defaults():

@@ -4,9 +4,9 @@ import pytest
 from aiohttp import web
 
 from meter.app import create_app
-from meter.errors import ConfigError, InvalidRequest
-from meter.telemetry import Telemetry
-from meter.settings import Settings
+from meter.config.settings import Settings
+from meter.core.errors import ConfigError, InvalidRequest
+from meter.observability.telemetry import Telemetry
 from tests.conftest import REDIS_URL, auth
 from tests.service import ROOT
 

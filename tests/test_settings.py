@@ -1,8 +1,8 @@
 """Settings and the pool file: defaults are the convention's quotas; mistakes are named (pure)."""
 import pytest
 
-from meter.errors import ConfigError
-from meter.settings import DEFAULT_POOL_FILE, load_pool_config, load_settings, parse_pool_config
+from meter.config.settings import DEFAULT_POOL_FILE, load_pool_config, load_settings, parse_pool_config
+from meter.core.errors import ConfigError
 
 
 def test_defaults_are_the_conventions_quotas():

@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from meter.allocation.policies import POLICIES
-from meter.allocation.simulate import add_parser, build_world, jain, main, run, signatories
+from meter.simulation.cli import add_parser, main
+from meter.simulation.replay import build_world, jain, run, signatories
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_elastic_wastes_little_and_protects_the_light_users(results):
 
 
 def test_denied_with_room_is_bounded_by_the_room_left_at_the_months_end(results):
-    from meter.allocation.simulate import CAP
+    from meter.simulation.replay import CAP
 
     for r in results.values():
         assert r.denied_with_room <= 2 * CAP  # two months, at most the cap left idle in each
@@ -106,7 +107,7 @@ def test_the_stock_scenario_compares_drf_with_one_metric_at_a_time(capsys):
     assert main(["--stocks", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "per metric" in out and "\ndrf " in out and "stranded" in out
-    from meter.allocation.simulate_stocks import run as stocks
+    from meter.simulation.stocks import run as stocks
 
     per_metric, drf = stocks(1)
     assert max(drf["stranded"].values()) < 1e-5 < max(per_metric["stranded"].values())

@@ -1,12 +1,12 @@
 """Event validation: whole-batch, every problem named by index and field (pure)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from meter.errors import InvalidEvents
+from meter.core.errors import InvalidEvents
 from meter.ingest.validation import validate_events
 
-NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 def ev(**over):
@@ -30,7 +30,7 @@ def test_valid_events_of_every_type():
     out = validate_events(batch, NOW, 1000)
     assert [e.amount for e in out] == [1, 10, 5, 0, 0]
     assert out[2].raw_bytes == 9 and out[1].kind == "content"
-    assert out[0].time == datetime(2026, 3, 15, 10, tzinfo=timezone.utc)
+    assert out[0].time == datetime(2026, 3, 15, 10, tzinfo=UTC)
 
 
 def test_every_bad_event_is_listed_with_index_and_field():
@@ -55,9 +55,9 @@ def test_types_and_ranges():
     assert problems([ev(time="2026-02-30T10:00:00Z")]) == [(0, "time")]
     for other_iso_8601 in ("20260315T100000Z", "2026-03-15T10:00Z", "2026-W11-7T10:00:00Z", "2026-03-15T10:00:00+0100"):
         assert problems([ev(time=other_iso_8601)]) == [(0, "time")], other_iso_8601
-    for rfc_3339, utc in (("2026-03-15t10:00:00.123456z", datetime(2026, 3, 15, 10, 0, 0, 123456, timezone.utc)),
-                          ("2026-03-15 10:00:00+01:00", datetime(2026, 3, 15, 9, tzinfo=timezone.utc)),
-                          ("2026-03-15T07:00:00.5-03:30", datetime(2026, 3, 15, 10, 30, 0, 500000, timezone.utc))):
+    for rfc_3339, utc in (("2026-03-15t10:00:00.123456z", datetime(2026, 3, 15, 10, 0, 0, 123456, UTC)),
+                          ("2026-03-15 10:00:00+01:00", datetime(2026, 3, 15, 9, tzinfo=UTC)),
+                          ("2026-03-15T07:00:00.5-03:30", datetime(2026, 3, 15, 10, 30, 0, 500000, UTC))):
         assert validate_events([ev(time=rfc_3339)], NOW, 10)[0].time == utc, rfc_3339
 
 

@@ -4,11 +4,23 @@ import re
 
 import pytest
 
-from meter.errors import LedgerLost
+from meter.core.errors import LedgerLost
 from meter.ledger import scripts
 from meter.ledger.rebuilt import once_rebuilt
-from meter.ledger.wire import (ANSWER_WIDTH, SEP, DecisionArgs, LedgerEffect, LedgerEvent, Settled, Verdict,
-                               pack_decision, pack_events, pack_templates, unpack_settled, unpack_verdicts)
+from meter.ledger.wire import (
+    ANSWER_WIDTH,
+    SEP,
+    DecisionArgs,
+    LedgerEffect,
+    LedgerEvent,
+    Settled,
+    Verdict,
+    pack_decision,
+    pack_events,
+    pack_templates,
+    unpack_settled,
+    unpack_verdicts,
+)
 
 ARGS = DecisionArgs(metric="dataset_records", signatory="", host="h.example", dataset="d1", amount=5, consume=True,
                     enforce=False, counter="", counter_ttl_s=0, cap=300, dataset_cap=300, allotments="",

@@ -1,21 +1,21 @@
 """The writer on real Redis and chDB: batches, exactly-once across a crash, ClickHouse failures."""
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter.errors import StoreUnavailable
+from meter.core.errors import StoreUnavailable
 from meter.ingest.ingestor import Ingestor
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.stream import RedisStream
-from meter.telemetry import Telemetry
+from meter.observability.telemetry import Telemetry
+from meter.sink.writer import StreamWriter
 from meter.store import queries
-from meter.writer import StreamWriter
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
-NOW = datetime(2026, 3, 15, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 
 class Clock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from meter.periods import Period
+from meter.core.periods import Period
 
 FORECAST_AFTER = 0.10  # of the period elapsed: earlier, a pace is mostly noise
 

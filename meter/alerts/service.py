@@ -20,16 +20,16 @@ import orjson
 import redis.asyncio as redis
 
 from meter.alerts import rules
-from meter.clock import Clock
-from meter.keys import Keys
+from meter.config.settings import FLOW_METRICS, PoolConfig
+from meter.core.clock import Clock
+from meter.core.periods import Period, day_of, month_of
 from meter.ledger.client import as_text
+from meter.ledger.keys import Keys
 from meter.mail.outbox import Entry, Outbox
 from meter.mail.smtp import Mail
-from meter.periods import Period, day_of, month_of
+from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
 from meter.reports.words import Words
-from meter.settings import FLOW_METRICS, PoolConfig
-from meter.telemetry import Telemetry
 
 log = logging.getLogger("meter.alerts")
 CHECKED = ("api_calls", "update_bytes", "records", "raw_bytes", "content_bytes")

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from meter.errors import ConfigError
+from meter.core.errors import ConfigError
 from meter.mail.smtp import DeliveryError
 
 TIMEOUT_S = 10

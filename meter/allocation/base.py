@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from meter.errors import AllocationError  # noqa: F401  (re-exported: policies and callers import it from here)
+from meter.config.settings import AllocationSection
+from meter.core.errors import AllocationError  # noqa: F401  (re-exported: policies and callers import it from here)
 from meter.registry.ids import UNATTRIBUTED
-from meter.settings import AllocationSection
-
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Params:
     weight_by: str = "population"  # only for the explanation: "population" or "weight"
 
     @classmethod
-    def from_section(cls, section: AllocationSection) -> "Params":
+    def from_section(cls, section: AllocationSection) -> Params:
         return cls(section.reserved_fraction, section.unattributed_share, section.weight)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from meter import quotas
 from meter.allocation.base import UNATTRIBUTED, Allotment, Member, Params
+from meter.core import quotas
 
 Lang = Literal["en", "fr"]
 EXAMPLES = 3

@@ -8,11 +8,11 @@ that share a tzinfo subtract as wall-clock times, which would count 744).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from meter.allocation.base import AllocationError, Member
-from meter.periods import Period, local_midnight
+from meter.core.periods import Period, local_midnight
 
 WeightBy = Literal["population", "weight"]
 # the policies that split by no weight at all (DESIGN §5): they never ask for a population
@@ -56,7 +56,7 @@ def _midnight(day: str | date | None, period: Period) -> datetime | None:
 
 
 def _seconds(start: datetime, end: datetime) -> float:
-    return (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
+    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds()
 
 
 def _basis(record: Mapping[str, Any], weight_by: WeightBy | None) -> float:

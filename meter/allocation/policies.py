@@ -8,7 +8,7 @@ from meter.allocation.max_min_fair import MaxMinFair
 from meter.allocation.none import NoPolicy
 from meter.allocation.reserved import Reserved
 from meter.allocation.weighted import Weighted
-from meter import quotas
+from meter.core import quotas
 
 POLICIES: dict[str, Policy] = {p.name: p for p in (NoPolicy(), Equal(), Weighted(), Reserved(), MaxMinFair(), Elastic())}
 

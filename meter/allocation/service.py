@@ -21,21 +21,21 @@ import orjson
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter import quotas
 from meter.allocation.base import AllocationError, Allotment, Member, Params, Policy, apportion
 from meter.allocation.demand import forecast, with_overrides
 from meter.allocation.drf import joint_policies
 from meter.allocation.explain import Lang, explanation
 from meter.allocation.members import members_for, weight_basis
 from meter.allocation.policies import policy_named
-from meter.clock import Clock
-from meter.errors import Conflict
-from meter.keys import Keys
+from meter.config.settings import PoolConfig
+from meter.core import quotas
+from meter.core.clock import Clock
+from meter.core.errors import Conflict
+from meter.core.periods import Period, day_of, month_of
 from meter.ledger.client import as_text, translated
+from meter.ledger.keys import Keys
 from meter.ledger.stream import queue_history_row
-from meter.telemetry import Telemetry
-from meter.periods import Period, day_of, month_of
-from meter.settings import PoolConfig
+from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.history import HistoryReader
 from meter.store.rows import ch_time

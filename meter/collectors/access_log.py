@@ -23,9 +23,9 @@ from typing import Any, BinaryIO
 import aiohttp
 import orjson
 
+from meter.attribution.paths import dataset_of
 from meter.collectors.sender import MeterClient, Stopped
 from meter.collectors.state import Checkpoints, Position
-from meter.portal_paths import dataset_of
 
 CHUNK = 512 * 1024  # one batch per chunk read: ~2,000 lines, well under the meter's batch limits
 WINDOW = 2  # batches on the wire at once
@@ -102,7 +102,7 @@ class _Open:
     pending: bytes = b""
 
     @classmethod
-    def at(cls, path: Path, offset: int) -> "_Open":
+    def at(cls, path: Path, offset: int) -> _Open:
         f = open(path, "rb")
         st = os.fstat(f.fileno())
         offset = offset if offset <= st.st_size else 0  # shorter than where we were: truncated
@@ -238,7 +238,7 @@ async def _follow(c: LogCollector, follow: bool) -> None:
             return
         try:
             await asyncio.wait_for(c.stop.wait(), POLL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -12,14 +12,14 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from meter.errors import ConfigError
-from meter.settings import load_settings
+from meter.config.settings import load_settings
+from meter.core.errors import ConfigError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -95,7 +95,7 @@ def _ods(args: argparse.Namespace) -> int:
                 return sent.accepted, sent.duplicates
 
             result = await poll_once(session, args.portal, apikey, OdsState(state / "ods.json", args.portal),
-                                     sink, datetime.now(timezone.utc))
+                                     sink, datetime.now(UTC))
             return result.summary(args.portal)
 
     try:

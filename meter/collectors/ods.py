@@ -24,7 +24,7 @@ import aiohttp
 import orjson
 
 from meter.collectors.state import read_json, write_atomically
-from meter.errors import MeterError
+from meter.core.errors import MeterError
 from meter.registry.ids import UNATTRIBUTED
 
 EXPORT_PATH = "/api/explore/v2.1/catalog/exports/json"

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from meter.clock import Clock
 from meter.collectors.ods import CatalogueError, OdsState, poll_once
+from meter.core.clock import Clock
 from meter.ingest.ingestor import Ingestor
 
 log = logging.getLogger("meter.collectors")

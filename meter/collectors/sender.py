@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from meter.errors import MeterError
+from meter.core.errors import MeterError
 
 log = logging.getLogger("meter.collectors")
 BATCH = "application/cloudevents-batch+json"
@@ -82,7 +82,7 @@ class MeterClient:
                         return answer
                     reason = f"HTTP {resp.status}"
                     delay = max(delay, _retry_after(resp))
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 reason = f"{exc.__class__.__name__}: {exc}"
             log.warning("meter unavailable, retrying", extra={"reason": reason, "retry_in_s": delay})
             await self._sleep(delay)
@@ -107,7 +107,7 @@ class MeterClient:
     async def _sleep(self, delay: float) -> None:
         try:
             await asyncio.wait_for(self.stop.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise Stopped()
 

@@ -9,13 +9,13 @@ ingestor's job, not this module's.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Annotated, Any, ClassVar, Literal, Union
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from meter.config.settings import Settings
 from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text
-from meter.settings import Settings
 
 # RFC 3339 date-time, years 1970 (the start of ClickHouse's dates) to 2099
 TIME = (r"^(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):"
@@ -81,7 +81,7 @@ class _Event(BaseModel):
             return None
         if not isinstance(value, str) or not _TIME.match(value):
             raise ValueError("must be an RFC 3339 timestamp from 1970 to 2099, with 'Z' or an offset")
-        return datetime.fromisoformat(value.upper()).astimezone(timezone.utc)
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
 
 
 class _Attributable(_Event):
@@ -92,7 +92,7 @@ class _Attributable(_Event):
     data: BaseModel  # each type's own data model
 
     @model_validator(mode="after")
-    def _attributable(self) -> "_Attributable":
+    def _attributable(self) -> _Attributable:
         if self.subject is None and getattr(self.data, self.OWNER) is None:
             raise ValueError("an event of this type without 'subject' carries data.host or data.publisher")
         return self
@@ -131,7 +131,7 @@ class DatasetDeleted(_Attributable):
     data: DatasetDeletedData
 
 
-CloudEvent = Annotated[Union[ApiCall, UpdateBytes, DatasetRecords, ContentBytes, DatasetDeleted],
+CloudEvent = Annotated[ApiCall | UpdateBytes | DatasetRecords | ContentBytes | DatasetDeleted,
                        Field(discriminator="type")]
 EVENT_TYPES = ("api.call", "update.bytes", "dataset.records", "content.bytes", "dataset.deleted")
 EVENTS = TypeAdapter(list[CloudEvent])

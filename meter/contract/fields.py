@@ -11,7 +11,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from meter.settings import MAX_INT
+from meter.config.settings import MAX_INT
 
 MAX_ID = 256
 MAX_SUBJECT = 128

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meter.contract.fields import MAX_SUBJECT, Text, month_pattern
 from meter.contract.requests import PERIOD
-from meter.periods import FIRST_YEAR, LAST_YEAR
+from meter.core.periods import FIRST_YEAR, LAST_YEAR
 
 MONTH = month_pattern(FIRST_YEAR, LAST_YEAR)
 MAX_SEND = 10_000  # signatories named in one send request

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from meter.allocation.policies import POLICIES
+from meter.config.settings import METRICS
 from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text, period_pattern
-from meter.periods import FIRST_YEAR, LAST_YEAR
+from meter.core.periods import FIRST_YEAR, LAST_YEAR
 from meter.registry.model import MAX_WEIGHT
-from meter.settings import METRICS
 
 MAX_TTL_S = 7 * 86_400
 MAX_CHECKS = 1_000  # per batch: Redis runs a batch in one script, blocking others while it runs
@@ -35,7 +35,7 @@ class _Ask(BaseModel):
     dataset: Text(MAX_NAME) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
-    def _dataset_named(self) -> "_Ask":
+    def _dataset_named(self) -> _Ask:
         if self.metric == "dataset_records" and self.dataset is None:
             raise ValueError("dataset is required for dataset_records (a per-dataset cap)")
         return self

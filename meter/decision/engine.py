@@ -13,19 +13,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from meter import quotas
-from meter.clock import Clock
+from meter.config.settings import PoolConfig
+from meter.core import quotas
+from meter.core.clock import Clock
+from meter.core.errors import Unavailable
+from meter.core.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.decision.batcher import Coalescer
 from meter.decision.model import Ask, Decision
-from meter.errors import Unavailable
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.wire import DecisionArgs, Verdict
-from meter.telemetry import Telemetry
-from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
+from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
-from meter.settings import PoolConfig
 from meter.store.rows import usage_template
 
 CHECK_SOURCE = "meter/check"

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from meter.contract.problems import details
 from meter.contract.requests import CHECK, CHECKS, CheckRequest, CommitRequest, ReservationRequest
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
 
 _T = TypeVar("_T")
 _RESERVATION = TypeAdapter(ReservationRequest)

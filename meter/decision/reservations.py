@@ -9,12 +9,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from meter.core import quotas
+from meter.core.errors import LedgerUnavailable, NotFound, ReservationExpired
 from meter.decision.engine import Decider
 from meter.decision.model import Ask, Decision
-from meter.errors import LedgerUnavailable, NotFound, ReservationExpired
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.wire import Settled
-from meter import quotas
 
 
 def new_id() -> str:

@@ -8,13 +8,13 @@ from aiohttp import web
 from meter.allocation.base import AllocationError, Member, Params, apportion
 from meter.allocation.policies import POLICIES
 from meter.contract.requests import PeriodQuery, RecomputeRequest, SimulationRequest
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
+from meter.core.periods import parse_period
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
 from meter.http.operation import Answer, operation
 from meter.http.params import validated
 from meter.http.usage import period_param
-from meter.periods import parse_period
 
 _UNAVAILABLE = Answer("the store or Redis is unavailable", "Error", ("Retry-After",))
 

@@ -7,23 +7,23 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from meter.alerts.service import Alerts
     from meter.allocation.service import Allocator
-    from meter.clock import Clock
+    from meter.config.settings import PoolConfig, Settings
+    from meter.core.clock import Clock
     from meter.decision.engine import Decider
     from meter.decision.reservations import Reservations
-    from meter.reconcile import LedgerRebuilder
     from meter.http.auth import Principal, TokenTable
     from meter.ingest.ingestor import Ingestor
+    from meter.jobs.reconcile import LedgerRebuilder
     from meter.ledger.redis_ledger import RedisLedger
-    from meter.telemetry import Telemetry
-    from meter.registry.service import Registry
-    from meter.settings import PoolConfig, Settings
-    from meter.store.clickhouse import ClickHouseStore
-    from meter.usage import UsageReader
-    from meter.writer import StreamWriter
-    from meter.alerts.service import Alerts
     from meter.mail.outbox import Outbox
+    from meter.observability.telemetry import Telemetry
+    from meter.registry.service import Registry
     from meter.reports.service import Reports
+    from meter.sink.writer import StreamWriter
+    from meter.store.clickhouse import ClickHouseStore
+    from meter.usage.service import UsageReader
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 CONFIG: web.AppKey[PoolConfig] = web.AppKey("config")

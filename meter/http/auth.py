@@ -10,8 +10,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from meter.errors import Forbidden, Unauthorized
-from meter.settings import TokenEntry
+from meter.config.settings import TokenEntry
+from meter.core.errors import Forbidden, Unauthorized
 
 
 @dataclass(frozen=True)

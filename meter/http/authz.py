@@ -11,14 +11,14 @@ import logging
 
 from aiohttp import web
 
+from meter.attribution.paths import dataset_of
+from meter.contract.requests import AuthzQuery
+from meter.core.errors import Forbidden, MeterError, Unauthorized
 from meter.decision.gateway import original_host, original_uri, rate_headers
 from meter.decision.model import Ask
-from meter.errors import Forbidden, MeterError, Unauthorized
 from meter.http import appkeys
 from meter.http.auth import secret_from
-from meter.contract.requests import AuthzQuery
 from meter.http.operation import Answer, operation
-from meter.portal_paths import dataset_of
 
 DENY_STATUSES = {"429": 429, "403": 403}
 AUTHZ_PATH = "/v1/authz"

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.events import EVENT_BATCH, CloudEvent
 from meter.http import appkeys
 from meter.http.middleware import json_response, requires
-from meter.ingest.body import decode_events
-from meter.contract.events import EVENT_BATCH, CloudEvent
 from meter.http.operation import Answer, operation
+from meter.ingest.body import decode_events
 
 
 @operation("Ingest CloudEvents (one, a batch, JSON or NDJSON, optionally gzip)", {

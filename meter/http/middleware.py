@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from meter import errors
+from meter.core import errors
 from meter.http import appkeys
 from meter.http.auth import secret_from
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from meter.contract.problems import details
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
 

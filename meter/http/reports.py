@@ -6,12 +6,12 @@ import re
 from aiohttp import web
 
 from meter.contract.reports import MONTH, MONTH_PATH, REPORT_ID_PATH, AlertsQuery, ReportQuery, SendRequest
-from meter.errors import InvalidRequest, NotFound, StoreUnavailable
+from meter.core.errors import InvalidRequest, NotFound, StoreUnavailable
+from meter.core.periods import Period, parse_period
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
 from meter.http.operation import Answer, operation
 from meter.http.params import query, validated
-from meter.periods import Period, parse_period
 from meter.reports.lines import POOL
 from meter.reports.render import CONTENT_TYPES
 from meter.reports.service import Reports, require_readable

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.requests import CommitRequest, ReservationRequest
 from meter.decision.model import parse_commit, parse_reservation
 from meter.decision.reservations import new_id
-from meter.contract.requests import CommitRequest, ReservationRequest
 from meter.http import appkeys
-from meter.http.operation import Answer, operation
 from meter.http.middleware import json_body, json_response, requires
+from meter.http.operation import Answer, operation
 
 RESERVATION_ID = {"type": "string", "description": "the id that POST /v1/reservations answered"}
 

@@ -5,15 +5,14 @@ admin token. The token's label is recorded as the author of each change.
 """
 from __future__ import annotations
 
-
 from aiohttp import web
 
-from meter.errors import Forbidden, UnsupportedMediaType
+from meter.core.errors import Forbidden, UnsupportedMediaType
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
+from meter.http.operation import Answer, operation
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.model import SignatoryBody
-from meter.http.operation import Answer, operation
 from meter.registry.service import Registry
 
 CSV = "text/csv"

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.errors import NotFound, StoreUnavailable
+from meter.contract.requests import PeriodQuery, UsageQuery
+from meter.core.errors import NotFound, StoreUnavailable
+from meter.core.periods import Period, parse_period
 from meter.http import appkeys
 from meter.http.middleware import json_response, requires
-from meter.registry.ids import UNATTRIBUTED
-from meter.periods import Period, parse_period
-from meter.contract.requests import PeriodQuery, UsageQuery
 from meter.http.operation import Answer, operation
 from meter.http.params import query
+from meter.registry.ids import UNATTRIBUTED
 
 
 def usage_reader(request: web.Request):

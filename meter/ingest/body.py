@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from meter.errors import InvalidEvents, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from meter.core.errors import InvalidEvents, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 SINGLE = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"

@@ -12,21 +12,20 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from meter.clock import Clock
-from meter.errors import Forbidden
-from meter import quotas
-from meter.ingest.attribution import Attribution
+from meter.attribution.events import Attribution
+from meter.core import quotas
+from meter.core.clock import Clock
+from meter.core.errors import Forbidden
+from meter.core.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.ingest.validation import UsageEvent, validate_events
-from meter.keys import Keys
+from meter.ledger.keys import Keys
 from meter.ledger.owners import RedisOwners
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.wire import IngestResult, LedgerEffect, LedgerEvent
+from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
-from meter.telemetry import Telemetry
-from meter.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.store.rows import event_row
-
 
 
 class Ingestor:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import ConfigError, LedgerUnavailable
+from meter.core.errors import ConfigError, LedgerUnavailable
 
 log = logging.getLogger("meter.redis")
 DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)  # BusyLoadingError is a ConnectionError

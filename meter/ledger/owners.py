@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import orjson
 import redis.asyncio as redis
 
-from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
+from meter.ledger.keys import Keys
 
 
 class RedisOwners:

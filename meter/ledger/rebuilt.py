@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from meter.errors import LedgerLost
+from meter.core.errors import LedgerLost
 
 T = TypeVar("T")
 Rebuild = Callable[[], Awaitable[None]]

@@ -12,13 +12,20 @@ from collections.abc import Mapping, Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ReservationExpired
-from meter.keys import Keys
+from meter.core.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ReservationExpired
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
+from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import shared_script_error
-from meter.ledger.wire import (DecisionArgs, Settled, Verdict, pack_decision, pack_templates, unpack_settled,
-                               unpack_verdicts)
+from meter.ledger.wire import (
+    DecisionArgs,
+    Settled,
+    Verdict,
+    pack_decision,
+    pack_templates,
+    unpack_settled,
+    unpack_verdicts,
+)
 
 
 class RedisDecisions:
@@ -80,7 +87,7 @@ class RedisDecisions:
             try:
                 return await asyncio.wait_for(script(keys=[self.keys.stream, self.keys.backlog], args=argv),
                                               self.timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise LedgerUnavailable(f"Redis did not answer within {self.timeout_s * 1000:.0f} ms") from None
             except rex.ResponseError as exc:
                 if shared := shared_script_error(exc, what):

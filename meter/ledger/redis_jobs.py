@@ -10,8 +10,8 @@ import uuid
 
 import redis.asyncio as redis
 
-from meter.keys import Keys
 from meter.ledger import scripts
+from meter.ledger.keys import Keys
 
 
 class RedisJobs:

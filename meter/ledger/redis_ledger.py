@@ -9,10 +9,10 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.errors import BacklogFull, InvalidEvents, LedgerLost, ScriptRefused
-from meter.keys import Keys
+from meter.core.errors import BacklogFull, InvalidEvents, LedgerLost, ScriptRefused
 from meter.ledger import scripts
 from meter.ledger.client import translated
+from meter.ledger.keys import Keys
 from meter.ledger.stream import read_backlog
 from meter.ledger.wire import IngestResult, LedgerEvent, pack_events
 

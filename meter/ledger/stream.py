@@ -14,9 +14,9 @@ from typing import Any, cast
 import redis.asyncio as redis
 from redis import exceptions as rex
 
-from meter.keys import Keys
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
+from meter.ledger.keys import Keys
 
 GROUP = "writer"
 CONSUMER = "writer-1"  # one writer per pool: the process that owns the store

@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 import redis.asyncio as redis
 
-from meter.clock import Clock
-from meter.keys import Keys
+from meter.core.clock import Clock
 from meter.ledger.client import as_text
+from meter.ledger.keys import Keys
 from meter.mail.smtp import DeliveryError
 
 log = logging.getLogger("meter.mail")

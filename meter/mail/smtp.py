@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from meter.errors import ConfigError, MeterError
+from meter.core.errors import ConfigError, MeterError
 
 
 class DeliveryError(MeterError):

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meter.clock import SystemClock
-from meter.errors import InvalidRequest
-from meter.keys import Keys
+from meter.config.settings import PoolConfig, Settings
+from meter.core.clock import SystemClock
+from meter.core.errors import InvalidRequest
 from meter.ledger.client import connect
+from meter.ledger.keys import Keys
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
-from meter.settings import PoolConfig, Settings
 
 CLI_LABEL = "cli"  # the ``changed_by`` of changes made from the command line
 

@@ -13,7 +13,7 @@ import io
 import re
 from typing import Any
 
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
 from meter.registry.model import FIELDS
 
 COLUMNS = ("id", *FIELDS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
 
 UNATTRIBUTED = "unattributed"  # the bucket of usage that names no registered signatory
 

@@ -11,10 +11,18 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from meter.errors import InvalidRequest
+from meter.core.errors import InvalidRequest
 
 KINDS = ("region", "departement", "epci", "commune", "other")
 FIELDS = ("name", "kind", "population", "publication", "hosts", "emails", "joined_at", "left_at", "weight")
@@ -85,7 +93,7 @@ class SignatoryBody(BaseModel):
         raise ValueError("must be a date YYYY-MM-DD")
 
     @model_validator(mode="after")
-    def _dates(self, info: ValidationInfo) -> "SignatoryBody":
+    def _dates(self, info: ValidationInfo) -> SignatoryBody:
         if self.joined_at is None:
             self.joined_at = (info.context or {})["joined_at"]
         if self.left_at is not None and self.left_at <= self.joined_at:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -20,12 +20,12 @@ import orjson
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
 
-from meter.clock import Clock
-from meter.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
-from meter.keys import Keys
+from meter.core.clock import Clock
+from meter.core.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
+from meter.core.periods import local_day
 from meter.ledger.client import as_text, translated
+from meter.ledger.keys import Keys
 from meter.ledger.stream import queue_history_row
-from meter.periods import local_day
 from meter.registry.ids import check_id, id_problem
 from meter.registry.model import problems, validate_body
 from meter.store.clickhouse import ClickHouseStore
@@ -81,7 +81,7 @@ def _without_read_only(sid: str, body: Any) -> Any:
 def _at(value: datetime | str) -> str:
     """A ClickHouse DateTime64 (a string from chDB, a datetime from a server) as RFC 3339 UTC."""
     at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).isoformat()
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
 
 
 class Registry:
@@ -240,7 +240,7 @@ class Registry:
 
     def _history_row(self, record: Record, action: str, by: str) -> bytes:
         """One row of ``signatory_changes`` (JSONEachRow), as the writer inserts it."""
-        at = ch_time(self.clock.now().astimezone(timezone.utc))
+        at = ch_time(self.clock.now().astimezone(UTC))
         return orjson.dumps({"pool": self.keys.pool, "id": record["id"], "at": at, "action": action,
                              "changed_by": by, "record": orjson.dumps(record).decode()})
 

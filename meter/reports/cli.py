@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from meter.errors import MeterError
+from meter.core.errors import MeterError
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
-    from meter.settings import load_settings
+    from meter.config.settings import load_settings
 
     settings = load_settings()
     url = (args.url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")

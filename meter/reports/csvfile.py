@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 
+from meter.config.settings import FLOW_METRICS, STOCK_METRICS, CapsSection
 from meter.reports import lines as L
 from meter.reports.figures import MonthFigures, days_of
-from meter.settings import CapsSection, FLOW_METRICS, STOCK_METRICS
 
 HEADER = ["date", "metric", "used", "allotment"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from meter.config.settings import CapsSection
 from meter.registry.ids import UNATTRIBUTED
 from meter.reports import lines as L
 from meter.reports.figures import MonthFigures
 from meter.reports.words import Words
-from meter.settings import CapsSection
 
 TEXT: dict[str, dict[str, Any]] = {
     "fr": {

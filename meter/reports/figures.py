@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from meter.periods import Period
+from meter.core.periods import Period
 from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
 

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from meter.config.settings import METRICS, CapsSection
 from meter.reports.figures import MonthFigures, days_of
-from meter.settings import METRICS, CapsSection
 
 POOL = "pool"  # the consolidated report's id
 NEAR_PERCENT = 80  # the consolidated report lists partners at or above this share of an allotment

@@ -12,10 +12,10 @@ from datetime import datetime, time
 
 import redis.asyncio as redis
 
-from meter.keys import Keys
-from meter.periods import Period, local_midnight, month_of
+from meter.config.settings import PoolConfig
+from meter.core.periods import Period, local_midnight, month_of
+from meter.ledger.keys import Keys
 from meter.reports.service import Reports
-from meter.settings import PoolConfig
 
 log = logging.getLogger("meter.reports")
 DONE_TTL_S = 40 * 86_400

@@ -11,26 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 import redis.asyncio as redis
 
-from meter.clock import Clock
-from meter.errors import Conflict, Forbidden, MeterError, NotFound
-from meter.keys import Keys
+from meter.config.settings import PoolConfig
+from meter.core.clock import Clock
+from meter.core.errors import Conflict, Forbidden, MeterError, NotFound
+from meter.core.periods import Period
 from meter.ledger.client import as_text
+from meter.ledger.keys import Keys
 from meter.mail.outbox import Entry, Outbox
 from meter.mail.smtp import Mail
-from meter.periods import Period
 from meter.registry.service import Registry
 from meter.reports.document import Context
 from meter.reports.figures import MonthFigures, Projection, read_month
 from meter.reports.lines import POOL
 from meter.reports.message import message_id, report_message
 from meter.reports.render import Rendered, render
-from meter.settings import PoolConfig
 from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.reports")
@@ -159,7 +159,7 @@ class Reports:
             await pipe.execute()
         return True
 
-    def _lock(self, name: str) -> "_RedisLock":
+    def _lock(self, name: str) -> _RedisLock:
         return _RedisLock(self.client, self.keys.lock(name))
 
     # sending
@@ -246,7 +246,7 @@ class _RedisLock:
 def _iso(ms: int | None, config: PoolConfig) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(config.tz).isoformat()
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(config.tz).isoformat()
 
 
 def require_readable(principal_signatory: str | None, sig: str) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import orjson
 
-from meter.errors import StoreQueryError, StoreUnavailable
+from meter.core.errors import StoreQueryError, StoreUnavailable
 
 _TOKEN = re.compile(r"^[A-Za-z0-9:_.\-]{1,200}$")
 _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
@@ -79,7 +79,7 @@ class ServerBackend:
         self._client = client
 
     @classmethod
-    async def connect(cls, url: str) -> "ServerBackend":
+    async def connect(cls, url: str) -> ServerBackend:
         import clickhouse_connect
 
         parts = urlparse(url)
@@ -124,7 +124,7 @@ class ClickHouseStore:
         self.db = database
 
     @classmethod
-    async def open(cls, url: str, data_dir: Path, database: str) -> "ClickHouseStore":
+    async def open(cls, url: str, data_dir: Path, database: str) -> ClickHouseStore:
         if url:
             backend: Backend = await ServerBackend.connect(url)
         else:

@@ -5,7 +5,7 @@ thing formatted into the text.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from meter.store.rows import ch_time
@@ -158,8 +158,8 @@ def denials_between(db: str, pool: str, start: datetime, end: datetime) -> Query
     sql = (f"SELECT signatory, metric, scope, sum(denials) FROM {db}.denials "
            "WHERE pool = {pool:String} AND minute >= {start:DateTime('UTC')} AND minute < {end:DateTime('UTC')} "
            "GROUP BY signatory, metric, scope ORDER BY signatory, metric, scope")
-    return sql, {"pool": pool, "start": start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-                 "end": end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
+    return sql, {"pool": pool, "start": start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                 "end": end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def allocations_of_month(db: str, pool: str, month: str) -> Query:

@@ -13,12 +13,12 @@ import logging
 import time
 import uuid
 
-from meter.errors import MeterError
+from meter.core.errors import MeterError
 from meter.ledger.stream import Batch, RedisStream
-from meter.telemetry import Telemetry
+from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
 
-log = logging.getLogger("meter.writer")
+log = logging.getLogger("meter.sink.writer")
 MAX_BACKOFF_S = 30.0
 LEASE_MS = 20_000  # renewed at every batch; a writer silent that long is presumed dead
 
@@ -86,7 +86,7 @@ class StreamWriter:
     async def _pause(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def start(self) -> None:

@@ -18,17 +18,17 @@ from datetime import datetime, timedelta
 import orjson
 import redis.asyncio as redis
 
-from meter import quotas
-from meter.clock import Clock
-from meter.keys import Keys
+from meter.config.settings import PoolConfig
+from meter.core import quotas
+from meter.core.clock import Clock
+from meter.core.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.ledger.client import translated
-from meter.telemetry import Telemetry
-from meter.periods import FLOW_PERIOD, Period, counter_ttl, period_of
-from meter.settings import PoolConfig
+from meter.ledger.keys import Keys
+from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.history import HistoryReader
 
-log = logging.getLogger("meter.reconcile")
+log = logging.getLogger("meter.jobs.reconcile")
 # the stocks kept as pool-wide totals in Redis (a per-dataset cap reads each dataset's own hash)
 POOLED_STOCKS = tuple(m.name for m in quotas.STOCKS if not m.per_dataset)
 LOCK_TTL_MS = 120_000

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as redis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from meter.clock import Clock
-from meter.errors import Unavailable
-from meter.keys import Keys
+from meter.core.clock import Clock
+from meter.core.errors import Unavailable
 from meter.ledger.client import DRIVER_ERRORS
+from meter.ledger.keys import Keys
 from meter.ledger.redis_jobs import RedisJobs
 
-log = logging.getLogger("meter.scheduler")
+log = logging.getLogger("meter.jobs.scheduler")
 Job = Callable[[], Awaitable[object]]
 
 

@@ -17,7 +17,7 @@ from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.rows import ch_time
 
-log = logging.getLogger("meter.caps")
+log = logging.getLogger("meter.store.caps")
 
 
 def cap_rows(pool: str, caps: dict[str, int], at: datetime) -> bytes:

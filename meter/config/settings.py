@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from meter import quotas
-from meter.errors import ConfigError
+from meter.core import quotas
+from meter.core.errors import ConfigError
 
-DEFAULT_POOL_FILE = Path(__file__).resolve().parent.parent / "examples" / "demo-pool.toml"
-FLOW_METRICS = quotas.FLOW_NAMES  # the metric table (meter/quotas.py) is the one source
+DEFAULT_POOL_FILE = Path(__file__).resolve().parents[2] / "examples" / "demo-pool.toml"
+FLOW_METRICS = quotas.FLOW_NAMES  # the metric table (meter/core/quotas.py) is the one source
 STOCK_METRICS = quotas.STOCK_NAMES
 METRICS = quotas.NAMES
 ROLES = ("admin", "gateway", "producer", "reader")
@@ -140,7 +140,7 @@ class TokenEntry(_Strict):
     name: str | None = None
 
     @model_validator(mode="after")
-    def _one_secret(self) -> "TokenEntry":
+    def _one_secret(self) -> TokenEntry:
         if (self.token is None) == (self.sha256 is None):
             raise ValueError("give exactly one of 'token' or 'sha256'")
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256.lower()):
@@ -215,7 +215,7 @@ class AlertsSection(_Strict):
         return sorted(set(v))
 
     @model_validator(mode="after")
-    def _webhook(self) -> "AlertsSection":
+    def _webhook(self) -> AlertsSection:
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
             raise ValueError("webhook_url must start with http:// or https://")
         if self.webhook_url and not self.webhook_secret.startswith("whsec_"):

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from meter.allocation.base import Member
-from meter.allocation.drf import STOCKS, Claim, drf, dominant_shares
+from meter.allocation.drf import STOCKS, Claim, dominant_shares, drf
 from meter.allocation.max_min_fair import water_fill
 from meter.allocation.rounding import round_exact
-from meter.allocation.simulate import WEIGHT_CAP, jain, signatories
+from meter.simulation.replay import WEIGHT_CAP, jain, signatories
 
 CAPS = {"records": 20_000_000, "raw_bytes": 9_000_000_000, "content_bytes": 30_000_000_000}
 

@@ -1,7 +1,7 @@
 """Time, injected: the service asks a clock, tests pin one (month ends, DST nights, leap days)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -12,7 +12,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:
@@ -21,11 +21,11 @@ class FixedClock:
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs an aware datetime")
-        self._at = at.astimezone(timezone.utc)
+        self._at = at.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._at
 
     def set(self, at: datetime) -> None:
-        self._at = at.astimezone(timezone.utc)
+        self._at = at.astimezone(UTC)
 

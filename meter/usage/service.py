@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meter.periods import Period
+from meter.config.settings import METRICS, PoolConfig
+from meter.core import quotas
+from meter.core.periods import Period
 from meter.registry.ids import UNATTRIBUTED
-from meter import quotas
-from meter.settings import METRICS, PoolConfig
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.history import HistoryReader
 

@@ -18,11 +18,8 @@ precede the first one, as a meter that metered before it allocated would have).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import random
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,10 +28,10 @@ from zoneinfo import ZoneInfo
 
 from meter.allocation.base import UNATTRIBUTED, Allotment, Params, apportion
 from meter.allocation.demand import forecast
-from meter.allocation.members import active_fraction, members_for
 from meter.allocation.enforce import Ledger
+from meter.allocation.members import active_fraction, members_for
 from meter.allocation.policies import POLICIES
-from meter.periods import Period
+from meter.core.periods import Period
 
 CAP = 300_000  # api_calls per month, the convention's quota
 WEIGHT_CAP = 300_000
@@ -325,62 +322,9 @@ def _legend() -> list[str]:
             "days out: days on which a call was denied because the pool's cap was used up"]
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    """Registers ``simulate`` on the ``meter`` command; ``args.func(args)`` runs it."""
-    p = subparsers.add_parser("simulate", help="replay synthetic demand under each allocation policy")
-    _arguments(p)
-    p.set_defaults(func=command)
-    return p
-
-
-def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", default="all", choices=[*POLICIES, "all"], help="a policy, or all (default)")
-    p.add_argument("--months", type=_positive, default=12, help="months to replay (default 12)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the synthetic world (default 1)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    p.add_argument("--stocks", action="store_true", help="compare drf with one metric at a time on the stocks")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 120:
-        raise argparse.ArgumentTypeError("must be 1 to 120")
-    return value
-
-
-def command(args: argparse.Namespace) -> int:
-    if args.stocks:
-        return _stocks(args)
-    names = list(POLICIES) if args.policy == "all" else [args.policy]
-    results = run(names, args.months, args.seed)
-    if args.json:
-        print(json.dumps(as_json(results, args.months, args.seed)))
-    else:
-        print(format_report(results, args.months, args.seed))
-    return 0
-
-
-def _stocks(args: argparse.Namespace) -> int:
-    from meter.allocation import simulate_stocks  # it builds on this module's world
-
-    rows = simulate_stocks.run(args.seed)
-    print(json.dumps({"seed": args.seed, "stocks": rows}) if args.json else simulate_stocks.format_report(rows, args.seed))
-    return 0
-
-
 def as_json(results: Sequence[Result], months: int, seed: int) -> dict[str, object]:
     """The shape of DESIGN §5: fractions in [0, 1] of the calls asked, counts as integers."""
     return {"seed": seed, "months": months, "asked": results[0].demand if results else 0,
             "policies": {r.policy: {"demand_met": r.met / 100, "heavy": r.heavy_met / 100,
                                     "others": r.others_met / 100, "denied_with_room": r.denied_with_room,
                                     "fairness": r.fairness, "days_out": r.days_out} for r in results}}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="meter simulate", description="Replay synthetic demand under each policy.")
-    _arguments(p)
-    return command(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

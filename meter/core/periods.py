@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Literal
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from meter import quotas
-from meter.errors import InvalidRequest
+from meter.core import quotas
+from meter.core.errors import InvalidRequest
 
 Kind = quotas.PeriodKind
 FLOW_PERIOD: dict[str, Kind] = {m.name: m.period for m in quotas.FLOWS if m.period}  # when each flow resets
@@ -60,7 +59,7 @@ class Period:
 
     @property
     def seconds(self) -> int:
-        return int((self.end.astimezone(timezone.utc) - self.start.astimezone(timezone.utc)).total_seconds())
+        return int((self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds())
 
     @property
     def label(self) -> str:
@@ -71,10 +70,10 @@ class Period:
     def contains(self, instant: datetime) -> bool:
         return self.start <= instant < self.end
 
-    def next(self) -> "Period":
+    def next(self) -> Period:
         return Period(self.kind, self.end_day, self.tz)
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         if self.kind == "day":
             return Period("day", self.first_day - timedelta(days=1), self.tz)
         prev = self.first_day - timedelta(days=1)
