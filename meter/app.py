@@ -210,7 +210,8 @@ def _scheduler(app: web.Application) -> Scheduler:
     ods = app[appkeys.CONFIG].collectors.ods
     if ods.portal:  # the service polls the portal's catalogue itself (DESIGN §9)
         settings = app[appkeys.SETTINGS]
-        poll = OdsPoll(ods.portal, settings.ods_apikey, settings.data_dir / "collectors", app[appkeys.INGESTOR],
+        apikey = settings.ods_apikey.get_secret_value()
+        poll = OdsPoll(ods.portal, apikey, settings.data_dir / "collectors", app[appkeys.INGESTOR],
                        app[appkeys.CLOCK])
         scheduler.add("ods_poll", poll, seconds=ods.interval_s)
     _mail_jobs(app, scheduler)
@@ -222,10 +223,11 @@ def _scheduler(app: web.Application) -> Scheduler:
 def _mail_services(app: web.Application) -> None:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
     clock, telemetry, store = app[appkeys.CLOCK], app[appkeys.TELEMETRY], app.get(appkeys.STORE)
-    mail = Mail(bool(settings.smtp_url), settings.mail_from)
+    smtp_url = settings.smtp_url.get_secret_value()
+    mail = Mail(bool(smtp_url), settings.mail_from)
     transports = {}
-    if settings.smtp_url:
-        transports["mail"] = smtp_transport(SmtpSender(settings.smtp_url))
+    if smtp_url:
+        transports["mail"] = smtp_transport(SmtpSender(smtp_url))
     if config.alerts.webhook_url:
         transports["webhook"] = webhook_transport(config.alerts.webhook_secret)
 

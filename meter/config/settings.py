@@ -13,7 +13,16 @@ import zoneinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from meter.core import quotas
@@ -134,7 +143,7 @@ class EnforcementSection(_Strict):
 
 class TokenEntry(_Strict):
     role: Literal["admin", "gateway", "producer", "reader"]
-    token: str | None = Field(None, min_length=8)
+    token: SecretStr | None = Field(None, min_length=8)
     sha256: str | None = None
     signatory: str | None = None
     name: str | None = None
@@ -150,7 +159,8 @@ class TokenEntry(_Strict):
     def digest(self) -> str:
         if self.sha256 is not None:
             return self.sha256.lower()
-        return hashlib.sha256(self.token.encode()).hexdigest()  # type: ignore[union-attr]
+        assert self.token is not None  # _one_secret: exactly one of token and sha256
+        return hashlib.sha256(self.token.get_secret_value().encode()).hexdigest()
 
     def label(self) -> str:
         """A name for logs and history that never reveals the secret."""
@@ -269,9 +279,9 @@ class Settings(BaseSettings):
     # Benchmarks only: adds /_bench/noop (an empty 200), the baseline the hot path is compared with.
     bench_noop: bool = False
     # The portal's API key for the ODS catalogue poll (``Authorization: Apikey ...``); empty: none.
-    ods_apikey: str = ""
+    ods_apikey: SecretStr = SecretStr("")
     # Reports and alerts by email (DESIGN §8): empty SMTP URL, nothing is sent (reports are still readable)
-    smtp_url: str = ""
+    smtp_url: SecretStr = SecretStr("")
     mail_from: str = "meter@localhost"
 
     @field_validator("clickhouse_database")
