@@ -57,7 +57,7 @@ def test_dataset_records_needs_its_dataset_in_the_schema_and_the_model():
 @pytest.mark.parametrize("amount, reason", [(1.5, "must be an integer"), (True, "must be an integer"),
                                             (-1, "greater than or equal to 0")])
 def test_an_integer_field_names_one_problem_in_plain_words(amount, reason):
-    from meter.decision.model import parse_checks
+    from meter.contract.checks import parse_checks
     with pytest.raises(InvalidRequest) as err:
         parse_checks([{"signatory": "a", "metric": "api_calls", "amount": amount}])
     [problem] = err.value.details

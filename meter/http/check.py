@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.checks import parse_checks
 from meter.contract.requests import CHECK_BODY
-from meter.decision.model import parse_checks
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
 from meter.http.operation import Answer, operation

@@ -6,8 +6,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from meter.contract.problems import details
 from meter.core.errors import InvalidRequest
+from meter.core.problems import details
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.checks import parse_commit, parse_reservation
 from meter.contract.requests import CommitRequest, ReservationRequest
-from meter.decision.model import parse_commit, parse_reservation
 from meter.decision.reservations import new_id
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from meter.contract import events as model
 from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT  # noqa: F401 - re-exported
-from meter.contract.problems import details
 from meter.core import quotas
 from meter.core.errors import InvalidEvents
+from meter.core.problems import details
 
 FLOW_TYPES = quotas.FLOW_BY_EVENT  # the event that moves each flow, from the metric table
 EVENT_TYPES = model.EVENT_TYPES

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from meter.core.errors import InvalidRequest
+from meter.core.problems import details
 
 KINDS = ("region", "departement", "epci", "commune", "other")
 FIELDS = ("name", "kind", "population", "publication", "hosts", "emails", "joined_at", "left_at", "weight")
@@ -105,23 +106,6 @@ class SignatoryBody(BaseModel):
         return int(v) if float(v).is_integer() else v  # 1, not 1.0, for the usual whole weights
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    """``hosts[0]`` for ('hosts', 0); a model-level rule names the field it is about."""
-    if not loc:
-        return "left_at"
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-
-
-def _reason(err: Any) -> str:
-    if err["type"] == "missing":
-        return "is required"
-    if err["type"] == "extra_forbidden":
-        return f"is not a known field (known: {', '.join(FIELDS)})"
-    if err["type"] == "value_error":
-        return str(err["ctx"]["error"])
-    return str(err["msg"])
-
-
 def problems(body: Any, joined_at: date) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
     """(the validated body as JSON values, []) or (None, [{"field", "reason"}, ...])."""
     if not isinstance(body, dict):
@@ -129,7 +113,7 @@ def problems(body: Any, joined_at: date) -> tuple[dict[str, Any] | None, list[di
     try:
         model = SignatoryBody.model_validate(body, context={"joined_at": joined_at})
     except ValidationError as exc:
-        return None, [{"field": _field(err["loc"]), "reason": _reason(err)} for err in exc.errors()]
+        return None, details(exc, whole="left_at", known=FIELDS)
     return model.model_dump(mode="json"), []
 
 

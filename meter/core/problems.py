@@ -1,4 +1,5 @@
-"""pydantic's validation errors in the contract's words: ``{"index"?, "field", "reason"}``.
+"""pydantic's validation errors in the contract's words: ``{"index"?, "field", "reason"}``; the one
+translator, for request models, events and signatory bodies alike.
 
 ``index`` is the 0-based item of a batch (an event, a check); ``field`` a dotted path inside it
 (``data.count``, ``signatories[2].weight``); ``reason`` says what the rule is.
@@ -42,7 +43,9 @@ def path(loc: tuple[int | str, ...]) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
 
-def reason(error: Any) -> str:
+def reason(error: Any, known: tuple[str, ...] = ()) -> str:
+    if error["type"] == "extra_forbidden" and known:
+        return f"is not a known field (known: {', '.join(known)})"
     if error["type"] == "string_pattern_mismatch":
         return "must not contain control characters" if "\\x00" in str(error["ctx"]["pattern"]) \
             else f"must match {error['ctx']['pattern']}"
@@ -52,11 +55,12 @@ def reason(error: Any) -> str:
 
 
 def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = frozenset(),
-            whole: str = "") -> list[dict[str, Any]]:
+            whole: str = "", known: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Every problem of ``exc``; ``batch``: the first step of each location is the item's index.
 
     ``tags`` are the steps a discriminated union adds to a location (an event's type): a person
-    reads ``data.count``, not ``api.call.data.count``.
+    reads ``data.count``, not ``api.call.data.count``. ``whole`` names the field a model-level rule
+    is about; ``known`` lists the fields an unknown one is told of.
     """
     out: list[dict[str, Any]] = []
     for error in exc.errors(include_url=False):
@@ -71,6 +75,6 @@ def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = fr
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, "type")
         item["field"] = path(loc) or (whole if error["type"] == "value_error" else "")
-        item["reason"] = reason(error)
+        item["reason"] = reason(error, known)
         out.append(item)
     return out
