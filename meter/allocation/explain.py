@@ -6,12 +6,11 @@ wording lives in one table per language so the two cannot drift apart in what th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 from meter.allocation.base import UNATTRIBUTED, Allotment, Member, Params
 from meter.core import quotas
 
-Lang = Literal["en", "fr"]
+Lang = quotas.Lang
 EXAMPLES = 3
 STOCK_METRICS = ("records", "raw_bytes", "content_bytes")  # elastic lends flows only
 

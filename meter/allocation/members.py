@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from meter.allocation.base import AllocationError, Member
+from meter.config.settings import WeightBy
 from meter.core.periods import Period, local_midnight
 
-WeightBy = Literal["population", "weight"]
 # the policies that split by no weight at all (DESIGN §5): they never ask for a population
 WEIGHTLESS_POLICIES = frozenset({"none", "equal"})
 

@@ -11,7 +11,7 @@ import re
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -32,7 +32,11 @@ DEFAULT_POOL_FILE = Path(__file__).resolve().parents[2] / "examples" / "demo-poo
 FLOW_METRICS = quotas.FLOW_NAMES  # the metric table (meter/core/quotas.py) is the one source
 STOCK_METRICS = quotas.STOCK_NAMES
 METRICS = quotas.NAMES
-ROLES = ("admin", "gateway", "producer", "reader")
+Role = Literal["admin", "gateway", "producer", "reader"]
+ROLES: tuple[str, ...] = get_args(Role)
+# the allocation policies (meter/allocation/policies.py implements each, and checks it against this)
+PolicyName = Literal["none", "equal", "weighted", "reserved", "max_min_fair", "elastic"]
+WeightBy = Literal["population", "weight"]  # what a weighted policy weighs signatories by
 MAX_INT = 2**53 - 1  # every quantity: exact in Redis Lua numbers and in JSON everywhere
 _POOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -79,8 +83,8 @@ else:
 
 
 class AllocationSection(_Strict):
-    policy: Literal["none", "equal", "weighted", "reserved", "max_min_fair", "elastic"] = "none"
-    weight: Literal["population", "weight"] = "population"
+    policy: PolicyName = "none"
+    weight: WeightBy = "population"
     reserved_fraction: float = Field(0.5, ge=0, le=1)
     borrowing: bool = False
     # max_min_fair and elastic: "drf" apportions records, raw_bytes and content_bytes jointly
@@ -142,7 +146,7 @@ class EnforcementSection(_Strict):
 
 
 class TokenEntry(_Strict):
-    role: Literal["admin", "gateway", "producer", "reader"]
+    role: Role
     token: SecretStr | None = Field(None, min_length=8)
     sha256: str | None = None
     signatory: str | None = None
@@ -193,7 +197,7 @@ class ReportsSection(_Strict):
     send_day: int = Field(1, ge=1, le=28)
     send_time: str = "07:00"
     admins: list[str] = Field(default_factory=list)
-    language: Literal["fr", "en"] = "fr"
+    language: quotas.Lang = "fr"
 
     @field_validator("send_time")
     @classmethod

@@ -1,134 +1,267 @@
-"""The answers' JSON Schemas (responses only; every request is a model in ``meter.contract``).
+"""Every JSON answer of the API as a pydantic model: what a handler returns and what the spec states.
 
-``tests/test_openapi.py`` validates real answers against closed copies of these, so a field added
-to an answer and not here fails a test.
+A handler builds its answer as one of these models (``meter.http.middleware.json_response``
+serialises it); ``meter.http.openapi`` derives the answers' schemas from the same classes, so the
+two cannot drift apart. Fields that an answer may leave out default to None and are left out
+when unset (``exclude_unset``); every other field is required, so it is always written, null or
+not. The class names are the names of the spec's components.
+
+The decisions of ``/v1/check`` are the one exception on the hot path: a model per decision would
+cost more than the decision itself, so ``decision_body`` writes the same fields as ``Decision``
+straight into a dict, and ``tests/test_openapi.py`` holds the two together. (Decisions = the
+answer of a check: one, or a batch's in order.)
 """
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
-_ERROR = {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["type", "message"], "properties": {
-        "type": {"type": "string"}, "message": {"type": "string"},
-        "details": {"type": "array", "items": {
-            "type": "object", "required": ["field", "reason"],
-            "properties": {"index": {"type": ["integer", "null"], "description": "0-based event of a batch"},
-                           "row": {"type": "integer", "description": "1-based data row of a CSV import"},
-                           "field": {"type": "string"}, "reason": {"type": "string"}}}}}}},
-}
-_METRIC_USAGE = {
-    "type": "object", "required": ["used", "allotment", "cap", "pool_used", "percent", "reset"],
-    "properties": {"used": {"type": "integer"}, "allotment": {"type": ["integer", "null"]},
-                   "cap": {"type": "integer"}, "pool_used": {"type": "integer"},
-                   "percent": {"type": ["number", "null"]}, "reset": {"type": ["string", "null"]}},
-}
-_SIGNATORY_BODY = {
-    "type": "object", "required": ["name", "kind"],
-    "properties": {
-        "name": {"type": "string"}, "kind": {"enum": ["region", "departement", "epci", "commune", "other"]},
-        "population": {"type": ["integer", "null"]}, "publication": {"enum": ["direct", "subdomain"]},
-        "hosts": {"type": "array", "items": {"type": "string"}},
-        "emails": {"type": "array", "items": {"type": "string"}},
-        "joined_at": {"type": "string", "format": "date"}, "left_at": {"type": ["string", "null"], "format": "date"},
-        "weight": {"type": "number"}},
-}
-_SIGNATORY = {"allOf": [{"$ref": "#/components/schemas/SignatoryFields"},
-                        {"type": "object", "required": ["id", "active", *_SIGNATORY_BODY["properties"]],
-                         "properties": {"id": {"type": "string"}, "active": {"type": "boolean"}}}]}
-_CHANGE = {"type": "object", "required": ["at", "action", "changed_by", "record"], "properties": {
-    "at": {"type": "string", "format": "date-time"}, "action": {"enum": ["put", "delete", "import"]},
-    "changed_by": {"type": "string", "description": "the token's name (or 'cli')"},
-    "record": {"allOf": [{"$ref": "#/components/schemas/SignatoryFields"},
-                         {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}]}}}
-_DECISION = {"type": "object", "required": ["allowed", "metric", "scope", "limit", "used", "remaining", "reset",
-                                            "signatory"], "properties": {
-    "allowed": {"type": "boolean"}, "metric": {"type": "string"},
-    "scope": {"enum": ["pool", "signatory", "dataset"]},
-    "limit": {"type": ["integer", "null"]}, "used": {"type": ["integer", "null"], "description": "null when degraded"},
-    "remaining": {"type": ["integer", "null"]}, "reset": {"type": ["string", "null"], "format": "date-time"},
-    "signatory": {"type": "string", "description": "the signatory counted ('unattributed' when unknown)"},
-    "reason": {"type": "string"}}}
-ANSWERS: dict[str, Any] = {
-    "Error": _ERROR,
-    "EventsAccepted": {"type": "object", "required": ["accepted", "duplicates"],
-                       "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}},
-    "Usage": {"type": "object", "required": ["signatory", "period", "metrics"],
-              "properties": {"signatory": {"type": "string"}, "period": {"type": "string"},
-                             "metrics": {"type": "object", "additionalProperties": _METRIC_USAGE}}},
-    "Pool": {"type": "object", "required": ["pool", "period", "metrics"],
-             "properties": {"pool": {"type": "string"}, "period": {"type": "string"},
-                            "metrics": {"type": "object", "additionalProperties": {
-                                "type": "object", "required": ["cap", "used", "by_signatory"],
-                                "properties": {"cap": {"type": "integer"}, "used": {"type": "integer"},
-                                               "by_signatory": {"type": "object",
-                                                                "additionalProperties": {"type": "integer"}}}}}}},
-    "SignatoryFields": _SIGNATORY_BODY,
-    "Signatory": _SIGNATORY,
-    "SignatoryList": {"type": "object", "required": ["signatories"],
-                      "properties": {"signatories": {"type": "array",
-                                                     "items": {"$ref": "#/components/schemas/Signatory"}}}},
-    "ImportResult": {"type": "object", "required": ["created", "updated", "unchanged"],
-                     "properties": {"created": {"type": "integer"}, "updated": {"type": "integer"},
-                                    "unchanged": {"type": "integer"}}},
-    "History": {"type": "object", "required": ["id", "changes"],
-                "properties": {"id": {"type": "string"}, "changes": {"type": "array", "items": _CHANGE}}},
-    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
-    "Allocation": {"type": "object", "required": ["pool", "period", "policy", "projected", "signatories",
-                                                  "explanation"], "properties": {
-        "pool": {"type": "string"}, "period": {"type": "string"}, "policy": {"type": "string"},
-        "projected": {"type": "boolean", "description": "true: nothing stored for this period, computed from today's registry"},
-        "computed_at": {"type": "string"},
-        "signatories": {"type": "object", "description": "signatory id (and 'unattributed') -> metric -> allotment",
-                        "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
-        "burst": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "borrowing": {"type": "boolean"},
-        "explanation": {"type": "string", "description": "how the numbers came out, in English"},
-        "explanation_fr": {"type": "string", "description": "the same, in French"},
-        "inputs": {"type": "object", "description": "per metric: cap, members (weight, active fraction, demand)"}}},
-    "Simulation": {"type": "object", "required": ["allotments"], "properties": {
-        "allotments": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "burst": {"type": "integer"}}},
-    "Decision": _DECISION,
-    "Decisions": {"oneOf": [{"$ref": "#/components/schemas/Decision"},
-                            {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}}]},
-    "Reservation": {"allOf": [{"$ref": "#/components/schemas/Decision"}, {
-        "type": "object", "required": ["id", "amount", "expires_at"],
-        "properties": {"id": {"type": "string"}, "amount": {"type": "integer"},
-                       "dataset": {"type": ["string", "null"]},
-                       "expires_at": {"type": "string", "format": "date-time"}}}]},
-    "Settled": {"type": "object", "required": ["id", "status", "metric", "signatory", "reserved", "committed"],
-                "properties": {"id": {"type": "string"}, "status": {"enum": ["committed", "released"]},
-                               "metric": {"type": "string"}, "signatory": {"type": "string"},
-                               "reserved": {"type": "integer"}, "committed": {"type": "integer"},
-                               "dataset": {"type": ["string", "null"]}}},
-    "Readiness": {"type": "object", "required": ["status", "checks"], "properties": {
-        "status": {"enum": ["ready", "unavailable"]},
-        "checks": {"type": "object", "required": ["redis"],
-                   "properties": {"redis": {"type": "boolean"}, "clickhouse": {"type": "boolean"}}},
-        "allotments": {"type": "object", "required": ["stale"], "description": "stale: the allotments in force "
-                       "could not be recomputed (error says why); decisions go on with them",
-                       "properties": {"stale": {"type": "boolean"}, "error": {"type": "string"}}}}},
-}
+from pydantic import BaseModel, ConfigDict, Field
+
+from meter.decision import model as decision
+from meter.decision.model import Scope
+from meter.registry.model import Kind, Publication
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# errors (every status >= 400 but /v1/authz's, which have no body)
+
+class Problem(BaseModel):
+    """One problem of a request; a batch's names the item by ``index``, a CSV import by ``row``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int | None = Field(None, description="0-based event of a batch")
+    row: int | None = Field(None, description="1-based data row of a CSV import")
+    signatory: str | None = Field(None, description="the signatory concerned, when the problem is one's")
+    field: str
+    reason: str
+
+
+class ErrorInfo(_Answer):
+    type: str
+    message: str
+    details: list[Problem] | None = None
+
+
+class Error(_Answer):
+    error: ErrorInfo
+
+
+# events, usage and the pool
+
+class EventsAccepted(_Answer):
+    accepted: int
+    duplicates: int
+
+
+class MetricUsage(_Answer):
+    used: int
+    allotment: int | None
+    cap: int
+    pool_used: int
+    percent: float | None
+    reset: str | None
+
+
+class Usage(_Answer):
+    signatory: str
+    period: str
+    metrics: dict[str, MetricUsage]
+
+
+class PoolMetric(_Answer):
+    cap: int
+    used: int
+    by_signatory: dict[str, int]
+
+
+class Pool(_Answer):
+    pool: str
+    period: str
+    metrics: dict[str, PoolMetric]
+
+
+# signatories
+
+class SignatoryFields(_Answer):
+    name: str
+    kind: Kind
+    population: int | None
+    publication: Publication
+    hosts: list[str]
+    emails: list[str]
+    joined_at: date
+    left_at: date | None
+    weight: int | float = Field(description="1, not 1.0, for a whole weight")
+
+
+class Signatory(SignatoryFields):
+    id: str
+    active: bool
+
+
+class SignatoryList(_Answer):
+    signatories: list[Signatory]
+
+
+class ImportResult(_Answer):
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ChangedRecord(SignatoryFields):
+    id: str
+
+
+class Change(_Answer):
+    at: str
+    action: Literal["put", "delete", "import"]
+    changed_by: str = Field(description="the token's name (or 'cli')")
+    record: ChangedRecord
+
+
+class History(_Answer):
+    id: str
+    changes: list[Change]
+
+
+# operations
+
+class Health(_Answer):
+    status: Literal["ok"]
+
+
+class ReadinessChecks(_Answer):
+    redis: bool
+    clickhouse: bool | None = None
+
+
+class AllotmentsState(_Answer):
+    """stale: the allotments in force could not be recomputed (error says why); decisions go on
+    with them."""
+
+    stale: bool
+    error: str | None = None
+
+
+class Readiness(_Answer):
+    status: Literal["ready", "unavailable"]
+    checks: ReadinessChecks
+    allotments: AllotmentsState | None = None
+
+
+# allocation
+
+class Allocation(_Answer):
+    pool: str
+    period: str
+    policy: str
+    projected: bool = Field(description="true: nothing stored for this period, computed from today's registry")
+    computed_at: str | None = None
+    signatories: dict[str, dict[str, int]] = Field(
+        description="signatory id (and 'unattributed') -> metric -> allotment")
+    burst: dict[str, int] | None = None
+    borrowing: bool | None = None
+    explanation: str = Field(description="how the numbers came out, in English")
+    explanation_fr: str | None = Field(None, description="the same, in French")
+    inputs: dict[str, Any] | None = Field(None, description="per metric: cap, members (weight, active fraction, demand)")
+
+
+class Simulation(_Answer):
+    allotments: dict[str, int]
+    burst: int | None = None
+
+
+# decisions and reservations
+
+class Decision(_Answer):
+    allowed: bool
+    metric: str
+    scope: Scope
+    limit: int | None
+    used: int | None = Field(description="null when degraded")
+    remaining: int | None
+    reset: str | None
+    signatory: str = Field(description="the signatory counted ('unattributed' when unknown)")
+    reason: str | None = None
+
+
+class Reservation(Decision):
+    id: str
+    amount: int
+    dataset: str | None = None
+    expires_at: str
+
+
+class Settled(_Answer):
+    id: str
+    status: Literal["committed", "released"]
+    metric: str
+    signatory: str
+    reserved: int
+    committed: int
+    dataset: str | None = None
+
+
+def decision_body(d: decision.Decision) -> dict[str, Any]:
+    """A decision's answer: the fields of ``Decision``, without a model per decision."""
+    out: dict[str, Any] = {"allowed": d.allowed, "metric": d.metric, "scope": d.scope, "limit": d.limit,
+                           "used": d.used, "remaining": d.remaining, "reset": d.reset, "signatory": d.signatory}
+    if d.reason:
+        out["reason"] = d.reason
+    out.update(d.extra)
+    return out
+
 
 # reports and alerts (DESIGN §8)
-_REPORT_STATUS = {"type": "object", "required": ["signatory", "status", "recipients"], "properties": {
-    "signatory": {"type": "string"}, "status": {"enum": ["sent", "pending", "failed", "no_recipient"]},
-    "recipients": {"type": "array", "items": {"type": "string"}}, "sent_at": {"type": ["string", "null"]},
-    "message_id": {"type": "string"}, "error": {"type": ["string", "null"]}}}
-_ALERT = {"type": "object", "required": ["id", "type", "scope", "signatory", "metric", "period", "used", "limit",
-                                         "at", "delivered"], "properties": {
-    "id": {"type": "string"}, "type": {"enum": ["threshold", "forecast"]}, "scope": {"enum": ["signatory", "pool"]},
-    "signatory": {"type": ["string", "null"]}, "metric": {"type": "string"}, "period": {"type": "string"},
-    "threshold": {"type": "integer"}, "used": {"type": "integer"}, "limit": {"type": "integer"},
-    "at": {"type": "string"}, "exhaustion_date": {"type": "string"},
-    "delivered": {"type": "object", "required": ["email", "webhook"], "properties": {
-        "email": {"type": "string"}, "webhook": {"type": "string"}}}}}
-ANSWERS.update({
-    "ReportList": {"type": "object", "required": ["pool", "period", "reports"], "properties": {
-        "pool": {"type": "string"}, "period": {"type": "string"}, "reports": {"type": "array", "items": _REPORT_STATUS}}},
-    "SendResult": {"type": "object", "required": ["queued", "skipped"], "properties": {
-        "queued": {"type": "integer", "minimum": 0}, "skipped": {"type": "integer", "minimum": 0}}},
-    "AlertList": {"type": "object", "required": ["alerts"], "properties": {
-        "alerts": {"type": "array", "items": _ALERT}}},
-})
+
+class ReportStatus(_Answer):
+    signatory: str
+    status: Literal["sent", "pending", "failed", "no_recipient"]
+    recipients: list[str]
+    sent_at: str | None = None
+    message_id: str | None = None
+    error: str | None = None
+
+
+class ReportList(_Answer):
+    pool: str
+    period: str
+    reports: list[ReportStatus]
+
+
+class SendResult(_Answer):
+    queued: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+
+
+class Delivery(_Answer):
+    email: str
+    webhook: str
+
+
+class Alert(_Answer):
+    id: str
+    type: Literal["threshold", "forecast"]
+    scope: Literal["signatory", "pool"]
+    signatory: str | None
+    metric: str
+    period: str
+    threshold: int | None = None
+    used: int
+    limit: int
+    at: str
+    exhaustion_date: str | None = None
+    delivered: Delivery
+
+
+class AlertList(_Answer):
+    alerts: list[Alert]
+
+
+Decisions = Decision | list[Decision]

@@ -42,7 +42,7 @@ def Int(minimum: int, maximum: int = MAX_INT) -> Any:  # noqa: N802 - used as a 
     Readers take ``int(value)``.
     """
     bounds = {"ge": minimum, "le": maximum}
-    either = Union[Annotated[int, Field(strict=True, **bounds)],
+    either = Union[Annotated[int, Field(strict=True, **bounds)],  # noqa: UP007 (a union of Annotated aliases)
                    Annotated[float, Field(strict=True, allow_inf_nan=False, **bounds), AfterValidator(_whole)]]
     return Annotated[either, WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum})]
 

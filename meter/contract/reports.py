@@ -5,13 +5,14 @@ the generated spec.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from meter.contract.fields import MAX_SUBJECT, Text, month_pattern
 from meter.contract.requests import PERIOD
 from meter.core.periods import FIRST_YEAR, LAST_YEAR
+from meter.reports.render import Format
 
 MONTH = month_pattern(FIRST_YEAR, LAST_YEAR)
 MAX_SEND = 10_000  # signatories named in one send request
@@ -25,7 +26,7 @@ class ReportQuery(BaseModel):
     """``GET /v1/reports/{month}/{id}``."""
 
     model_config = ConfigDict(extra="ignore")
-    format: Literal["html", "text", "csv", "pdf", "json"] = Field("html", description="the report's format")
+    format: Format = Field("html", description="the report's format")
 
 
 class SendRequest(BaseModel):

@@ -5,7 +5,9 @@ Requests become asks at the edge (``meter.contract.checks``); the domain never s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+Scope = Literal["pool", "signatory", "dataset"]  # which limit a decision's figures describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,3 @@ class Decision:
     replayed: bool = False
     shadow: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"allowed": self.allowed, "metric": self.metric, "scope": self.scope,
-                               "limit": self.limit, "used": self.used, "remaining": self.remaining,
-                               "reset": self.reset, "signatory": self.signatory}
-        if self.reason:
-            out["reason"] = self.reason
-        out.update(self.extra)
-        return out

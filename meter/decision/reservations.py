@@ -29,17 +29,15 @@ class Reservations:
         self.clock = decider.clock
         self.tz = decider.config.tz
 
-    async def hold(self, ask: Ask) -> tuple[Decision, dict[str, Any]]:
-        """The decision, and the reservation's body when it was allowed."""
+    async def hold(self, ask: Ask) -> tuple[Decision, str | None]:
+        """The decision, and when the reservation expires (RFC 3339, pool time) if it was allowed."""
         decision = (await self.decider.decide([ask]))[0]
         if decision.degraded:  # a reservation nobody holds would be a lie: no fail-open here
             raise LedgerUnavailable("Redis is unavailable: no reservation can be held now", retry_after_s=2)
-        body = decision.body()
-        if decision.allowed:
-            expires = self.clock.now() + timedelta(seconds=ask.reserve_ttl_s)
-            body.update(id=ask.reserve_id, amount=ask.amount, dataset=ask.dataset or None,
-                        expires_at=expires.astimezone(self.tz).isoformat(timespec="seconds"))
-        return decision, body
+        if not decision.allowed:
+            return decision, None
+        expires = self.clock.now() + timedelta(seconds=ask.reserve_ttl_s)
+        return decision, expires.astimezone(self.tz).isoformat(timespec="seconds")
 
     async def commit(self, rid: str, amount: int) -> dict[str, Any]:
         metric = await self._metric_of(rid)

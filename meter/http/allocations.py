@@ -1,12 +1,11 @@
 """GET /v1/allocations, POST /v1/allocations/recompute, POST /v1/allocations/simulate."""
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from meter.allocation.base import AllocationError, Member, Params, apportion
 from meter.allocation.policies import POLICIES
+from meter.contract.answers import Allocation, Error, Simulation
 from meter.contract.requests import PeriodQuery, RecomputeRequest, SimulationRequest
 from meter.core.errors import InvalidRequest
 from meter.core.periods import parse_period
@@ -16,12 +15,12 @@ from meter.http.operation import Answer, operation
 from meter.http.params import validated
 from meter.http.usage import period_param
 
-_UNAVAILABLE = Answer("the store or Redis is unavailable", "Error", ("Retry-After",))
+_UNAVAILABLE = Answer("the store or Redis is unavailable", Error, ("Retry-After",))
 
 
 @operation("The allotments of a period, and why", {
-    200: Answer("stored, or a projection for a period with none stored", "Allocation"),
-    409: Answer("the allocation cannot be computed from the registry as it is", "Error"), 503: _UNAVAILABLE},
+    200: Answer("stored, or a projection for a period with none stored", Allocation),
+    409: Answer("the allocation cannot be computed from the registry as it is", Error), 503: _UNAVAILABLE},
     query=PeriodQuery)
 @requires("reader")
 async def get_allocations(request: web.Request) -> web.Response:
@@ -30,12 +29,12 @@ async def get_allocations(request: web.Request) -> web.Response:
     if signatory is not None:  # a bound reader sees its own allotments only
         doc["signatories"] = {k: v for k, v in doc["signatories"].items() if k == signatory}
         doc.pop("inputs", None)
-    return json_response(doc)
+    return json_response(Allocation.model_validate(doc))
 
 
 @operation("Compute and store the current (or a future) period's allotments", {
-    200: Answer("the stored allocation", "Allocation"),
-    409: Answer("a past period, or an allocation that cannot be computed from the registry", "Error"),
+    200: Answer("the stored allocation", Allocation),
+    409: Answer("a past period, or an allocation that cannot be computed from the registry", Error),
     503: _UNAVAILABLE}, body={"application/json": RecomputeRequest}, body_required=False)
 @requires("admin")
 async def recompute(request: web.Request) -> web.Response:
@@ -43,10 +42,10 @@ async def recompute(request: web.Request) -> web.Response:
     body = validated(RecomputeRequest, await json_body(request) if raw.strip() else {}, "body")
     config, clock = request.app[appkeys.CONFIG], request.app[appkeys.CLOCK]
     period = parse_period(body.period, config.tz, clock.now()) if body.period is not None else None
-    return json_response(await request.app[appkeys.ALLOCATOR].recompute(period, "request"))
+    return json_response(Allocation.model_validate(await request.app[appkeys.ALLOCATOR].recompute(period, "request")))
 
 
-@operation("Try a policy on given signatories before adopting it", {200: Answer("the allotments", "Simulation")},
+@operation("Try a policy on given signatories before adopting it", {200: Answer("the allotments", Simulation)},
            body={"application/json": SimulationRequest}, description=(
                "Rules the schema cannot state answer 400: the ids are unique, and the policy's own "
                "conditions hold (for instance a positive total weight under 'weighted')."))
@@ -59,7 +58,6 @@ async def simulate(request: web.Request) -> web.Response:
         result = apportion(POLICIES[req.policy], int(req.cap), members, params)
     except AllocationError as exc:
         raise InvalidRequest(exc.message, exc.details) from None
-    body: dict[str, Any] = {"allotments": result.shares}
     if result.burst:
-        body["burst"] = result.burst
-    return json_response(body)
+        return json_response(Simulation(allotments=result.shares, burst=result.burst))
+    return json_response(Simulation(allotments=result.shares))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.answers import Decisions, Error, decision_body
 from meter.contract.checks import parse_checks
 from meter.contract.requests import CHECK_BODY
 from meter.http import appkeys
@@ -12,8 +13,8 @@ from meter.http.operation import Answer, operation
 
 @operation("Allow or deny (and count) one request, or a batch answered in the same order", {
     200: Answer("the decision, or the decisions in order; X-Meter-Degraded when Redis could not decide",
-                "Decisions", ("X-Meter-Degraded",)),
-    409: Answer("an id already used for another request", "Error")},
+                Decisions, ("X-Meter-Degraded",)),
+    409: Answer("an id already used for another request", Error)},
     body={"application/json": CHECK_BODY})
 @requires("gateway")
 async def post_check(request: web.Request) -> web.Response:
@@ -22,5 +23,5 @@ async def post_check(request: web.Request) -> web.Response:
     degraded = next((d.degraded for d in decisions if d.degraded), None)
     headers = {"X-Meter-Degraded": degraded} if degraded else None
     if batch:
-        return json_response([d.body() for d in decisions], headers=headers)
-    return json_response(decisions[0].body(), headers=headers)
+        return json_response([decision_body(d) for d in decisions], headers=headers)
+    return json_response(decision_body(decisions[0]), headers=headers)

@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 
+from meter.contract.answers import Error, ErrorInfo, Problem
 from meter.core import errors
 from meter.http import appkeys
 from meter.http.auth import secret_from
@@ -28,8 +30,11 @@ STATUS: dict[type[errors.MeterError], int] = {
 _AIOHTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+def json_response(body: BaseModel | Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """An answer model (``meter.contract.answers``) as JSON, the fields it may leave out left out
+    when unset; plain JSON values only where a model per item would cost too much (decisions)."""
+    data = body.model_dump_json(exclude_unset=True).encode() if isinstance(body, BaseModel) else orjson.dumps(body)
+    return web.Response(body=data, status=status, content_type="application/json", headers=headers)
 
 
 async def json_body(request: web.Request) -> Any:
@@ -40,11 +45,11 @@ async def json_body(request: web.Request) -> Any:
         raise errors.InvalidRequest("the body is not valid JSON", [{"field": "body", "reason": str(exc)}]) from None
 
 
-def error_body(kind: str, message: str, details: list | None = None) -> dict[str, Any]:
-    err: dict[str, Any] = {"type": kind, "message": message}
-    if details is not None:
-        err["details"] = details
-    return {"error": err}
+def error_body(kind: str, message: str, details: list[dict[str, Any]] | None = None) -> Error:
+    if details is None:
+        return Error(error=ErrorInfo(type=kind, message=message))
+    # constructed, not validated: an error answer must never fail in its turn
+    return Error(error=ErrorInfo(type=kind, message=message, details=[Problem.model_construct(**d) for d in details]))
 
 
 def status_of(exc: errors.MeterError) -> int:

@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 description of the whole API, generated, served at /openapi.json.
 
 Paths and methods come from the route table (``meter.http.routes.route_table``), roles from the
-handlers' ``@requires``, request bodies and queries from the contract's models
-(``meter.contract``), and the rest from each handler's ``@operation``. Answers' schemas are in
-``meter.contract.answers``. ``tests/test_openapi.py`` and Schemathesis keep it true.
+handlers' ``@requires``, request bodies, queries and answers from the contract's models
+(``meter.contract``; answers in ``meter.contract.answers``), and the rest from each handler's
+``@operation``. ``tests/test_openapi.py`` and Schemathesis keep it true.
 """
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from meter import __version__
-from meter.contract.answers import ANSWERS
+from meter.contract.answers import Error
 from meter.http.operation import Answer, Operation
 
 REF = "#/components/schemas/{model}"
@@ -27,9 +28,10 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF.format(model=name)}
 
 
-def schema_of(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
-    """The JSON Schema of a model or type; the models it names go to ``components``."""
-    doc = TypeAdapter(tp).json_schema(ref_template=REF)
+def schema_of(tp: Any, components: dict[str, Any], mode: JsonSchemaMode = "validation") -> dict[str, Any]:
+    """The JSON Schema of a model or type (a request's, or an answer's in ``serialization`` mode);
+    the models it names go to ``components``."""
+    doc = TypeAdapter(tp).json_schema(ref_template=REF, mode=mode)
     components.update(doc.pop("$defs", {}))
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         components[tp.__name__] = doc
@@ -58,10 +60,10 @@ def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
     return params
 
 
-def _answer(answer: Answer) -> dict[str, Any]:
+def _answer(answer: Answer, components: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"description": answer.description}
-    if answer.schema:
-        out["content"] = {"application/json": {"schema": _ref(answer.schema)}}
+    if answer.schema is not None:
+        out["content"] = {"application/json": {"schema": schema_of(answer.schema, components, mode="serialization")}}
     elif answer.media:
         out["content"] = {media: {} for media in answer.media}
     if answer.headers:
@@ -69,7 +71,7 @@ def _answer(answer: Answer) -> dict[str, Any]:
     return out
 
 
-def _answers(op: Operation, roles: tuple[str, ...] | None) -> dict[str, Any]:
+def _answers(op: Operation, roles: tuple[str, ...] | None, components: dict[str, Any]) -> dict[str, Any]:
     common: set[int] = set()
     if op.body is not None or op.query is not None:
         common.add(400)
@@ -77,15 +79,15 @@ def _answers(op: Operation, roles: tuple[str, ...] | None) -> dict[str, Any]:
         common.add(413)
     if roles:
         common |= {401, 403}
-    answers = {s: Answer(_COMMON[s], "Error") for s in common}
+    answers = {s: Answer(_COMMON[s], Error) for s in common}
     answers.update(op.answers)
-    return {str(status): _answer(answers[status]) for status in sorted(answers)}
+    return {str(status): _answer(answers[status], components) for status in sorted(answers)}
 
 
 def _operation(handler: Any, path: str, components: dict[str, Any]) -> dict[str, Any]:
     op: Operation = handler.operation
     roles = getattr(handler, "roles", None) or getattr(handler, "own_roles", None)
-    out: dict[str, Any] = {"summary": op.summary, "responses": _answers(op, roles)}
+    out: dict[str, Any] = {"summary": op.summary, "responses": _answers(op, roles, components)}
     if op.description:
         out["description"] = op.description
     params = [{"name": name, "in": "path", "required": True, "schema": op.path.get(name, {"type": "string"})}
@@ -126,7 +128,7 @@ def _paths(components: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def spec() -> dict[str, Any]:
-    components: dict[str, Any] = dict(ANSWERS)
+    components: dict[str, Any] = {}
     paths = _paths(components)
     return {
         "openapi": "3.1.0",

@@ -15,10 +15,11 @@ JSON = "application/json"
 
 @dataclass(frozen=True)
 class Answer:
-    """One status: what it means, and the answer schema's name (None: no body or not JSON)."""
+    """One status: what it means, and the answer's model (``meter.contract.answers``; None: no
+    body, or not JSON)."""
 
     description: str
-    schema: str | None = None
+    schema: Any = None
     headers: tuple[str, ...] = ()
     media: tuple[str, ...] = ()  # a body that is not JSON: the media types it may take
 

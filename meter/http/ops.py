@@ -4,19 +4,20 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from meter.contract.answers import Health, Readiness
 from meter.http import appkeys
 from meter.http.middleware import json_response
 from meter.http.openapi import spec
 from meter.http.operation import Answer, operation
 
 
-@operation("Process is up", {200: Answer("up", "Health")})
+@operation("Process is up", {200: Answer("up", Health)})
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    return json_response(Health(status="ok"))
 
 
-@operation("Redis and ClickHouse reachable", {200: Answer("ready", "Readiness"),
-                                                  503: Answer("not ready: checks says which part", "Readiness")})
+@operation("Redis and ClickHouse reachable", {200: Answer("ready", Readiness),
+                                                  503: Answer("not ready: checks says which part", Readiness)})
 async def readyz(request: web.Request) -> web.Response:
     checks = {"redis": False, "clickhouse": False}
     try:
@@ -30,7 +31,7 @@ async def readyz(request: web.Request) -> web.Response:
         del checks["clickhouse"]
     ready = all(checks.values())
     body = {"status": "ready" if ready else "unavailable", "checks": checks, "allotments": _allotments(request)}
-    return json_response(body, 200 if ready else 503)
+    return json_response(Readiness.model_validate(body), 200 if ready else 503)
 
 
 def _allotments(request: web.Request) -> dict[str, object]:

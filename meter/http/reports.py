@@ -5,6 +5,7 @@ import re
 
 from aiohttp import web
 
+from meter.contract.answers import AlertList, Error, ReportList, SendResult
 from meter.contract.reports import MONTH, MONTH_PATH, REPORT_ID_PATH, AlertsQuery, ReportQuery, SendRequest
 from meter.core.errors import InvalidRequest, NotFound, StoreUnavailable
 from meter.core.periods import Period, parse_period
@@ -16,7 +17,7 @@ from meter.reports.lines import POOL
 from meter.reports.render import CONTENT_TYPES
 from meter.reports.service import Reports, require_readable
 
-_UNAVAILABLE = Answer("the store is unavailable", "Error", ("Retry-After",))
+_UNAVAILABLE = Answer("the store is unavailable", Error, ("Retry-After",))
 _MEDIA = tuple(sorted({t.split(";")[0] for t in CONTENT_TYPES.values()}))
 
 
@@ -36,19 +37,19 @@ def _month(request: web.Request) -> Period:
 
 
 @operation("Each report of a month and whether it was sent", {
-    200: Answer("one entry per signatory active in the month, and the pool's", "ReportList"),
-    400: Answer("the month is not YYYY-MM", "Error"), 503: _UNAVAILABLE}, path={"month": MONTH_PATH})
+    200: Answer("one entry per signatory active in the month, and the pool's", ReportList),
+    400: Answer("the month is not YYYY-MM", Error), 503: _UNAVAILABLE}, path={"month": MONTH_PATH})
 @requires("reader")
 async def list_reports(request: web.Request) -> web.Response:
     body = await _reports(request).statuses(_month(request))
     bound = request[appkeys.PRINCIPAL].signatory
     if bound is not None:  # a bound reader sees its own report's status only
         body["reports"] = [r for r in body["reports"] if r["signatory"] == bound]
-    return json_response(body)
+    return json_response(ReportList.model_validate(body))
 
 
 @operation("A month's report (the month in progress: provisional)", {
-    200: Answer("the report in the format asked", media=_MEDIA), 404: Answer("no such signatory", "Error"),
+    200: Answer("the report in the format asked", media=_MEDIA), 404: Answer("no such signatory", Error),
     503: _UNAVAILABLE}, query=ReportQuery, path={"month": MONTH_PATH, "id": REPORT_ID_PATH})
 @requires("reader")
 async def get_report(request: web.Request) -> web.Response:
@@ -66,8 +67,8 @@ async def get_report(request: web.Request) -> web.Response:
 
 
 @operation("Send a finished month's reports (each once unless resend)", {
-    202: Answer("queued for sending", "SendResult"), 404: Answer("an unknown signatory", "Error"),
-    409: Answer("the month is not over, or no mail server is configured", "Error"), 503: _UNAVAILABLE},
+    202: Answer("queued for sending", SendResult), 404: Answer("an unknown signatory", Error),
+    409: Answer("the month is not over, or no mail server is configured", Error), 503: _UNAVAILABLE},
     body={"application/json": SendRequest}, body_required=False, path={"month": MONTH_PATH})
 @requires("admin")
 async def send_reports(request: web.Request) -> web.Response:
@@ -76,10 +77,10 @@ async def send_reports(request: web.Request) -> web.Response:
     reports = _reports(request)
     result = await reports.queue(_month(request), body.signatories, body.resend)
     reports.kick()
-    return json_response(result, status=202)
+    return json_response(SendResult.model_validate(result), status=202)
 
 
-@operation("Quota alerts fired in a period", {200: Answer("alerts, oldest first", "AlertList")}, query=AlertsQuery)
+@operation("Quota alerts fired in a period", {200: Answer("alerts, oldest first", AlertList)}, query=AlertsQuery)
 @requires("reader")
 async def list_alerts(request: web.Request) -> web.Response:
     asked = query(request, AlertsQuery)
@@ -89,4 +90,4 @@ async def list_alerts(request: web.Request) -> web.Response:
     if bound is not None and asked.signatory not in (None, bound):
         require_readable(bound, asked.signatory)
     alerts = request.app[appkeys.ALERTS]
-    return json_response({"alerts": await alerts.list(period, asked.signatory, bound)})
+    return json_response(AlertList.model_validate({"alerts": await alerts.list(period, asked.signatory, bound)}))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.answers import Decision, Error, Reservation, Settled, decision_body
 from meter.contract.checks import parse_commit, parse_reservation
 from meter.contract.requests import CommitRequest, ReservationRequest
 from meter.decision.reservations import new_id
@@ -14,28 +15,32 @@ RESERVATION_ID = {"type": "string", "description": "the id that POST /v1/reserva
 
 
 @operation("Hold capacity for a write of known size", {
-    201: Answer("held", "Reservation"), 409: Answer("denied: the same body as a denied check", "Decision"),
-    503: Answer("Redis unavailable", "Error", ("Retry-After",))}, body={"application/json": ReservationRequest})
+    201: Answer("held", Reservation), 409: Answer("denied: the same body as a denied check", Decision),
+    503: Answer("Redis unavailable", Error, ("Retry-After",))}, body={"application/json": ReservationRequest})
 @requires("gateway")
 async def post_reservation(request: web.Request) -> web.Response:
     ask = parse_reservation(await json_body(request), new_id())
-    decision, body = await request.app[appkeys.RESERVATIONS].hold(ask)
-    return json_response(body, status=201 if decision.allowed else 409)
+    decision, expires_at = await request.app[appkeys.RESERVATIONS].hold(ask)
+    if expires_at is None:
+        return json_response(Decision.model_validate(decision_body(decision)), status=409)
+    held = Reservation(**decision_body(decision), id=ask.reserve_id, amount=ask.amount, dataset=ask.dataset or None,
+                       expires_at=expires_at)
+    return json_response(held, status=201)
 
 
 @operation("Turn a reservation into usage (the actual amount)", {
-    200: Answer("committed", "Settled"), 404: Answer("no such reservation", "Error"),
-    409: Answer("expired, or more than held", "Error"), 503: Answer("Redis unavailable", "Error", ("Retry-After",))},
+    200: Answer("committed", Settled), 404: Answer("no such reservation", Error),
+    409: Answer("expired, or more than held", Error), 503: Answer("Redis unavailable", Error, ("Retry-After",))},
     body={"application/json": CommitRequest}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def commit_reservation(request: web.Request) -> web.Response:
     amount = parse_commit(await json_body(request))
-    return json_response(await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount))
+    return json_response(Settled.model_validate(await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount)))
 
 
 @operation("Release a reservation", {
-    200: Answer("released", "Settled"), 404: Answer("no such reservation", "Error"),
-    503: Answer("Redis unavailable", "Error", ("Retry-After",))}, path={"id": RESERVATION_ID})
+    200: Answer("released", Settled), 404: Answer("no such reservation", Error),
+    503: Answer("Redis unavailable", Error, ("Retry-After",))}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def delete_reservation(request: web.Request) -> web.Response:
-    return json_response(await request.app[appkeys.RESERVATIONS].release(request.match_info["id"]))
+    return json_response(Settled.model_validate(await request.app[appkeys.RESERVATIONS].release(request.match_info["id"])))

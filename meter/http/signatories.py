@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.answers import Error, History, ImportResult, Signatory, SignatoryList
 from meter.core.errors import Forbidden, UnsupportedMediaType
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
@@ -19,8 +20,8 @@ CSV = "text/csv"
 # a SIREN (9 digits; its Luhn check digit is not stated here) or a slug with a letter
 SIGNATORY_ID = {"type": "string", "maxLength": 64, "pattern": "^([0-9]{9}|[a-z0-9-]*[a-z][a-z0-9-]*)$"}
 _PATH = {"id": SIGNATORY_ID}
-_NOT_FOUND = Answer("no such signatory", "Error")
-_UNAVAILABLE = Answer("Redis is unavailable", "Error", ("Retry-After",))
+_NOT_FOUND = Answer("no such signatory", Error)
+_UNAVAILABLE = Answer("Redis is unavailable", Error, ("Retry-After",))
 
 
 def _registry(request: web.Request) -> Registry:
@@ -42,25 +43,25 @@ async def _changed(request: web.Request) -> None:
         await allocator.ensure_current("registry")
 
 
-@operation("List signatories", {200: Answer("every signatory, left ones included", "SignatoryList")})
+@operation("List signatories", {200: Answer("every signatory, left ones included", SignatoryList)})
 @requires("reader")
 async def list_signatories(request: web.Request) -> web.Response:
     records = await _registry(request).list()
     bound = request[appkeys.PRINCIPAL].signatory
     if bound is not None:
         records = [r for r in records if r["id"] == bound]
-    return json_response({"signatories": records})
+    return json_response(SignatoryList.model_validate({"signatories": records}))
 
 
-@operation("Read a signatory", {200: Answer("the signatory", "Signatory"), 404: _NOT_FOUND}, path=_PATH)
+@operation("Read a signatory", {200: Answer("the signatory", Signatory), 404: _NOT_FOUND}, path=_PATH)
 @requires("reader")
 async def get_signatory(request: web.Request) -> web.Response:
-    return json_response(await _registry(request).get(_allowed_id(request)))
+    return json_response(Signatory.model_validate(await _registry(request).get(_allowed_id(request))))
 
 
 @operation("Create or replace a signatory", {
-    200: Answer("updated", "Signatory"), 201: Answer("created", "Signatory"),
-    409: Answer("a host that another signatory holds", "Error"), 503: _UNAVAILABLE},
+    200: Answer("updated", Signatory), 201: Answer("created", Signatory),
+    409: Answer("a host that another signatory holds", Error), 503: _UNAVAILABLE},
     body={"application/json": SignatoryBody}, path=_PATH, description=(
         "Rules the schema cannot state answer 400: a SIREN's check digit (Luhn), the id "
         "'unattributed' (reserved), left_at after joined_at, and the text of name, hosts and emails."))
@@ -69,22 +70,22 @@ async def put_signatory(request: web.Request) -> web.Response:
     sid = _allowed_id(request)
     record, created = await _registry(request).put(sid, await json_body(request), request[appkeys.PRINCIPAL].label)
     await _changed(request)
-    return json_response(record, status=201 if created else 200)
+    return json_response(Signatory.model_validate(record), status=201 if created else 200)
 
 
 @operation("Mark a signatory as left today (history kept)", {
-    200: Answer("the signatory, with left_at", "Signatory"), 404: _NOT_FOUND, 503: _UNAVAILABLE}, path=_PATH)
+    200: Answer("the signatory, with left_at", Signatory), 404: _NOT_FOUND, 503: _UNAVAILABLE}, path=_PATH)
 @requires("admin")
 async def delete_signatory(request: web.Request) -> web.Response:
     sid = _allowed_id(request)
     record = await _registry(request).delete(sid, request[appkeys.PRINCIPAL].label)
     await _changed(request)
-    return json_response(record)
+    return json_response(Signatory.model_validate(record))
 
 
 @operation("Create or update signatories from CSV", {
-    200: Answer("counts", "ImportResult"), 409: Answer("a host that another signatory holds", "Error"),
-    415: Answer("not text/csv", "Error"), 503: _UNAVAILABLE}, body={"text/csv": None}, description=(
+    200: Answer("counts", ImportResult), 409: Answer("a host that another signatory holds", Error),
+    415: Answer("not text/csv", Error), 503: _UNAVAILABLE}, body={"text/csv": None}, description=(
         "A header line then one signatory a line; the columns are the signatory body's fields "
         "and id. Each bad cell answers 400 with its row and field: no schema states CSV."))
 @requires("admin")
@@ -97,12 +98,12 @@ async def import_signatories(request: web.Request) -> web.Response:
         raise Forbidden(f"this token is bound to signatory {principal.signatory!r}; the file names others")
     result = await _registry(request).import_rows(rows, principal.label)
     await _changed(request)
-    return json_response(result)
+    return json_response(ImportResult.model_validate(result))
 
 
 @operation("Every change to a signatory, with who made it", {
-    200: Answer("changes, oldest first", "History"), 404: _NOT_FOUND, 503: _UNAVAILABLE}, path=_PATH)
+    200: Answer("changes, oldest first", History), 404: _NOT_FOUND, 503: _UNAVAILABLE}, path=_PATH)
 @requires("reader")
 async def get_history(request: web.Request) -> web.Response:
     sid = _allowed_id(request)
-    return json_response({"id": sid, "changes": await _registry(request).history(sid)})
+    return json_response(History.model_validate({"id": sid, "changes": await _registry(request).history(sid)}))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from meter.contract.answers import Error, Pool, Usage
 from meter.contract.requests import PeriodQuery, UsageQuery
 from meter.core.errors import NotFound, StoreUnavailable
 from meter.core.periods import Period, parse_period
@@ -29,8 +30,8 @@ def period_param(request: web.Request) -> Period:
 
 
 @operation("A signatory's usage in a period", {
-    200: Answer("usage per metric", "Usage"), 404: Answer("no such signatory", "Error"),
-    503: Answer("the store is unavailable", "Error", ("Retry-After",))}, query=UsageQuery)
+    200: Answer("usage per metric", Usage), 404: Answer("no such signatory", Error),
+    503: Answer("the store is unavailable", Error, ("Retry-After",))}, query=UsageQuery)
 @requires("reader")
 async def get_usage(request: web.Request) -> web.Response:
     principal = request[appkeys.PRINCIPAL]
@@ -42,12 +43,12 @@ async def get_usage(request: web.Request) -> web.Response:
     period = period_param(request)
     if signatory != UNATTRIBUTED and await request.app[appkeys.REGISTRY].get_or_none(signatory) is None:
         raise NotFound(f"no signatory {signatory!r}")
-    return json_response(await usage_reader(request).usage(signatory, period))
+    return json_response(Usage.model_validate(await usage_reader(request).usage(signatory, period)))
 
 
 @operation("The pool's usage in a period, per signatory", {
-    200: Answer("pool usage per metric", "Pool"),
-    503: Answer("the store is unavailable", "Error", ("Retry-After",))}, query=PeriodQuery)
+    200: Answer("pool usage per metric", Pool),
+    503: Answer("the store is unavailable", Error, ("Retry-After",))}, query=PeriodQuery)
 @requires("reader")
 async def get_pool(request: web.Request) -> web.Response:
     body = await usage_reader(request).pool_view(period_param(request))
@@ -55,4 +56,4 @@ async def get_pool(request: web.Request) -> web.Response:
     if signatory is not None:  # a bound reader sees the pool's totals, and only its own share
         for view in body["metrics"].values():
             view["by_signatory"] = {k: v for k, v in view["by_signatory"].items() if k == signatory}
-    return json_response(body)
+    return json_response(Pool.model_validate(body))

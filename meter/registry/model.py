@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -25,7 +25,9 @@ from pydantic import (
 from meter.core.errors import InvalidRequest
 from meter.core.problems import details
 
-KINDS = ("region", "departement", "epci", "commune", "other")
+Kind = Literal["region", "departement", "epci", "commune", "other"]
+Publication = Literal["direct", "subdomain"]
+KINDS: tuple[str, ...] = get_args(Kind)
 FIELDS = ("name", "kind", "population", "publication", "hosts", "emails", "joined_at", "left_at", "weight")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -50,9 +52,9 @@ class SignatoryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(strict=True)
-    kind: Literal["region", "departement", "epci", "commune", "other"]
+    kind: Kind
     population: int | None = Field(None, ge=0, le=MAX_POPULATION, strict=True)
-    publication: Literal["direct", "subdomain"] = "direct"
+    publication: Publication = "direct"
     hosts: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
     joined_at: date | None = None  # None only until the model validator applies the default
