@@ -11,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run test bench stop-redis clean dashboards bench-dashboards
+.PHONY: help venv run test lint bench stop-redis clean dashboards bench-dashboards
 
 help: ## list the targets
 	@echo "meter: quota metering service"
@@ -35,9 +35,13 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 run: venv ## serve in the foreground (starts a private Redis on :6390 if none answers)
 	scripts/run.sh
 
-test: venv ## ensure Redis, nginx and promtool are there, then run the whole suite
+test: venv lint ## lint and type-check, ensure Redis, nginx and promtool are there, then run the whole suite
 	scripts/test-deps.sh
 	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv ## ruff (lint and import order) on meter/, tests/ and bench/; mypy on meter/ (strict on core/, ledger/, store/)
+	$(VENV)/bin/ruff check meter tests bench
+	$(VENV)/bin/python -m mypy meter
 
 bench: venv ## run the benchmarks (ingestion, then the hot path with wrk and nginx); figures in docs/benchmarks.md
 	scripts/test-deps.sh wrk

@@ -121,7 +121,8 @@ def pool_caps(policy: str) -> str:
     return f'[caps]\napi_calls = 1000000000\n[allocation]\npolicy = "{policy}"\nweight = "weight"\n'
 
 
-def run_workers(workers: int, seconds: int, scripts: dict[str, Path], policy: str = "none") -> dict[str, dict[str, float]]:
+def run_workers(workers: int, seconds: int, scripts: dict[str, Path],
+                policy: str = "none") -> dict[str, dict[str, float]]:
     svc = BenchService(pool_caps(policy), METER_BENCH_NOOP="true").start(workers)
     out: dict[str, dict[str, float]] = {}
     try:

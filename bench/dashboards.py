@@ -56,7 +56,8 @@ INSERT INTO {DB}.events (pool, source, id, type, time, day, signatory, subject, 
                          amount, raw_bytes, check_id, received)
 SELECT '{POOL}', 'snap', concat(toString(d), '-', toString(k)), if(k = 5, 'content.bytes', 'dataset.records'),
        t, toDate(t, 'Europe/Paris'), s, s, if(k = 5, '', concat(s, '-ds', toString(k))),
-       if(k = 5, concat(s, '-files'), ''), '', (sig + 1) * 10 * (k + 1) + d * 3, ((sig + 1) * 10 * (k + 1) + d * 3) * 80,
+       if(k = 5, concat(s, '-files'), ''), '', (sig + 1) * 10 * (k + 1) + d * 3,
+       ((sig + 1) * 10 * (k + 1) + d * 3) * 80,
        '', t
 FROM (SELECT intDiv(number, {n * 6}) AS d, intDiv(number % {n * 6}, 6) AS sig, number % 6 AS k,
              concat('sig-', toString(sig)) AS s,

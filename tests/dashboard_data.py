@@ -58,7 +58,8 @@ def events() -> list[CloudEvent]:
         if i % 4 == 0:
             for sid, scale in (("alpha", 1000), ("beta", 400), ("gamma", 50)):
                 out.append(_event(f"recs-{sid}-{day}", "dataset.records", sid, _at(day, 8),
-                                  {"dataset": f"{sid}-trees", "records": scale * (i + 4), "raw_bytes": scale * 90 * (i + 4)}))
+                                  {"dataset": f"{sid}-trees", "records": scale * (i + 4),
+                                   "raw_bytes": scale * 90 * (i + 4)}))
             out.append(_event(f"content-alpha-{day}", "content.bytes", "alpha", _at(day, 8),
                               {"object": "alpha-logo", "bytes": 2_000_000 + 100_000 * i}))
     out.append(_event("recs-beta-roads", "dataset.records", "beta", _at(LAST_DAY, 7),

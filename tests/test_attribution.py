@@ -50,7 +50,8 @@ async def test_api_calls_by_host_then_dataset_as_the_gateway_hook(client):
     path = "/api/explore/v2.1/catalog/datasets/bus/records"
     assert await authz_signatory(client, "loiret.data.example", path) == "loiret"
     assert await authz_signatory(client, "other.example", path) == "cher"
-    assert await authz_signatory(client, "other.example", "/api/explore/v2.1/catalog/datasets/x/records") == "unattributed"
+    unknown = "/api/explore/v2.1/catalog/datasets/x/records"
+    assert await authz_signatory(client, "other.example", unknown) == "unattributed"
 
 
 async def test_snapshots_by_publisher_table_then_exact_name(client):

@@ -27,7 +27,8 @@ def compose() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("typo", [("depends_on:", "depend_on:"), ("service_healthy", "service_happy"),
-                                  ("interval: 5s", "interval: 5 parsecs"), ("restart: unless-stopped", "restart: sometimes")])
+                                  ("interval: 5s", "interval: 5 parsecs"),
+                                  ("restart: unless-stopped", "restart: sometimes")])
 def test_the_validator_refuses_what_the_specification_refuses(typo):
     with pytest.raises(ValueError):
         PyCompose.from_yaml(TEXT.replace(*typo, 1))

@@ -14,7 +14,8 @@ def test_committed_json_is_fresh():
 
 
 def test_three_dashboards_with_their_variables():
-    variables = {name: [v["name"] for v in catalogue.load(name)["templating"].get("list", [])] for name in catalogue.NAMES}
+    variables = {name: [v["name"] for v in catalogue.load(name)["templating"].get("list", [])]
+                 for name in catalogue.NAMES}
     assert "pool" in variables["pool"] and "explanation" in variables["pool"]
     assert {"pool", "signatory"} <= set(variables["signatory"])
     assert {q.kind for q in catalogue.queries("operations")} == {"prometheus"}

@@ -159,7 +159,8 @@ async def test_stocks_and_pool_view(client):
 async def test_usage_errors(client):
     resp = await client.get("/v1/usage", params={"signatory": "nobody", "period": "2026-03"}, headers=auth("reader"))
     assert resp.status == 404
-    resp = await client.get("/v1/usage", params={"signatory": "unattributed", "period": "2026-3"}, headers=auth("reader"))
+    resp = await client.get("/v1/usage", params={"signatory": "unattributed", "period": "2026-3"},
+                            headers=auth("reader"))
     assert resp.status == 400 and (await resp.json())["error"]["details"][0]["field"] == "period"
     for path in ("/v1/usage?signatory=unattributed&period=", "/v1/pool?period=", "/v1/allocations?period="):
         for period in ("9999-12", "0001-01-01"):  # beyond what a ClickHouse Date holds: named, not a 500

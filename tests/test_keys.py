@@ -40,6 +40,6 @@ def test_every_key_carries_the_pool_hash_tag():
 
 
 def test_the_elastic_index_keys_are_the_pools_and_per_metric_and_period():
-    keys = {K.elastic("api_calls", "2026-04"), K.elastic_rank("api_calls", "2026-04"), K.elastic("api_calls", "2026-05"),
-            K.elastic("update_bytes", "2026-04-20")}
+    keys = {K.elastic("api_calls", "2026-04"), K.elastic_rank("api_calls", "2026-04"),
+            K.elastic("api_calls", "2026-05"), K.elastic("update_bytes", "2026-04-20")}
     assert len(keys) == 4 and all(k.startswith(K.prefix) for k in keys)

@@ -40,7 +40,8 @@ async def test_an_empty_pool_is_seeded_once(client, aiohttp_client, settings, co
     assert (await ids(again))["loiret"] == "Loiret (renamed)"
 
 
-@pytest.mark.parametrize("content, error", [(None, ConfigError), ("id,name,kind\nNOT AN ID,x,commune\n", InvalidRequest)])
+@pytest.mark.parametrize("content, error", [(None, ConfigError),
+                                            ("id,name,kind\nNOT AN ID,x,commune\n", InvalidRequest)])
 async def test_an_unreadable_or_bad_seed_file_stops_start_up(tmp_path, config, clock, store, redis_client,
                                                              content, error):
     path = tmp_path / "seed.csv"

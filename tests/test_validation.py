@@ -84,7 +84,8 @@ def test_a_collector_may_leave_the_subject_out_where_the_data_attributes_the_eve
 
 
 def test_an_event_with_neither_subject_nor_host_or_publisher_is_invalid():
-    bare = [ev(), ev(type="dataset.deleted", data={"dataset": "d"}), ev(type="update.bytes", data={"bytes": 1, "kind": "data"})]
+    bare = [ev(), ev(type="dataset.deleted", data={"dataset": "d"}),
+            ev(type="update.bytes", data={"bytes": 1, "kind": "data"})]
     for raw in bare:
         del raw["subject"]
     assert problems(bare) == [(0, "subject"), (1, "subject"), (2, "subject")]

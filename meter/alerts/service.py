@@ -167,8 +167,9 @@ class Alerts:
                 continue
             if (bound is not None and alert["signatory"] != bound) or (signatory and alert["signatory"] != signatory):
                 continue
-            out.append({**_public(alert), "delivered": {"email": await self._delivery(alert["email_id"], alert["no_email"]),
-                                                        "webhook": await self._delivery(alert["webhook_id"], "none")}})
+            delivered = {"email": await self._delivery(alert["email_id"], alert["no_email"]),
+                         "webhook": await self._delivery(alert["webhook_id"], "none")}
+            out.append({**_public(alert), "delivered": delivered})
         return out
 
     async def _delivery(self, entry_id: str | None, absent: str) -> str:

@@ -50,7 +50,8 @@ def webhook_transport(secret: str) -> Callable[[dict[str, Any]], Awaitable[None]
         body = entry["payload"]
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session:
-                async with session.post(entry["meta"]["url"], data=body, headers=headers(key, entry["id"], body)) as resp:
+                signed = headers(key, entry["id"], body)
+                async with session.post(entry["meta"]["url"], data=body, headers=signed) as resp:
                     if resp.status >= 300:
                         raise DeliveryError(f"the webhook answered {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:

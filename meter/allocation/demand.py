@@ -58,8 +58,8 @@ def with_overrides(forecast: Mapping[str, int], overrides: Mapping[str, int | No
     bad = sorted(sid for sid, v in overrides.items() if v is not None and not _is_count(v))
     if bad:
         raise AllocationError(f"demand overrides must be integers >= 0 (or none): {', '.join(bad)}",
-                              [{"field": "allocation.demand", "signatory": sid, "reason": "demand must be an integer >= 0"}
-                               for sid in bad])
+                              [{"field": "allocation.demand", "signatory": sid,
+                                "reason": "demand must be an integer >= 0"} for sid in bad])
     return {**forecast, **overrides}
 
 

@@ -169,7 +169,8 @@ class Allocation(_Answer):
     borrowing: bool | None = None
     explanation: str = Field(description="how the numbers came out, in English")
     explanation_fr: str | None = Field(None, description="the same, in French")
-    inputs: dict[str, Any] | None = Field(None, description="per metric: cap, members (weight, active fraction, demand)")
+    inputs: dict[str, Any] | None = Field(
+        None, description="per metric: cap, members (weight, active fraction, demand)")
 
 
 class Simulation(_Answer):

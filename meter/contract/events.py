@@ -63,7 +63,8 @@ def _subject_or(field: str) -> Any:
     """The schema of "a subject, or data.<field>" (the model validator below enforces it)."""
     text = {"type": "string"}
     return {"anyOf": [{"required": ["subject"], "properties": {"subject": text}},
-                      {"required": ["data"], "properties": {"data": {"required": [field], "properties": {field: text}}}}]}
+                      {"required": ["data"],
+                       "properties": {"data": {"required": [field], "properties": {field: text}}}}]}
 
 
 class _Event(BaseModel):

@@ -88,7 +88,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if exc.status < 400:
             raise
         kind = _AIOHTTP_TYPES.get(exc.status, "http_error")
-        message = exc.reason if exc.status != 413 else f"the body is larger than {request.app[appkeys.SETTINGS].max_body_bytes} bytes"
+        limit = request.app[appkeys.SETTINGS].max_body_bytes
+        message = exc.reason if exc.status != 413 else f"the body is larger than {limit} bytes"
         allow = _allow(request, exc)  # a 405 names the methods the route takes (RFC 9110)
         return json_response(error_body(kind, message), exc.status, {"Allow": allow} if allow else None)
     except Exception:

@@ -35,7 +35,8 @@ async def post_reservation(request: web.Request) -> web.Response:
 @requires("gateway")
 async def commit_reservation(request: web.Request) -> web.Response:
     amount = parse_commit(await json_body(request))
-    return json_response(Settled.model_validate(await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount)))
+    settled = await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount)
+    return json_response(Settled.model_validate(settled))
 
 
 @operation("Release a reservation", {
@@ -43,4 +44,5 @@ async def commit_reservation(request: web.Request) -> web.Response:
     503: Answer("Redis unavailable", Error, ("Retry-After",))}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def delete_reservation(request: web.Request) -> web.Response:
-    return json_response(Settled.model_validate(await request.app[appkeys.RESERVATIONS].release(request.match_info["id"])))
+    settled = await request.app[appkeys.RESERVATIONS].release(request.match_info["id"])
+    return json_response(Settled.model_validate(settled))

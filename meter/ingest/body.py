@@ -72,11 +72,13 @@ def decode_events(content_type: str, content_encoding: str, raw: bytes, limit: i
         )
     body = _loads(raw, "body")
     if content_type == SINGLE and not isinstance(body, dict):
-        raise InvalidRequest("a single CloudEvent must be a JSON object", [{"field": "body", "reason": "not an object"}])
+        raise InvalidRequest("a single CloudEvent must be a JSON object",
+                             [{"field": "body", "reason": "not an object"}])
     if content_type == BATCH and not isinstance(body, list):
         raise InvalidRequest("a CloudEvents batch must be a JSON array", [{"field": "body", "reason": "not an array"}])
     if isinstance(body, dict):
         return [body]
     if isinstance(body, list):
         return body
-    raise InvalidRequest("the body must be a JSON object or array", [{"field": "body", "reason": "not an object or array"}])
+    raise InvalidRequest("the body must be a JSON object or array",
+                         [{"field": "body", "reason": "not an object or array"}])

@@ -47,7 +47,8 @@ def _fields(ev: Any) -> dict[str, Any]:
     if isinstance(d, model.UpdateBytesData):
         return {"dataset": d.dataset or "", "amount": int(d.bytes), "kind": d.kind}
     if isinstance(d, model.DatasetRecordsData):
-        return {"dataset": d.dataset, "amount": int(d.records), "raw_bytes": int(d.raw_bytes), "publisher": d.publisher or ""}
+        return {"dataset": d.dataset, "amount": int(d.records), "raw_bytes": int(d.raw_bytes),
+                "publisher": d.publisher or ""}
     if isinstance(d, model.ContentBytesData):
         return {"object": d.object, "amount": int(d.bytes)}
     return {"dataset": d.dataset, "publisher": d.publisher or ""}

@@ -96,5 +96,6 @@ class RedisDecisions:
                     index = int(str(exc).rsplit(" ", 1)[1]) - 1
                     raise IdConflict("an id names one request: this one was already used for a different "
                                      "request; nothing was decided",
-                                     [{"index": index, "field": "id", "reason": "already used for a different request"}]) from None
+                                     [{"index": index, "field": "id",
+                                       "reason": "already used for a different request"}]) from None
                 raise

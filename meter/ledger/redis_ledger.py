@@ -48,7 +48,8 @@ class RedisLedger:
         argv = [self.keys.prefix, self.dedup_window_s, self.backlog_limit, len(events), table, *pack_events(events)]
         async with translated("ingest"):
             try:
-                accepted, dups, _, unattributed = await self._ingest(keys=[self.keys.stream, self.keys.backlog], args=argv)
+                keys = [self.keys.stream, self.keys.backlog]
+                accepted, dups, _, unattributed = await self._ingest(keys=keys, args=argv)
             except rex.ResponseError as exc:
                 if shared := shared_script_error(exc, "ingest"):
                     raise shared from None

@@ -110,7 +110,8 @@ class RedisStream:
 
     async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
         try:
-            reply = await self.client.xreadgroup(GROUP, CONSUMER, {self.keys.stream: start}, count=count, block=block_ms)
+            reply = await self.client.xreadgroup(GROUP, CONSUMER, {self.keys.stream: start}, count=count,
+                                                 block=block_ms)
         except rex.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise

@@ -50,8 +50,8 @@ class SmtpSender:
         """``raw`` is the message as the outbox stored it (headers included)."""
         try:
             # start_tls=None: STARTTLS when the server offers it, plain otherwise (a loopback catcher)
-            await aiosmtplib.send(raw, sender=sender, recipients=recipients, hostname=self.host, port=self.port, username=self.username,
-                                  password=self.password, use_tls=self.implicit_tls,
+            await aiosmtplib.send(raw, sender=sender, recipients=recipients, hostname=self.host, port=self.port,
+                                  username=self.username, password=self.password, use_tls=self.implicit_tls,
                                   start_tls=None if not self.implicit_tls else False, timeout=TIMEOUT_S)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise MailError(f"{exc.__class__.__name__}: {exc}") from None

@@ -15,7 +15,8 @@ class Telemetry:
         self.registry = r = registry or CollectorRegistry()
         self.events_ingested = Counter("meter_events_ingested_total", "Events accepted and counted", registry=r)
         self.events_duplicate = Counter("meter_events_duplicate_total", "Events received again and ignored", registry=r)
-        self.events_rejected = Counter("meter_events_rejected_total", "Events in batches refused as invalid", registry=r)
+        self.events_rejected = Counter("meter_events_rejected_total", "Events in batches refused as invalid",
+                                       registry=r)
         self.events_unattributed = Counter(
             "meter_events_unattributed_total", "Accepted events whose subject names no registered signatory",
             registry=r)

@@ -266,8 +266,8 @@ def _next(figures: MonthFigures, sig: str, w: Words, t: dict) -> Section:
 
 
 def _ranking(figures: MonthFigures, ctx: Context, w: Words, t: dict) -> Section:
-    rows = [[str(i), ctx.names[sig], w.number(line.used), w.amount("api_calls", line.allotment), w.percent(line.percent)]
-            for i, (sig, line) in enumerate(L.ranking(figures, ctx.names, ctx.caps), start=1)]
+    rows = [[str(i), ctx.names[sig], w.number(line.used), w.amount("api_calls", line.allotment),
+             w.percent(line.percent)] for i, (sig, line) in enumerate(L.ranking(figures, ctx.names, ctx.caps), start=1)]
     return Section(t["ranking"], [], Table(t["cols_rank"], rows, left=2))
 
 

@@ -102,8 +102,8 @@ async def read_month(store: ClickHouseStore, pool: str, period: Period, now: dat
     if recent is not None:
         labels = [period.label] + [d.isoformat() for d in days_of(period)]
         for label, doc in (await recent(labels)).items():
-            figures.allocations[label] = Allocation(doc["policy"], doc["signatories"],
-                                                    {"en": doc.get("explanation", ""), "fr": doc.get("explanation_fr", "")})
+            explanation = {"en": doc.get("explanation", ""), "fr": doc.get("explanation_fr", "")}
+            figures.allocations[label] = Allocation(doc["policy"], doc["signatories"], explanation)
     if project is not None:
         figures.next_allocation = await project(period.next())
     return figures

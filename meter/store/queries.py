@@ -77,7 +77,8 @@ def flow_by_signatory(db: str, pool: str, metric: str, first_day: date, last_day
     return sql, {"pool": pool, "metric": metric, "first": first_day.isoformat(), "last": last_day.isoformat()}
 
 
-def demand_history(db: str, pool: str, metric: str, kind: str, first: date, end: date, tz: str = "Europe/Paris") -> Query:
+def demand_history(db: str, pool: str, metric: str, kind: str, first: date, end: date,
+                   tz: str = "Europe/Paris") -> Query:
     """Per signatory and month (or day), usage plus denied requests in [first, end): what was asked."""
     bucket = "toStartOfMonth(day)" if kind == "month" else "day"
     denial_day = "toDate(minute, {tz:String})"

@@ -1,4 +1,4 @@
-"""Allocation fixes on the real Redis and chDB: policies that use no weight never ask for a
+"""Allocation errors on the real Redis and chDB: policies that use no weight never ask for a
 population, and an allocation that cannot be computed is said once per cause, by the log, by
 /readyz and by the ``meter_allotments_stale`` gauge."""
 import logging
