@@ -15,12 +15,13 @@ from functools import cache
 import matplotlib
 from fontTools import subset
 from fpdf import FPDF
-from fpdf.fonts import FontFace
 
 from meter.reports.document import Document, Section
+from meter.reports.pdf_layout import TableStyle, paragraph, table
 
 FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
 BLUE = (26, 54, 93)
+TABLE = TableStyle(line_height=5, header_fill=(235, 248, 255), rule=(190, 227, 248), bold_family="DejaVu")
 # Latin letters of every European language, punctuation, spaces (U+202F too), currency, arrows:
 # DejaVu cut to these parses in milliseconds, where the whole font costs fpdf2 half a second a PDF
 TEXT_RANGES = [(0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x21FF), (0x2212, 0x2212)]
@@ -69,7 +70,7 @@ def report_pdf(doc: Document, chart: bytes) -> bytes:
     for note in doc.notes:
         pdf.set_font("DejaVu", "", 9.5)
         pdf.set_fill_color(255, 250, 240)
-        pdf.multi_cell(0, 5.5, note, fill=True, new_x="LMARGIN", new_y="NEXT")
+        paragraph(pdf, note, 5.5, fill=True)
     for section in doc.sections:
         _section(pdf, section, chart)
     return bytes(pdf.output())
@@ -87,33 +88,26 @@ def _section(pdf: _Pdf, section: Section, chart: bytes) -> None:
     pdf.ln(1.5)
     pdf.set_text_color(0, 0, 0)
     pdf.set_font("DejaVu", "", 9.5)
-    for paragraph in section.paragraphs:
-        pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+    for text in section.paragraphs:
+        paragraph(pdf, text, 5)
         pdf.ln(1)
     if section.chart:
         pdf.image(io.BytesIO(chart), w=pdf.epw)
     if section.table is not None:
         _table(pdf, section)
     pdf.set_font("DejaVu", "", 9.5)
-    for paragraph in section.after:
-        pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+    for text in section.after:
+        paragraph(pdf, text, 5)
         pdf.ln(1)
     for item in section.items:
-        pdf.multi_cell(0, 5, "•  " + item, new_x="LMARGIN", new_y="NEXT")
+        paragraph(pdf, "•  " + item, 5)
 
 
 def _table(pdf: _Pdf, section: Section) -> None:
     assert section.table is not None
-    table = section.table
+    grid = section.table
     pdf.set_font("DejaVu", "", 8)
-    align = ["LEFT" if i < table.left else "RIGHT" for i in range(len(table.header))]
-    first = 2.2 if len(table.header) > 4 else 1.6
-    widths = (first,) + (1,) * (len(table.header) - 1)
-    with pdf.table(col_widths=widths, text_align=tuple(align), line_height=5,  # type: ignore[arg-type]
-                   headings_style=FontFace(emphasis="BOLD", fill_color=(235, 248, 255)),
-                   borders_layout="HORIZONTAL_LINES") as grid:
-        for row in [table.header, *table.rows]:
-            cells = grid.row()
-            for cell in row:
-                cells.cell(cell)
+    first = 2.2 if len(grid.header) > 4 else 1.6
+    weights = (first,) + (1,) * (len(grid.header) - 1)
+    table(pdf, grid.header, grid.rows, weights, grid.left, TABLE)
     pdf.ln(2)
