@@ -54,7 +54,7 @@ def chart_png(series: list[tuple[date, int]], allotment: int | None, words: Word
     return out.getvalue()
 
 
-def _legend(ax: Axes, handles: list[Artist]) -> None:
+def _legend(ax: Axes, handles: list[Artist | BarContainer]) -> None:
     # below the plot, so it never hides a bar or the pace line; the pace only when there is one
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False, fontsize=8)
 

@@ -19,6 +19,7 @@ Measure = Callable[[str], float]
 
 def measure(pdf: FPDF) -> Measure:
     """The width (in the document's unit) of a text in the current font and size."""
+    assert pdf.current_font is not None, "set a font first"
     cache: dict[str, float] = _widths.setdefault((pdf.current_font.fontkey, pdf.font_size_pt), {})
 
     def width(text: str) -> float:
