@@ -197,11 +197,22 @@ def report(workers: int, r: dict[str, dict[str, float]]) -> str:
     return "\n".join(rows + [""] + ratios)
 
 
+def as_json(r: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The figures the issue tracker compares run to run."""
+    return {"noop_rps": round(r["noop"]["rps"]), "check_single_rps": round(r["check"]["rps"]),
+            "check_batch_decisions_per_s": round(r["batch100"]["decisions"]),
+            "noop_chain_rps": round(r["noop_nginx"]["rps"]), "authz_chain_rps": round(r["authz_nginx"]["rps"]),
+            "nginx_p50_ms_1conn": r["plain_nginx_c1"]["p50_ms"],
+            "noop_chain_p50_ms_1conn": r["noop_nginx_c1"]["p50_ms"],
+            "authz_chain_p50_ms_1conn": r["authz_nginx_c1"]["p50_ms"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--policy", default="none", help="the pool's allocation policy (default none)")
+    ap.add_argument("--json", action="store_true", help="also print one JSON object of the figures, last")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/check.py needs wrk: `make bench` installs it (as root), or apt-get install wrk")
@@ -211,14 +222,17 @@ def main() -> None:
                                                        for i in range(100)])}
     print(f"machine: {os.cpu_count()} cores; wrk, nginx (1 worker), Redis and the meter share them")
     print("| meter workers | load | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
-    reports = []
+    reports, figures = [], {}
     for workers in args.workers:
         result = run_workers(workers, args.duration, scripts, args.policy)
         reports.append(report(workers, result))
+        figures[str(workers)] = as_json(result)
         print(reports[-1].split("\n\n")[0], flush=True)
     print()
     for rep in reports:
         print(rep.split("\n\n")[1])
+    if args.json:
+        print(json.dumps({"workers": figures}))
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ async def _timed_direct(svc: BenchService, log: Path, metered: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--json", action="store_true", help="also print one JSON object of the figures, last")
     args = ap.parse_args()
     svc = BenchService().start()
     log = svc.dir / "access.log"
@@ -124,6 +125,11 @@ def main() -> None:
     print(f"collector CPU (user + system):  {cpu_s:10.1f} s, {cpu_s / args.lines * 1e6:.1f} us per line")
     print(f"baseline, the same events POSTed directly, end to end: {args.lines / direct_s:10,.0f} lines/s")
     print(f"collector / baseline:           {direct_s / total_s:10.0%}")
+    if args.json:
+        print(json.dumps({"lines": args.lines, "end_to_end_per_s": round(args.lines / total_s),
+                          "collector_done_per_s": round(args.lines / sent_s),
+                          "baseline_per_s": round(args.lines / direct_s),
+                          "collector_peak_rss_mb": round(rss_mb)}))
     log.unlink()
 
 

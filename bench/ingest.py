@@ -92,6 +92,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--json", action="store_true", help="also print one JSON object of the figures, last")
     args = ap.parse_args()
     batches = make_batches(args.events)
     svc = BenchService().start()
@@ -111,6 +112,9 @@ async def main() -> None:
     print(f"end to end (queryable in chDB): {end_to_end:10,.0f} events/s")
     print(f"chDB's own insert rate:         {own:10,.0f} rows/s (same rows, 10,000 per insert)")
     print(f"ratio end to end / chDB alone:  {end_to_end / own:10.0%}")
+    if args.json:
+        print(json.dumps({"events": args.events, "accepted_per_s": round(args.events / post_s),
+                          "end_to_end_per_s": round(end_to_end), "chdb_alone_rows_per_s": round(own)}))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import tempfile
@@ -77,7 +78,7 @@ def load_sql(db: str, n_events: int, n_partners: int) -> str:
         f" AS s FROM numbers({n_events}))")
 
 
-async def run(n_events: int, n_partners: int) -> None:
+async def run(n_events: int, n_partners: int) -> dict[str, float]:
     config = parse_pool_config(pool_file())
     clock = FixedClock(datetime(2026, 10, 1, 6, tzinfo=UTC))
     controller = Controller(Counter(), hostname="127.0.0.1", port=SMTP_PORT)
@@ -88,7 +89,7 @@ async def run(n_events: int, n_partners: int) -> None:
         runner = web.AppRunner(app)
         await runner.setup()
         try:
-            await bench(app, clock, n_events, n_partners, controller.handler)
+            return await bench(app, clock, n_events, n_partners, controller.handler)
         finally:
             await runner.cleanup()
             controller.stop()
@@ -99,7 +100,8 @@ async def run(n_events: int, n_partners: int) -> None:
             await client.aclose()
 
 
-async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partners: int, smtp: Counter) -> None:
+async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partners: int,
+                smtp: Counter) -> dict[str, float]:
     await app[appkeys.REGISTRY].import_rows(partners(n_partners), by="bench")
     await app[appkeys.ALLOCATOR].ensure_current("bench")
     store, ledger = app[appkeys.STORE], app[appkeys.LEDGER]
@@ -125,14 +127,18 @@ async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partne
     print(f"queries of all {n_partners + 1} reports (one read of the month): {queries_s * 1000:,.0f} ms")
     print(f"whole run (queries, render HTML/text/CSV/PDF/chart, send): {whole_s:.1f} s for {result['queued']} "
           f"reports, {whole_s / max(1, result['queued']) * 1000:,.0f} ms each; {sent} sent, {smtp.messages} received")
+    return {"reports": result["queued"], "queries_s": round(queries_s, 3), "run_s": round(whole_s, 1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--partners", type=int, default=200)
+    ap.add_argument("--json", action="store_true", help="also print one JSON object of the figures, last")
     args = ap.parse_args()
-    asyncio.run(run(args.events, args.partners))
+    figures = asyncio.run(run(args.events, args.partners))
+    if args.json:
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":
