@@ -51,7 +51,7 @@ def reason(error: Any, known: tuple[str, ...] = ()) -> str:
             else f"must match {error['ctx']['pattern']}"
     if error["type"] == "value_error":
         return str(error["ctx"]["error"])
-    return _REASONS.get(error["type"], error["msg"])
+    return _REASONS.get(error["type"], str(error["msg"]))
 
 
 def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = frozenset(),

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import redis.asyncio as redis
 from redis import exceptions as rex
+from redis.commands.core import AsyncScript
 
 from meter.core.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ReservationExpired
 from meter.ledger import scripts
@@ -51,7 +53,7 @@ class RedisDecisions:
         batch of no decisions does only that (when no traffic comes to do it)."""
         await self._decide_packed([], now_ms, pack_templates({}))
 
-    async def _decide_packed(self, metas: list[str], now_ms: int, templates: list[bytes]) -> list:
+    async def _decide_packed(self, metas: list[str], now_ms: int, templates: list[bytes]) -> list[Any]:
         argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), *templates, *metas]
         return await self._call(self._decide, argv, "decide")
 
@@ -82,7 +84,7 @@ class RedisDecisions:
                                      [{"field": "amount", "reason": "must not exceed the reserved amount"}]) from None
             raise
 
-    async def _call(self, script, argv: list, what: str) -> list:
+    async def _call(self, script: AsyncScript, argv: list[Any], what: str) -> list[Any]:
         async with translated(what):
             try:
                 return await asyncio.wait_for(script(keys=[self.keys.stream, self.keys.backlog], args=argv),

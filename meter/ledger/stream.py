@@ -53,7 +53,7 @@ class Batch:
         return {t: b"\n".join(parts) for t, parts in tables.items()}
 
 
-def _decode(raw: list) -> list[Entry]:
+def _decode(raw: list[Any]) -> list[Entry]:
     out = []
     for entry_id, fields in raw:
         eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -99,7 +99,7 @@ class RedisStream:
             inflight = await self.client.get(self.keys.writer_inflight)
             if inflight:
                 first, last = as_text(inflight).split(" ")
-                entries = _decode(cast(list, await self.client.xrange(self.keys.stream, first, last)))
+                entries = _decode(cast(list[Any], await self.client.xrange(self.keys.stream, first, last)))
                 return Batch(entries) if entries else None
             entries = await self._read("0", count, None) or await self._read(">", count, block_ms)
             if not entries:

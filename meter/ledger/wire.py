@@ -8,7 +8,7 @@ header documents (``ledger/lua/*.lua``); change both together.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from meter.ledger.client import as_text
 
@@ -102,7 +102,7 @@ def pack_templates(templates: Mapping[str, bytes]) -> list[bytes]:
     return [templates.get(metric, b"") for metric in TEMPLATE_ORDER]
 
 
-def unpack_verdicts(reply: Sequence) -> list[Verdict]:
+def unpack_verdicts(reply: Sequence[Any]) -> list[Verdict]:
     # one iterator read ANSWER_WIDTH (7) at a time: no slice and no call per decision
     it = iter(reply)
     return [Verdict(int(allowed) == 1, as_text(scope), int(limit), int(used), int(remaining), as_text(sig),
@@ -120,6 +120,6 @@ def pack_events(events: Sequence[LedgerEvent]) -> list[str | bytes]:
     return args
 
 
-def unpack_settled(reply: Sequence) -> Settled:
+def unpack_settled(reply: Sequence[Any]) -> Settled:
     metric, sig, reserved, dataset = (as_text(v) for v in reply)
     return Settled(metric, sig, int(reserved), dataset)

@@ -24,7 +24,7 @@ _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 
 class Backend(Protocol):
-    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]: ...
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
     async def command(self, sql: str, params: dict[str, Any]) -> None: ...
     async def insert_json(self, table: str, payload: bytes, token: str) -> None: ...
     async def close(self) -> None: ...
@@ -52,7 +52,7 @@ class ChdbBackend:
         except RuntimeError as exc:  # chDB raises its errors as RuntimeError subclasses
             raise StoreQueryError(f"ClickHouse rejected the statement: {exc}") from exc
 
-    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         out = await self._run(sql, "JSONCompactEachRow", params)
         return [tuple(orjson.loads(line)) for line in out.splitlines() if line]
 
@@ -103,7 +103,7 @@ class ServerBackend:
         except DatabaseError as exc:
             raise StoreQueryError(f"ClickHouse rejected the statement: {exc}") from exc
 
-    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         result = await self._guard(self._client.query(sql, parameters=params))
         return [tuple(r) for r in result.result_rows]
 
@@ -134,7 +134,7 @@ class ClickHouseStore:
     def table(self, name: str) -> str:
         return f"{self.db}.{name}"
 
-    async def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+    async def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return await self.backend.rows(sql, params or {})
 
     async def command(self, sql: str, params: dict[str, Any] | None = None) -> None:

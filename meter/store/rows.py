@@ -7,15 +7,19 @@ signatory changes and allocations, use ``ch_time`` strings.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:  # the type only: the store does not depend on ingestion
+    from meter.ingest.validation import UsageEvent
 
 
 def ch_time(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def event_row(pool: str, ev, signatory: str, day: date, received: float) -> bytes:
+def event_row(pool: str, ev: UsageEvent, signatory: str, day: date, received: float) -> bytes:
     return orjson.dumps({
         "pool": pool, "source": ev.source, "id": ev.id, "type": ev.type, "time": round(ev.time.timestamp(), 6),
         "day": day.isoformat(), "signatory": signatory, "subject": ev.subject, "dataset": ev.dataset,
