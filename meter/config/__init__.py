@@ -1,0 +1,1 @@
+"""Settings: every METER_* variable, and the pool file (TOML), validated once at start-up."""

@@ -1,0 +1,1 @@
+"""Simulation: synthetic API demand replayed under each allocation policy, to choose one."""

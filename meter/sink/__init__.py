@@ -1,0 +1,1 @@
+"""The sink: the writer that copies the Redis stream into ClickHouse, exactly once."""

@@ -1,0 +1,1 @@
+"""Usage reads: a period's totals per signatory and for the pool, from ClickHouse."""
