@@ -3,10 +3,17 @@
 Isolation: every test gets its own pool id (so its own Redis keys, all under ``meter:{pool}:``,
 deleted afterwards) and its own ClickHouse database inside the one chDB path this process may
 open (dropped afterwards).
+
+The server path: ``clickhouse_url`` is ``METER_TEST_CLICKHOUSE_URL`` when it names a real server,
+else the URL of the test-only stand-in (tests/clickhouse_http.py, chDB in its own process, started
+once per session). A test marked ``both_stores`` runs twice, its ``store`` (and so its ``client``)
+on chDB in this process and on the server path through clickhouse-connect.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
 import subprocess
 import time
@@ -26,6 +33,7 @@ from meter.core.clock import FixedClock
 from meter.ledger.keys import Keys
 from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
+from tests.clickhouse_http import StandIn
 from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
 from tests.smtp_catcher import SmtpServer
 
@@ -58,6 +66,15 @@ def ensure_redis() -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     ensure_redis()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_stores: run on chDB and on the ClickHouse server path (clickhouse-connect)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_stores") and "store" in metafunc.fixturenames:
+        metafunc.parametrize("store", ["chdb", "server"], indirect=True)
 
 
 def new_pool_id() -> str:
@@ -95,9 +112,43 @@ def chdb_backend(chdb_path: Path) -> Iterator[ChdbBackend]:
     yield backend
 
 
+@pytest.fixture(scope="session")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server's URL (METER_TEST_CLICKHOUSE_URL) or the stand-in's, for the whole session."""
+    url = os.environ.get("METER_TEST_CLICKHOUSE_URL", "")
+    if url:
+        yield url
+        return
+    with StandIn(tmp_path_factory.mktemp("clickhouse-http") / "chdb") as server:
+        yield server.url
+
+
+@contextlib.asynccontextmanager
+async def opened_server_store(url: str, tmp_path: Path) -> AsyncIterator[ClickHouseStore]:
+    """A migrated database of its own on the server path (ServerBackend, clickhouse-connect), dropped after."""
+    st = await ClickHouseStore.open(url, tmp_path, f"t_{uuid.uuid4().hex[:12]}")
+    try:
+        await st.migrate()
+        yield st
+        await st.command(f"DROP DATABASE IF EXISTS {st.db}")
+    finally:
+        await st.close()
+
+
 @pytest.fixture
-async def store(chdb_backend: ChdbBackend) -> AsyncIterator[ClickHouseStore]:
-    st = ClickHouseStore(chdb_backend, f"t_{uuid.uuid4().hex[:12]}")
+async def server_store(clickhouse_url: str, tmp_path: Path) -> AsyncIterator[ClickHouseStore]:
+    async with opened_server_store(clickhouse_url, tmp_path) as st:
+        yield st
+
+
+@pytest.fixture
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ClickHouseStore]:
+    """The embedded store (chDB) by default; the server path when parametrised with "server"."""
+    if getattr(request, "param", "chdb") == "server":
+        async with opened_server_store(request.getfixturevalue("clickhouse_url"), tmp_path) as server:
+            yield server
+        return
+    st = ClickHouseStore(request.getfixturevalue("chdb_backend"), f"t_{uuid.uuid4().hex[:12]}")
     await st.migrate()
     yield st
     await st.command(f"DROP DATABASE IF EXISTS {st.db}")
