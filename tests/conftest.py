@@ -69,7 +69,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "both_stores: run on chDB and on the ClickHouse server path (clickhouse-connect)")
+    config.addinivalue_line("markers", "both_stores: run on chDB and on the ClickHouse server path")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
