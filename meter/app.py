@@ -35,10 +35,12 @@ from meter.ledger.keys import Keys
 from meter.ledger.owners import RedisOwners
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
+from meter.ledger.redis_portal import RedisPortalLinks
 from meter.ledger.stream import RedisStream
 from meter.mail.outbox import Outbox
 from meter.mail.smtp import Mail, SmtpSender, smtp_transport
 from meter.observability.telemetry import Telemetry
+from meter.portal.links import PortalLinks, base_url
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
 from meter.reports.schedule import run_scheduled
@@ -139,6 +141,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     _mail_services(app)
+    app[appkeys.PORTAL_LINKS] = PortalLinks(RedisPortalLinks(ledger.client, ledger.keys), app[appkeys.REGISTRY],
+                                            clock, config.tz,
+                                            base_url(settings.public_url, settings.http_host, settings.http_port))
+    if settings.startup_pool_link:
+        _, url = await app[appkeys.PORTAL_LINKS].mint("pool", None)
+        log.info("pool page, to open in a browser: %s", url, extra={"url": url})
     yield
 
 

@@ -7,7 +7,8 @@
 # (scripts/private-redis.sh) and left running after the server stops: `make stop-redis` stops it.
 # For the demo pool (pool id "demo", as in the demo file and copies of it), METER_SEED_SIGNATORIES
 # defaults to examples/signatories.csv: the server imports it at start-up if the pool has no
-# signatories yet, whichever Redis it uses.
+# signatories yet, whichever Redis it uses, and METER_STARTUP_POOL_LINK to true: start-up logs a
+# fresh link to the pool's page (DESIGN §11), to open in a browser.
 # The last step execs the server, so SIGTERM reaches it and it shuts down cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ pool_id() {
 }
 if [ -z "${METER_SEED_SIGNATORIES+set}" ] && [ "$(pool_id)" = demo ]; then
     export METER_SEED_SIGNATORIES=examples/signatories.csv
+fi
+if [ -z "${METER_STARTUP_POOL_LINK+set}" ] && [ "$(pool_id)" = demo ]; then
+    export METER_STARTUP_POOL_LINK=true
 fi
 
 rc=0

@@ -287,6 +287,11 @@ class Settings(BaseSettings):
     # Reports and alerts by email (DESIGN §8): empty SMTP URL, nothing is sent (reports are still readable)
     smtp_url: SecretStr = SecretStr("")
     mail_from: str = "meter@localhost"
+    # The partners' pages (DESIGN §11): the base of their links (empty: the service's own address,
+    # http://METER_HTTP_HOST:METER_HTTP_PORT), and whether start-up logs a fresh pool-page link
+    # (`make run` sets it, so the demo pool is one click away)
+    public_url: str = ""
+    startup_pool_link: bool = False
 
     @field_validator("clickhouse_database")
     @classmethod
@@ -294,6 +299,13 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v):
             raise ValueError("must be an identifier: letters, digits and '_'")
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        if v and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", v):
+            raise ValueError("must be the service's public base URL, such as 'https://meter.example.org'")
+        return v.rstrip("/")
 
     @field_validator("seed_signatories", mode="before")
     @classmethod

@@ -265,4 +265,30 @@ class AlertList(_Answer):
     alerts: list[Alert]
 
 
+# the partners' pages (DESIGN §11)
+
+class PortalLink(_Answer):
+    """A new link: its URL is given once (only the key's hash is stored)."""
+
+    id: str
+    url: str
+    scope: Literal["signatory", "pool"]
+    signatory: str | None
+    expires_at: str
+
+
+class PortalLinkInfo(_Answer):
+    """A link as listed: never its key."""
+
+    id: str
+    scope: Literal["signatory", "pool"]
+    signatory: str | None
+    created_at: str
+    expires_at: str
+
+
+class PortalLinkList(_Answer):
+    links: list[PortalLinkInfo]
+
+
 Decisions = Decision | list[Decision]

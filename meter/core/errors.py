@@ -56,6 +56,13 @@ class NotFound(MeterError):
     type = "not_found"
 
 
+class Gone(MeterError):
+    """The named thing existed and no longer does: an expired portal link, or one whose partner
+    left (410)."""
+
+    type = "gone"
+
+
 class Conflict(MeterError):
     """The request contradicts the current state (409)."""
 

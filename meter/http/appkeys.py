@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from meter.ledger.redis_ledger import RedisLedger
     from meter.mail.outbox import Outbox
     from meter.observability.telemetry import Telemetry
+    from meter.portal.links import PortalLinks
     from meter.registry.service import Registry
     from meter.reports.service import Reports
     from meter.sink.writer import StreamWriter
@@ -45,5 +46,7 @@ ALLOCATOR: web.AppKey[Allocator] = web.AppKey("allocator")
 OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
 REPORTS: web.AppKey[Reports] = web.AppKey("reports")
 ALERTS: web.AppKey[Alerts] = web.AppKey("alerts")
+# the partners' pages (DESIGN §11)
+PORTAL_LINKS: web.AppKey[PortalLinks] = web.AppKey("portal_links")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")  # the authenticated token of a request

@@ -3,7 +3,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meter.http import allocations, appkeys, authz, check, events, ops, reports, reservations, signatories, usage
+from meter.http import (
+    allocations,
+    appkeys,
+    authz,
+    check,
+    events,
+    ops,
+    portal,
+    reports,
+    reservations,
+    signatories,
+    usage,
+)
 
 
 async def noop(request: web.Request) -> web.Response:
@@ -56,4 +68,8 @@ def route_table() -> list[web.RouteDef]:
         web.get("/v1/reports/{month}/{id}", reports.get_report),
         web.post("/v1/reports/{month}/send", reports.send_reports),
         web.get("/v1/alerts", reports.list_alerts),
+        # the partners' pages (DESIGN §11)
+        web.post("/v1/portal/links", portal.post_link),
+        web.get("/v1/portal/links", portal.list_links),
+        web.delete("/v1/portal/links/{id}", portal.delete_link),
     ]

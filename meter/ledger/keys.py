@@ -150,6 +150,20 @@ class Keys:
         """Hash of the alerts fired in a month (its days' included): alert key -> alert (JSON)."""
         return f"{self.prefix}alerts:{month}"
 
+    # the partners' pages (DESIGN §11): links are stored by the hash of their key, never the key
+    def portal_link(self, digest: str) -> str:
+        """One live link, by its key's SHA-256 (hex); its TTL is the link's expiry."""
+        return f"{self.prefix}portal:link:{digest}"
+
+    def portal_gone(self, digest: str) -> str:
+        """The expiry (ms) of a link, kept past it so that an expired link answers 410, not 404."""
+        return f"{self.prefix}portal:gone:{digest}"
+
+    @property
+    def portal_links(self) -> str:
+        """Hash: link id -> the link's record (JSON: scope, signatory, digest, times); listing, revoking."""
+        return f"{self.prefix}portal:links"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
 
