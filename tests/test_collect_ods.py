@@ -1,8 +1,9 @@
 """``meter collect ods`` against a fake ODS portal, into the real app (real Redis and chDB).
 
-``FakeOdsPortal`` stands for an OpenDataSoft portal, which cannot be reached from here: an aiohttp
-app that serves the Explore API v2.1 catalogue export in the documented shape, and can answer a
-wrong key with 401, fail with 500 or send invalid JSON.
+``FakeOdsPortal`` is a local stand-in for an OpenDataSoft portal, which cannot be reached from
+here: an aiohttp app that serves the Explore API v2.1 catalogue export in the documented shape
+(metadata templates included), and can answer a wrong key with 401, fail with 500 or send
+invalid JSON.
 """
 from __future__ import annotations
 
@@ -105,18 +106,19 @@ async def test_catalogue_changes_move_the_records_totals(client, portal, poll, t
     fake.put("bus", 7, 70, "Cher", None)  # no data_processed: dated by the poll
     fake.put("Bus", 11, 0, "Ville inconnue", T1)  # ids are case sensitive: another dataset
     first = await poll()
-    assert (first.accepted, first.duplicates, first.datasets, first.deleted) == (4, 0, 4, 0)
+    # each dataset's snapshot and its metadata (DESIGN §12)
+    assert (first.accepted, first.duplicates, first.datasets, first.deleted, first.metadata) == (8, 0, 4, 0, 4)
     assert await records(client) == ({"loiret": 100, "cher": 7, "unattributed": 11}, 5_070)
     assert (await poll()).accepted == 0  # nothing changed: the same ids are duplicates, or not sent
 
     fake.put("arrets", 150, 6_000, "Département du Loiret", T2)  # processed again
     del fake.datasets["bus"]
     second = await poll()
-    assert (second.accepted, second.deleted) == (2, 1)
+    assert (second.accepted, second.deleted, second.metadata) == (3, 1, 1)  # arrets' data changed: its metadata too
     assert await records(client) == ({"loiret": 150, "unattributed": 11}, 6_000)
 
     fake.put("bus", 7, 70, "Cher", None)  # back after its deletion: a new snapshot
-    assert (await poll()).accepted == 1
+    assert (await poll()).accepted == 2
     assert await records(client) == ({"loiret": 150, "cher": 7, "unattributed": 11}, 6_070)
     del fake.datasets["bus"]
     assert (await poll()).deleted == 1  # its second deletion has an id of its own
@@ -160,3 +162,59 @@ async def test_the_command_reports_a_refused_key_and_exits_1(portal, tmp_path):
     out, err = await proc.communicate()
     assert proc.returncode == 1 and b"HTTP 401" in err and not out
     assert not (tmp_path / "state" / "ods.json").exists()
+
+
+def full_metas(title: str, publisher: str, **dcat) -> dict:
+    """The metadata templates of a dataset as a regional portal exports them (HTML description,
+    lists, DCAT dates); ``dcat`` keys override the DCAT template's."""
+    return {
+        "default": {"title": title, "publisher": publisher, "description": "<p>Horaires des <b>bus</b>.</p>",
+                    "theme": ["Transports"], "keyword": ["bus", "horaires"], "license": "Licence Ouverte v2.0",
+                    "modified": T1, "data_processed": T1, "metadata_processed": T1, "territory": ["Loiret"],
+                    "records_count": 10},
+        "dcat": {"created": "2019-01-01T00:00:00+00:00", "issued": "2019-01-02T00:00:00+00:00",
+                 "accrualperiodicity": "Mensuelle", "spatial": None, "granularity": "Arrêt", **dcat},
+        "processing": {"records_size": 100},
+    }
+
+
+async def test_metadata_is_stored_latest_per_dataset_and_a_deletion_drops_it(client, portal, poll):
+    from meter.compliance.service import compliance_for, pool_compliance
+
+    fake, _ = portal
+    await register(client, "loiret")
+    store, clock = client.app[appkeys.STORE], client.app[appkeys.CLOCK]
+    fake.datasets["bus"] = {"dataset_id": "bus", "metas": full_metas("Bus", "Département du Loiret")}
+    incomplete = full_metas("Cars", "Département du Loiret", granularity=None)
+    incomplete["default"]["keyword"] = []
+    incomplete["default"]["description"] = "<p><br></p>"
+    fake.datasets["cars"] = {"dataset_id": "cars", "metas": incomplete}
+    assert (await poll()).metadata == 2
+    await wait_written(client)
+    found = await compliance_for(store, client.app[appkeys.CONFIG].pool.id, "loiret", clock.now())
+    assert [(c.dataset, c.missing) for c in found.datasets] == [
+        ("bus", []), ("cars", ["description", "keyword", "granularity"])]
+    assert found.datasets[0].frequency == "Mensuelle" and found.datasets[0].last_update.isoformat() == T1
+    assert (await poll()).metadata == 0  # nothing changed: nothing sent
+
+    # the metadata changed (the portal stamps metadata_processed): the new one wins
+    fixed = full_metas("Cars", "Département du Loiret")
+    fixed["default"]["metadata_processed"] = T2
+    fake.datasets["cars"] = {"dataset_id": "cars", "metas": fixed}
+    assert (await poll()).metadata == 1
+    await wait_written(client)
+    pool = client.app[appkeys.CONFIG].pool.id
+    found = await compliance_for(store, pool, "loiret", clock.now())
+    assert [c.missing for c in found.datasets] == [[], []] and found.summary.complete == 2
+
+    del fake.datasets["bus"]
+    await poll()
+    await wait_written(client)
+    found = await compliance_for(store, pool, "loiret", clock.now())
+    assert [c.dataset for c in found.datasets] == ["cars"]
+    fake.datasets["bus"] = {"dataset_id": "bus", "metas": full_metas("Bus", "Département du Loiret")}
+    assert (await poll()).metadata == 1  # back: its metadata again, under an id of its own
+    await wait_written(client)
+    assert [c.dataset for c in (await compliance_for(store, pool, "loiret", clock.now())).datasets] == ["bus", "cars"]
+    summaries = await pool_compliance(store, pool, clock.now())
+    assert {s: (v.datasets, v.complete) for s, v in summaries.items()} == {"loiret": (2, 2)}

@@ -2,7 +2,7 @@
 
 - ``api.call`` with ``data.host``: as ``/v1/authz`` attributes a request, host then dataset then
   ``unattributed`` (the rule is ``meter/ledger/lua/owner.lua``, shared with the gateway hook).
-- ``dataset.records`` / ``dataset.deleted`` with ``data.publisher``: the pool file's
+- ``dataset.records`` / ``dataset.deleted`` / ``dataset.metadata`` with ``data.publisher``: the pool file's
   ``[collectors.ods] publishers`` table, then a signatory whose ``name`` is exactly the
   publisher, else ``unattributed``.
 
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from meter.registry.ids import UNATTRIBUTED
 
 HOST_TYPES = frozenset({"api.call"})
-PUBLISHER_TYPES = frozenset({"dataset.records", "dataset.deleted"})
+PUBLISHER_TYPES = frozenset({"dataset.records", "dataset.deleted", "dataset.metadata"})
 Unnamed = tuple[str | None, str, Mapping[str, Any]]  # (subject or None, type, data)
 
 

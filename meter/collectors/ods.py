@@ -1,10 +1,15 @@
-"""``meter collect ods``: the portal's catalogue export -> ``dataset.records`` / ``dataset.deleted``.
+"""``meter collect ods``: the portal's catalogue export -> ``dataset.records`` / ``dataset.deleted``
+/ ``dataset.metadata``.
 
 One poll: ``GET {portal}/api/explore/v2.1/catalog/exports/json`` (Explore API v2.1), a JSON array
 of datasets. Each dataset is a snapshot whose id is ``{dataset_id}@{data_processed}``, so the meter
 counts a new one only when the portal processed the data again; a dataset of the last good
 catalogue that is missing now is deleted (``{dataset_id}@deleted-{k}``, k counting its
-deletions), and one that comes back after k deletions sends ids suffixed ``#k``. The last good
+deletions), and one that comes back after k deletions sends ids suffixed ``#k``. Beside each
+snapshot, a ``dataset.metadata`` event (DESIGN §12) carries the dataset's metadata templates for
+the compliance checks, with the id ``{dataset_id}@meta-{metadata_processed}-{data_processed}``:
+sent again only when the metadata or the data changed (a portal that gives no
+``metadata_processed`` gets a digest of the metadata in its place). The last good
 catalogue is remembered only once the meter accepted everything; a failed, malformed or empty
 export changes nothing.
 
@@ -14,8 +19,9 @@ dataset ids are case sensitive (kept as they are).
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,8 @@ from meter.registry.ids import UNATTRIBUTED
 EXPORT_PATH = "/api/explore/v2.1/catalog/exports/json"
 SOURCE = "ods"
 BATCH = 1000
+BATCH_BYTES = 4 * 1024 * 1024  # half the meter's default body limit: long HTML descriptions add up
+METADATA_TEMPLATES = ("default", "dcat")  # where the twelve fields of article 2.6 are (DESIGN §12)
 Sink = Callable[[list[dict[str, Any]]], Awaitable[tuple[int, int]]]  # events -> (accepted, duplicates)
 
 
@@ -46,6 +54,9 @@ class Dataset:
     raw_bytes: int
     publisher: str
     processed: str  # '' when the portal gives none
+    metas: dict[str, Any] = field(default_factory=dict)  # the templates the compliance checks read
+    meta_stamp: str = ""  # metadata_processed as given, else a digest of ``metas``
+    last_update: str = ""  # data_processed, else modified, as given ('' when neither)
 
 
 def _count(value: Any, where: str) -> int:
@@ -66,10 +77,24 @@ def _dataset(entry: Any, i: int) -> Dataset:
     found = metas.get("processing")
     processing: dict[str, Any] = found if isinstance(found, dict) else {}
     publisher = default.get("publisher")
+    kept = {name: metas[name] for name in METADATA_TEMPLATES if isinstance(metas.get(name), dict)}
     return Dataset(entry["dataset_id"], _count(default.get("records_count"), f"{entry['dataset_id']}: records_count"),
                    _count(processing.get("records_size"), f"{entry['dataset_id']}: records_size"),
                    publisher if isinstance(publisher, str) and publisher.isprintable() else "",
-                   _timestamp(default.get("data_processed")))
+                   _timestamp(default.get("data_processed")), kept, _meta_stamp(default, kept),
+                   _text(default.get("data_processed")) or _text(default.get("modified")))
+
+
+def _text(value: Any) -> str:
+    """A short printable string as given (a stamp, a date), else ''."""
+    return value if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64 else ""
+
+
+def _meta_stamp(default: dict[str, Any], kept: dict[str, Any]) -> str:
+    stamp = _text(default.get("metadata_processed"))
+    if stamp:
+        return stamp
+    return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def _timestamp(value: Any) -> str:
@@ -164,12 +189,38 @@ def plan(catalogue: dict[str, Dataset], memory: Memory, now: datetime) -> tuple[
     for d in catalogue.values():
         before = memory.last.get(d.id)
         event_id = _snapshot_id(d, before, deletions.get(d.id, 0), stamp)
+        suffix = f"#{deletions[d.id]}" if deletions.get(d.id) else ""
+        meta_id = f"{d.id}@meta-{d.meta_stamp}-{d.processed}{suffix}"
         last[d.id] = {"records": d.records, "raw_bytes": d.raw_bytes, "publisher": d.publisher,
-                      "processed": d.processed, "id": event_id or (before or {}).get("id")}
+                      "processed": d.processed, "id": event_id or (before or {}).get("id"), "meta_id": meta_id}
         if event_id is not None:
             data = {"dataset": d.id, "records": d.records, "raw_bytes": d.raw_bytes, "publisher": d.publisher}
             events.append(_event("dataset.records", event_id, d.processed or stamp, data))
+        if meta_id != (before or {}).get("meta_id"):
+            events.append(_event("dataset.metadata", meta_id, stamp, _metadata(d)))
     return events, Memory(last, deletions)
+
+
+def _metadata(d: Dataset) -> dict[str, Any]:
+    data: dict[str, Any] = {"dataset": d.id, "publisher": d.publisher, "metas": d.metas}
+    if d.last_update:
+        data["last_update"] = d.last_update
+    return data
+
+
+def batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """At most ``BATCH`` events and about ``BATCH_BYTES`` of JSON per request, in order."""
+    out: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for ev in events:
+        n = len(orjson.dumps(ev))
+        if current and (len(current) >= BATCH or size + n > BATCH_BYTES):
+            out.append(current)
+            current, size = [], 0
+        current.append(ev)
+        size += n
+    return out + [current] if current else out
 
 
 @dataclass(frozen=True)
@@ -178,10 +229,11 @@ class PollResult:
     deleted: int
     accepted: int
     duplicates: int
+    metadata: int = 0  # dataset.metadata events sent (changed metadata or data)
 
     def summary(self, portal: str) -> str:
         return (f"sent {self.accepted} events ({self.duplicates} duplicates) from {portal}: "
-                f"{self.datasets} datasets, {self.deleted} deleted")
+                f"{self.datasets} datasets, {self.deleted} deleted, {self.metadata} metadata")
 
 
 async def poll_once(session: aiohttp.ClientSession, portal: str, apikey: str, state: OdsState, sink: Sink,
@@ -191,9 +243,10 @@ async def poll_once(session: aiohttp.ClientSession, portal: str, apikey: str, st
     memory = state.load()
     events, after = plan(catalogue, memory, now)
     accepted = duplicates = 0
-    for i in range(0, len(events), BATCH):
-        a, d = await sink(events[i:i + BATCH])
+    for batch in batches(events):
+        a, d = await sink(batch)
         accepted, duplicates = accepted + a, duplicates + d
     state.save(after)
     deleted = sum(1 for ev in events if ev["type"] == "dataset.deleted")
-    return PollResult(len(catalogue), deleted, accepted, duplicates)
+    metadata = sum(1 for ev in events if ev["type"] == "dataset.metadata")
+    return PollResult(len(catalogue), deleted, accepted, duplicates, metadata)

@@ -38,6 +38,7 @@ class DatasetCheck:
     last_update: datetime | None
     late: bool
     due: datetime | None  # last_update + the frequency's maximum age; None when never late
+    max_age_days: int | None = None  # the frequency's maximum age; None: never late
 
     @property
     def complete(self) -> bool:
@@ -98,7 +99,8 @@ def check(dataset: str, metas: Mapping[str, Any], last_update: Any, now: datetim
     due = updated + timedelta(days=found.max_age_days) if found and found.max_age_days and updated else None
     title = values["title"]
     return DatasetCheck(dataset, plain_text(title) if isinstance(title, str) else None, missing,
-                        [problem] if problem else [], shown, updated, due is not None and now > due, due)
+                        [problem] if problem else [], shown, updated, due is not None and now > due, due,
+                        found.max_age_days if found else None)
 
 
 def summarise(checks: Iterable[DatasetCheck]) -> Summary:

@@ -2,9 +2,9 @@
 
 Extension attributes (any other top-level field) are accepted and ignored; so are unknown
 fields of ``data``. An event may leave ``subject`` out where a collector cannot know it: an
-``api.call`` carrying ``data.host``, a ``dataset.records`` or ``dataset.deleted`` carrying
-``data.publisher``. Such an event is validated with ``subject = None``; attributing it is the
-ingestor's job, not this module's.
+``api.call`` carrying ``data.host``, a ``dataset.records``, ``dataset.deleted`` or
+``dataset.metadata`` (DESIGN §12) carrying ``data.publisher``. Such an event is validated with
+``subject = None``; attributing it is the ingestor's job, not this module's.
 """
 from __future__ import annotations
 
@@ -57,6 +57,16 @@ class DatasetDeletedData(BaseModel):
     model_config = _OPEN
     dataset: Text(MAX_NAME)  # type: ignore[valid-type]
     publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
+
+
+class DatasetMetadataData(BaseModel):
+    model_config = _OPEN
+    dataset: Text(MAX_NAME)  # type: ignore[valid-type]
+    publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
+    metas: dict[str, Any] = Field(description="the dataset's metas as the portal exports them (templates "
+                                              "'default', 'dcat', ...); DESIGN 12 says which fields are checked")
+    last_update: Text(64) | None = Field(  # type: ignore[valid-type]
+        None, description="RFC 3339: metas.default.data_processed, else metas.default.modified")
 
 
 def _subject_or(field: str) -> Any:
@@ -132,9 +142,18 @@ class DatasetDeleted(_Attributable):
     data: DatasetDeletedData
 
 
-CloudEvent = Annotated[ApiCall | UpdateBytes | DatasetRecords | ContentBytes | DatasetDeleted,
+class DatasetMetadata(_Attributable):
+    """A dataset's metadata (DESIGN §12): stored for the compliance checks, counts against no quota."""
+
+    OWNER = "publisher"
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_subject_or(OWNER))
+    type: Literal["dataset.metadata"]
+    data: DatasetMetadataData
+
+
+CloudEvent = Annotated[ApiCall | UpdateBytes | DatasetRecords | ContentBytes | DatasetDeleted | DatasetMetadata,
                        Field(discriminator="type")]
-EVENT_TYPES = ("api.call", "update.bytes", "dataset.records", "content.bytes", "dataset.deleted")
+EVENT_TYPES = ("api.call", "update.bytes", "dataset.records", "content.bytes", "dataset.deleted", "dataset.metadata")
 EVENTS = TypeAdapter(list[CloudEvent])
 # The spec states the default bound (METER_MAX_BATCH_EVENTS may set another)
 MAX_BATCH_EVENTS: int = Settings.model_fields["max_batch_events"].default

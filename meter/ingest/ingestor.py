@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meter.attribution.events import Attribution
+from meter.compliance.checks import check
 from meter.core import quotas
 from meter.core.clock import Clock
 from meter.core.errors import Forbidden
@@ -25,7 +26,7 @@ from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.wire import IngestResult, LedgerEffect, LedgerEvent
 from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
-from meter.store.rows import event_row
+from meter.store.rows import event_row, metadata_row
 
 
 class Ingestor:
@@ -88,8 +89,10 @@ class Ingestor:
             sig = ev.subject if ev.subject in registered else UNATTRIBUTED
             day = ev.time.astimezone(self.tz).date()
             alias = self.keys.seen_check(ev.check_id) if ev.check_id else ""
+            row = metadata_row(self.pool, ev, sig, received, check(ev.dataset, ev.metas or {}, ev.last_update, now)) \
+                if ev.type == "dataset.metadata" else event_row(self.pool, ev, sig, day, received)
             out.append(LedgerEvent(self.keys.seen(ev.source, ev.id), sig, self._ledger_effect(ev, day, now, flows),
-                                   alias, event_row(self.pool, ev, sig, day, received)))
+                                   alias, row))
         return out
 
     def _flow_counter(self, metric: str, day: date, now: datetime) -> tuple[str, int]:
@@ -110,6 +113,8 @@ class Ingestor:
             return LedgerEffect("c", self.keys.content_object(ev.object), ev.amount, 0, t_ms)
         if ev.type == "dataset.deleted":
             return LedgerEffect("d", self.keys.dataset(ev.dataset), 0, 0, t_ms)
+        if ev.type == "dataset.metadata":  # stored for the compliance checks (DESIGN §12), no counter moves
+            return LedgerEffect("m", self.keys.dataset(ev.dataset), 0, 0, t_ms)
         return LedgerEffect("d", self.keys.dataset(ev.dataset), ev.amount, ev.raw_bytes, t_ms)
 
 

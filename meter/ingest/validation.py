@@ -5,6 +5,7 @@ field path and reason, and the batch is rejected if there is any (``InvalidEvent
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,9 @@ class UsageEvent:
     raw_bytes: int = 0
     check_id: str = ""
     host: str = ""  # api.call without subject: the host the portal was called on
-    publisher: str = ""  # dataset.records / dataset.deleted without subject: the portal's publisher
+    publisher: str = ""  # dataset.records / .deleted / .metadata without subject: the portal's publisher
+    metas: Mapping[str, Any] | None = None  # dataset.metadata: the portal's metas
+    last_update: str = ""  # dataset.metadata: when its data last changed, as the portal says
 
 
 def _fields(ev: Any) -> dict[str, Any]:
@@ -51,6 +54,9 @@ def _fields(ev: Any) -> dict[str, Any]:
                 "publisher": d.publisher or ""}
     if isinstance(d, model.ContentBytesData):
         return {"object": d.object, "amount": int(d.bytes)}
+    if isinstance(d, model.DatasetMetadataData):
+        return {"dataset": d.dataset, "publisher": d.publisher or "", "metas": d.metas,
+                "last_update": d.last_update or ""}
     return {"dataset": d.dataset, "publisher": d.publisher or ""}
 
 

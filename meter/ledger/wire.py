@@ -55,7 +55,8 @@ class Verdict(NamedTuple):
 class LedgerEffect(NamedTuple):
     """How one event moves the ledger (ingest.lua's meta): ``kind`` 'f' adds ``a`` to a flow
     counter (``t``: its TTL); 'c' sets a content object's size (``t``: event time, ms); 'd' sets a
-    dataset's records ``a`` and raw bytes ``b`` (``t``: event time, ms)."""
+    dataset's records ``a`` and raw bytes ``b`` (``t``: event time, ms); 'm' moves nothing (a
+    dataset's metadata: ``key`` is the dataset's, its row goes to ``dataset_metadata``)."""
 
     kind: str
     key: str

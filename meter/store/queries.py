@@ -170,3 +170,20 @@ def allocations_of_month(db: str, pool: str, month: str) -> Query:
            f" FROM {db}.allocations WHERE pool = {{pool:String}} AND startsWith(period, {{month:String}})"
            " GROUP BY period ORDER BY period")
     return sql, {"pool": pool, "month": month}
+
+
+def latest_metadata(db: str, pool: str, signatory: str | None = None) -> Query:
+    """Per dataset not deleted, its latest metadata (DESIGN §12): dataset, signatory, metas (JSON),
+    last_update; one signatory's only when given. The latest row by (time, received) is the
+    dataset's state: a dataset.deleted row (deleted = 1) drops it."""
+    sql = (
+        "SELECT dataset, signatory, metas, last_update FROM ("
+        " SELECT dataset, argMax(deleted, (time, received)) AS gone, argMax(signatory, (time, received)) AS signatory,"
+        " argMax(metas, (time, received)) AS metas, argMax(last_update, (time, received)) AS last_update"
+        f" FROM {db}.dataset_metadata WHERE pool = {{pool:String}} GROUP BY dataset)"
+        " WHERE gone = 0" + (" AND signatory = {signatory:String}" if signatory is not None else "")
+        + " ORDER BY signatory, dataset")
+    params: dict[str, Any] = {"pool": pool}
+    if signatory is not None:
+        params["signatory"] = signatory
+    return sql, params

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 if TYPE_CHECKING:  # the type only: the store does not depend on ingestion
+    from meter.compliance.checks import DatasetCheck
     from meter.ingest.validation import UsageEvent
 
 
@@ -27,6 +28,17 @@ def event_row(pool: str, ev: UsageEvent, signatory: str, day: date, received: fl
         "check_id": ev.check_id, "received": received,
     })
 
+
+def metadata_row(pool: str, ev: UsageEvent, signatory: str, received: float, found: DatasetCheck) -> bytes:
+    """A ``dataset_metadata`` row (migration 007): the event and what the checks found in it."""
+    return orjson.dumps({
+        "pool": pool, "dataset": ev.dataset, "signatory": signatory, "time": round(ev.time.timestamp(), 6),
+        "received": received, "deleted": 0, "title": found.title or "", "missing": found.missing,
+        "invalid": [i.field for i in found.invalid], "frequency": found.frequency or "",
+        "max_age_days": found.max_age_days or 0,
+        "last_update": round(found.last_update.timestamp(), 6) if found.last_update else None,
+        "metas": orjson.dumps(ev.metas or {}).decode(),
+    })
 
 
 AMOUNT_MARK = 987654321987654  # stands for the amount while the template is built

@@ -11,9 +11,10 @@
 --   seen   dedup key of (source, id)
 --   meta   "kind|sig|key|a|b|t|alias" joined by the unit separator (\31), one argument instead
 --          of seven because redis-py's argument packing, not Redis, is the cost at this rate:
---   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot
+--   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot | 'm' dataset metadata (DESIGN §12:
+--          deduplicated and stored, no counter moves; its row goes to the dataset_metadata table)
 --   sig    signatory id (or 'unattributed')
---   key    flow: the period's counter hash; d/c: the item's snapshot hash
+--   key    flow: the period's counter hash; d/c/m: the item's snapshot hash
 --   a      flow: amount; d: records; c: bytes
 --   b      d: raw_bytes; otherwise 0
 --   t      flow: seconds the counter hash must live (<= 0: period long over, history only);
@@ -34,7 +35,8 @@ if backlog + n > limit then
 end
 
 local META = '^(%a)\31([^\31]*)\31([^\31]*)\31(-?%d+)\31(-?%d+)\31(-?%d+)\31(.*)$'
-local rows, flows = {}, {}
+local METADATA_TABLE = 'dataset_metadata'
+local rows, mrows, flows = {}, {}, {}
 local totals = {records = {}, raw_bytes = {}, content_bytes = {}}
 local accepted, dups, unattributed = 0, 0, 0
 
@@ -87,7 +89,7 @@ for i = 0, n - 1 do
   elseif kind == 'd' then
     grow(RECORDS, a)
     grow(RAW, tonumber(m[5]))
-  else
+  elseif kind == 'c' then
     grow(CONTENT, a)
   end
 end
@@ -119,7 +121,11 @@ for i = 0, n - 1 do
     if sig == 'unattributed' then
       unattributed = unattributed + 1
     end
-    rows[accepted] = ARGV[o + 2]
+    if kind == 'm' then
+      mrows[#mrows + 1] = ARGV[o + 2]
+    else
+      rows[#rows + 1] = ARGV[o + 2]
+    end
     if kind == 'f' and t > 0 then
       local f = flows[key]
       if not f then
@@ -128,7 +134,7 @@ for i = 0, n - 1 do
       end
       add(f.fields, sig, a)
       add(f.fields, '*', a)
-    elseif kind ~= 'f' then
+    elseif kind == 'd' or kind == 'c' then
       snapshot(kind, key, sig, a, b, t, sa, sb, st)
     end
   end
@@ -149,8 +155,16 @@ for metric, fields in pairs(totals) do
 end
 
 local id = ''
+if #rows > 0 then
+  id = redis.call('XADD', KEYS[1], '*', 'table', ARGV[5], 'n', #rows, 'rows', table.concat(rows, '\n'))
+end
+if #mrows > 0 then
+  local mid = redis.call('XADD', KEYS[1], '*', 'table', METADATA_TABLE, 'n', #mrows, 'rows', table.concat(mrows, '\n'))
+  if id == '' then
+    id = mid
+  end
+end
 if accepted > 0 then
-  id = redis.call('XADD', KEYS[1], '*', 'table', ARGV[5], 'n', accepted, 'rows', table.concat(rows, '\n'))
   redis.call('INCRBY', KEYS[2], accepted)
 end
 return {accepted, dups, id, unattributed}
