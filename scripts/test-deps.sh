@@ -25,6 +25,7 @@ missing=()
 have nginx || missing+=(nginx-light)
 have promtool || missing+=(prometheus)
 have caddy || missing+=(caddy)  # the second real gateway of the /v1/authz end-to-end test (forward_auth)
+have pdftotext || missing+=(poppler-utils)  # reads the text back out of the reports' PDFs
 for extra in "$@"; do have "$extra" || missing+=("$extra"); done
 
 if [ "${#missing[@]}" -gt 0 ]; then

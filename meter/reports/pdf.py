@@ -17,6 +17,7 @@ from fontTools import subset
 from fpdf import FPDF
 
 from meter.reports.document import Document, Section
+from meter.reports.pdf_fonts import fresh_font
 from meter.reports.pdf_layout import TableStyle, paragraph, table
 
 FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
@@ -34,7 +35,11 @@ def _font(file_name: str) -> str:
     out = os.path.join(tempfile.mkdtemp(prefix="meter-fonts-"), file_name)
     with open(os.path.join(FONT_DIR, file_name), "rb") as source:
         font = subset.load_font(source, subset.Options(), lazy=False)
-        cutter = subset.Subsetter(subset.Options(layout_features=["*"], name_IDs=["*"], notdef_outline=True))
+        # no layout tables (fpdf2 drops them from the PDF anyway without text shaping) and no hinting
+        # (a PDF viewer scales outlines): the output's own cut to a document's glyphs then has less to walk
+        options = subset.Options(layout_features=[], hinting=False, name_IDs=["*"], notdef_outline=True)
+        options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern"]
+        cutter = subset.Subsetter(options)
         cutter.populate(unicodes=[c for lo, hi in TEXT_RANGES for c in range(lo, hi + 1)])
         cutter.subset(font)
         font.save(out)
@@ -46,8 +51,8 @@ class _Pdf(FPDF):
     def __init__(self, footer_text: str) -> None:
         super().__init__(format="A4")
         self.footer_text = footer_text
-        self.add_font("DejaVu", "", _font("DejaVuSans.ttf"))
-        self.add_font("DejaVu", "B", _font("DejaVuSans-Bold.ttf"))
+        for style, file_name in (("", "DejaVuSans.ttf"), ("B", "DejaVuSans-Bold.ttf")):
+            self.fonts[f"dejavu{style}"] = fresh_font(self, "DejaVu", style, _font(file_name))
         self.set_margins(16, 16, 16)
         self.set_auto_page_break(True, margin=18)
 
@@ -65,7 +70,7 @@ def report_pdf(doc: Document, chart: bytes) -> bytes:
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 15)
     pdf.set_text_color(*BLUE)
-    pdf.multi_cell(0, 8, doc.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, doc.title, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     for note in doc.notes:
         pdf.set_font("DejaVu", "", 9.5)
@@ -82,7 +87,7 @@ def _section(pdf: _Pdf, section: Section, chart: bytes) -> None:
     pdf.ln(4)
     pdf.set_font("DejaVu", "B", 11.5)
     pdf.set_text_color(*BLUE)
-    pdf.multi_cell(0, 7, section.heading, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, section.heading, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_draw_color(190, 227, 248)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
     pdf.ln(1.5)
