@@ -193,7 +193,7 @@ def _writer(app: web.Application) -> StreamWriter:
     settings, ledger = app[appkeys.SETTINGS], app[appkeys.LEDGER]
     writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.TELEMETRY],
                           app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms,
-                          settings.writer_pace_ms)
+                          settings.writer_pace_ms, tz=app[appkeys.CONFIG].tz)
     app[appkeys.WRITER] = writer
     return writer
 

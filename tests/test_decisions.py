@@ -235,7 +235,7 @@ async def test_a_malformed_decision_changes_nothing(client):
     good = decider._args(Ask(metric="api_calls", signatory="x", amount=3), now, {})
     bad = good._replace(signatory="x\x1fextra")  # a field too many once packed
     with pytest.raises(ScriptRefused, match="BAD_META decision 2"):
-        await rd.decide([good, bad], int(now.timestamp() * 1000), decider._templates(now))
+        await rd.decide([good, bad], int(now.timestamp() * 1000))
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0
 
 

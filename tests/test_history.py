@@ -42,7 +42,8 @@ async def history(redis_client, pool_id, store):
     ])
     stream = RedisStream(redis_client, keys)
     await stream.ensure_group()
-    await StreamWriter(stream, store, Telemetry(), pool_id, batch_entries=10, block_ms=10).drain()
+    await StreamWriter(stream, store, Telemetry(), pool_id, batch_entries=10, block_ms=10,
+                       tz=ZoneInfo("Europe/Paris")).drain()
     return HistoryReader(store, pool_id)
 
 

@@ -368,7 +368,7 @@ async def test_history_reads_what_the_writer_copied_to_clickhouse(
     record, _ = await registry.put(REGION, body(), "alice")
     clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
     await registry.delete(REGION, "bob")
-    writer = StreamWriter(RedisStream(client, keys), store, Telemetry(), keys.pool, 100, 10)
+    writer = StreamWriter(RedisStream(client, keys), store, Telemetry(), keys.pool, 100, 10, tz=UTC)
     await writer.stream.ensure_group()
     assert await writer.drain() == 2
     changes = await registry.history(REGION)

@@ -9,6 +9,7 @@ from meter.ledger import scripts
 from meter.ledger.rebuilt import once_rebuilt
 from meter.ledger.wire import (
     ANSWER_WIDTH,
+    FLOWS,
     SEP,
     DecisionArgs,
     LedgerEffect,
@@ -17,7 +18,6 @@ from meter.ledger.wire import (
     Verdict,
     pack_decision,
     pack_events,
-    pack_templates,
     unpack_settled,
     unpack_verdicts,
 )
@@ -82,8 +82,6 @@ async def test_without_a_rebuild_the_loss_is_raised():
         await once_rebuilt(call, None)
 
 
-def test_row_templates_go_in_the_order_of_decide_lua_header():
-    header = scripts.source("decide")
-    assert "ARGV[5]  row template of consumed api_calls, ARGV[6] of consumed update_bytes" in header
-    assert pack_templates({"update_bytes": b"U", "api_calls": b"A"}) == [b"A", b"U"]
-    assert pack_templates({}) == [b"", b""]
+def test_the_flows_a_check_consumes_are_named_as_decide_lua_header_says():
+    assert "ARGV[5]  the flows a consuming check counts, joined by \\31" in scripts.source("decide")
+    assert FLOWS.split(SEP) == ["api_calls", "update_bytes"]

@@ -16,6 +16,7 @@ from meter.store import queries
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 class Clock:
@@ -33,10 +34,10 @@ async def parts(redis_client, pool_id, store):
     keys = Keys(pool_id)
     await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     ledger = RedisLedger(redis_client, keys, 3600, 100_000)
-    ingestor = Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Telemetry(), 10_000)
+    ingestor = Ingestor(ledger, pool_id, PARIS, Clock(), Telemetry(), 10_000)
     stream = RedisStream(redis_client, keys)
     await stream.ensure_group()
-    writer = StreamWriter(stream, store, Telemetry(), pool_id, batch_entries=2, block_ms=10)
+    writer = StreamWriter(stream, store, Telemetry(), pool_id, batch_entries=2, block_ms=10, tz=PARIS)
     return ingestor, stream, writer, store, pool_id
 
 
@@ -64,7 +65,7 @@ async def test_crash_after_insert_before_ack_replays_the_same_range_once(parts):
     batch = await stream.next_batch(2, 10)
     await writer._insert(batch)  # inserted, then the process "dies" before the ack
     await ingestor.ingest([call(i) for i in range(20, 25)])
-    restarted = StreamWriter(RedisStream(stream.client, stream.keys), store, Telemetry(), pool, 2, 10)
+    restarted = StreamWriter(RedisStream(stream.client, stream.keys), store, Telemetry(), pool, 2, 10, tz=PARIS)
     assert await restarted.drain() == 25
     assert await count(store, pool) == 25
 
@@ -89,7 +90,7 @@ class DownStore:
 async def test_clickhouse_down_keeps_the_batch_for_later(parts):
     ingestor, stream, writer, store, pool = parts
     await ingestor.ingest([call(i) for i in range(3)])
-    down = StreamWriter(stream, DownStore(), Telemetry(), pool, 2, 10)
+    down = StreamWriter(stream, DownStore(), Telemetry(), pool, 2, 10, tz=PARIS)
     with pytest.raises(StoreUnavailable):
         await down.step()
     assert await stream.backlog() == 3

@@ -1,15 +1,14 @@
 """Decider: asks -> one decide.lua call (shared by concurrent callers) -> decisions.
 
-Finds each decision's keys and limits (the period's counter, the caps, the allotment hash, the
-row a consumed check adds to the history) as typed ``DecisionArgs`` (the adapter packs them for
-the script), turns verdicts into decisions, applies, when Redis cannot decide, the metric's fail
-mode, and counts decisions in Prometheus. No ClickHouse here.
+Finds each decision's keys and limits (the period's counter, the caps, the allotment hash) as
+typed ``DecisionArgs`` (the adapter packs them for the script, which records what a batch
+consumes as usage facts whose rows the writer builds), turns verdicts into decisions, applies,
+when Redis cannot decide, the metric's fail mode, and counts decisions in Prometheus. No
+ClickHouse here.
 """
 from __future__ import annotations
 
-import itertools
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,9 +25,6 @@ from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.wire import DecisionArgs, Verdict
 from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
-from meter.store.rows import usage_template
-
-CHECK_SOURCE = "meter/check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +76,6 @@ class Decider:
         self._windows: dict[str, Window] = {}
         self._fixed = fixed_by_metric(config, self.keys, self.allocating)
         self._counted: dict[tuple[str, str, str], object] = {}  # Prometheus children, by labels
-        self._ids = itertools.count()
-        self._run_id = uuid.uuid4().hex[:12]
 
     async def decide(self, asks: list[Ask]) -> list[Decision]:
         started = time.perf_counter()
@@ -104,22 +98,12 @@ class Decider:
         now = self.clock.now()
         periods: dict[str, Window] = {}
         args = [self._args(ask, now, periods) for ask in asks]
-        now_ms, templates = int(now.timestamp() * 1000), self._templates(now)
+        now_ms = int(now.timestamp() * 1000)
         try:  # never answer from an empty ledger: rebuild it first
-            verdicts = await once_rebuilt(lambda: self.ledger.decide(args, now_ms, templates), self.rebuild)
+            verdicts = await once_rebuilt(lambda: self.ledger.decide(args, now_ms), self.rebuild)
         except Unavailable as exc:  # Redis away, or the ledger lost and ClickHouse away to rebuild it
             return [self._degraded(ask, exc, periods) for ask in asks]
         return [self._decision(ask, v, periods) for ask, v in zip(asks, verdicts)]
-
-    def _templates(self, now: datetime) -> dict[str, bytes]:
-        """History rows of this batch's consumption, per flow (summed per signatory and dataset by the script)."""
-        prefix = f"{self._run_id}-{next(self._ids)}-"
-        return {m: self.usage_template(m, f"{prefix}{m}-", now) for m in quotas.FLOW_NAMES}
-
-    def usage_template(self, metric: str, id_prefix: str, now: datetime) -> bytes:
-        """The history row of usage the hot path records itself (``rows.usage_template``)."""
-        day = now.astimezone(self.config.tz).date()
-        return usage_template(self.config.pool.id, quotas.metric(metric).event_type, CHECK_SOURCE, id_prefix, now, day)
 
     def counter(self, metric: str, now: datetime) -> tuple[str, int]:
         """A flow's counter key for the current period, and how long it must live."""

@@ -41,16 +41,15 @@ class Reservations:
 
     async def commit(self, rid: str, amount: int) -> dict[str, Any]:
         metric = await self._metric_of(rid)
-        counter, ttl, template = "", 0, b""
+        counter, ttl = "", 0
         now = self.clock.now()
         if quotas.is_flow(metric) and amount > 0:
             counter, ttl = self.decider.counter(metric, now)
-            template = self.decider.usage_template(metric, f"reservation-{rid}-", now)
-        got = await self.ledger.settle("commit", rid, amount, counter, ttl, template, _ms(now))
+        got = await self.ledger.settle("commit", rid, amount, counter, ttl, _ms(now))
         return _settled(rid, got, "committed", amount)
 
     async def release(self, rid: str) -> dict[str, Any]:
-        got = await self.ledger.settle("release", rid, 0, "", 0, "", _ms(self.clock.now()))
+        got = await self.ledger.settle("release", rid, 0, "", 0, _ms(self.clock.now()))
         return _settled(rid, got, "released", 0)
 
     async def _metric_of(self, rid: str) -> str:

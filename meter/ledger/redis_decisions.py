@@ -7,7 +7,7 @@ values and get typed answers; the scripts' layouts are packed in ``wire``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -20,11 +20,11 @@ from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import shared_script_error
 from meter.ledger.wire import (
+    FLOWS,
     DecisionArgs,
     Settled,
     Verdict,
     pack_decision,
-    pack_templates,
     unpack_settled,
     unpack_verdicts,
 )
@@ -39,22 +39,19 @@ class RedisDecisions:
         self._decide = client.register_script(scripts.source("decide"))
         self._reservation = client.register_script(scripts.source("reservation"))
 
-    async def decide(self, asks: Sequence[DecisionArgs], now_ms: int,
-                     templates: Mapping[str, bytes] | None = None) -> list[Verdict]:
-        """All ``asks`` in one decide.lua call, atomically; one verdict per ask, in order.
-
-        ``templates``: by flow metric, the history row of what the batch consumes (none: not recorded).
-        """
+    async def decide(self, asks: Sequence[DecisionArgs], now_ms: int) -> list[Verdict]:
+        """All ``asks`` in one decide.lua call, atomically; one verdict per ask, in order. What
+        the batch consumes goes to the stream as usage facts (the writer builds the rows)."""
         packed = [pack_decision(a) for a in asks]
-        return unpack_verdicts(await self._decide_packed(packed, now_ms, pack_templates(templates or {})))
+        return unpack_verdicts(await self._decide_packed(packed, now_ms))
 
     async def release_expired_reservations(self, now_ms: int) -> None:
         """Release the reservations past their expiry: decide.lua does so before every batch, so a
         batch of no decisions does only that (when no traffic comes to do it)."""
-        await self._decide_packed([], now_ms, pack_templates({}))
+        await self._decide_packed([], now_ms)
 
-    async def _decide_packed(self, metas: list[str], now_ms: int, templates: list[bytes]) -> list[Any]:
-        argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), *templates, *metas]
+    async def _decide_packed(self, metas: list[str], now_ms: int) -> list[Any]:
+        argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), FLOWS, *metas]
         return await self._call(self._decide, argv, "decide")
 
     async def reserved_metric(self, rid: str) -> str | None:
@@ -68,10 +65,10 @@ class RedisDecisions:
         async with translated("reservation lookup"):
             return bool(await self.client.exists(self.keys.reservation_expired(rid)))
 
-    async def settle(self, op: str, rid: str, amount: int, counter: str, ttl: int, template: bytes | str,
-                     now_ms: int) -> Settled:
-        """Commit or release a reservation; returns what it was."""
-        argv = [self.keys.prefix, op, rid, amount, counter, ttl, template, now_ms]
+    async def settle(self, op: str, rid: str, amount: int, counter: str, ttl: int, now_ms: int) -> Settled:
+        """Commit or release a reservation; returns what it was. A commit to a flow's ``counter``
+        goes to the stream as a usage fact (the writer builds the row)."""
+        argv = [self.keys.prefix, op, rid, amount, counter, ttl, now_ms]
         try:
             return unpack_settled(await self._call(self._reservation, argv, op))
         except rex.ResponseError as exc:

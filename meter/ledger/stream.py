@@ -8,6 +8,7 @@ ClickHouse server, N processes behind a load balancer) can all run one and only 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,11 +24,24 @@ CONSUMER = "writer-1"  # one writer per pool: the process that owns the store
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Usage facts a ledger script appended (decide.lua, reservation.lua): the writer builds their
+    rows (``store.rows.usage_rows``). ``facts``: a JSON array of [metric, signatory, dataset,
+    amount, check_keys]; ``at_ms``: the script's time; ``ref``: what the rows' ids start with
+    (the script's name for the entry, else the entry's id)."""
+
+    facts: bytes
+    at_ms: int
+    ref: str
+
+
+@dataclass(frozen=True)
 class Entry:
     id: str
     table: str
     n: int
-    rows: bytes
+    rows: bytes  # JSONEachRow lines, or b'' when ``usage`` carries facts instead
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
@@ -46,18 +60,27 @@ class Batch:
     def events(self) -> int:
         return sum(e.n for e in self.entries)
 
-    def by_table(self) -> dict[str, bytes]:
+    def by_table(self, rows_of: Callable[[Entry], bytes] = lambda e: e.rows) -> dict[str, bytes]:
+        """Each table's rows, in stream order; ``rows_of`` builds an entry's rows (from its facts)."""
         tables: dict[str, list[bytes]] = {}
         for e in self.entries:
-            tables.setdefault(e.table, []).append(e.rows)
+            tables.setdefault(e.table, []).append(rows_of(e))
         return {t: b"\n".join(parts) for t, parts in tables.items()}
+
+
+USAGE_TABLE = "events"  # where the rows of usage facts go
 
 
 def _decode(raw: list[Any]) -> list[Entry]:
     out = []
     for entry_id, fields in raw:
         eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        out.append(Entry(eid, fields[b"table"].decode(), int(fields[b"n"]), fields[b"rows"]))
+        facts = fields.get(b"usage")
+        if facts is not None:
+            usage = Usage(facts, int(fields[b"t"]), as_text(fields.get(b"ref", b"")) or eid)
+            out.append(Entry(eid, USAGE_TABLE, int(fields[b"n"]), b"", usage))
+        else:
+            out.append(Entry(eid, fields[b"table"].decode(), int(fields[b"n"]), fields[b"rows"]))
     return out
 
 

@@ -7,14 +7,15 @@ header documents (``ledger/lua/*.lua``); change both together.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from meter.core import quotas
 from meter.ledger.client import as_text
 
 SEP = "\x1f"
 ANSWER_WIDTH = 7  # values per decision in decide.lua's reply
-TEMPLATE_ORDER = ("api_calls", "update_bytes")  # decide.lua's ARGV[5] and ARGV[6]: a row per consumed flow
+FLOWS = SEP.join(quotas.FLOW_NAMES)  # decide.lua's ARGV[5]: the metrics a consuming check counts
 
 
 class DecisionArgs(NamedTuple):
@@ -96,11 +97,6 @@ def pack_decision(d: DecisionArgs) -> str:
     return SEP.join(("r" if rid else "c", metric, sig, host, dataset, str(amount), "1" if consume else "0",
                      "1" if enforce else "0", counter, str(ttl), str(cap), "" if dscap is None else str(dscap),
                      allot, seen, rid, str(rttl)))
-
-
-def pack_templates(templates: Mapping[str, bytes]) -> list[bytes]:
-    """The history row templates of consumed flows, by metric, in decide.lua's order ('': none)."""
-    return [templates.get(metric, b"") for metric in TEMPLATE_ORDER]
 
 
 def unpack_verdicts(reply: Sequence[Any]) -> list[Verdict]:

@@ -3,7 +3,9 @@
 Each batch is inserted with the deduplication token ``pool:first:last:table``; it is acknowledged
 only after every insert succeeded. ClickHouse down: the same batch is retried with capped
 exponential backoff while ingestion goes on (up to the backlog limit). Stopping finishes the
-batch in flight (graceful shutdown flushes what was read).
+batch in flight (graceful shutdown flushes what was read). Most entries carry their rows; the
+usage that decide.lua and reservation.lua record comes as facts, whose rows are built here
+(``store.rows.usage_rows``), so the scripts only decide and the rows are written in Python.
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import contextlib
 import logging
 import time
 import uuid
+from datetime import tzinfo
 
 from meter.core.errors import MeterError
-from meter.ledger.stream import Batch, RedisStream
+from meter.ledger.stream import Batch, Entry, RedisStream
 from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
+from meter.store.rows import usage_rows
 
 log = logging.getLogger("meter.sink.writer")
 MAX_BACKOFF_S = 30.0
@@ -25,11 +29,12 @@ LEASE_MS = 20_000  # renewed at every batch; a writer silent that long is presum
 
 class StreamWriter:
     def __init__(self, stream: RedisStream, store: ClickHouseStore, telemetry: Telemetry, pool: str,
-                 batch_entries: int, block_ms: int, pace_ms: int = 0) -> None:
+                 batch_entries: int, block_ms: int, pace_ms: int = 0, *, tz: tzinfo) -> None:
         self.stream = stream
         self.store = store
         self.telemetry = telemetry
         self.pool = pool
+        self.tz = tz  # the pool's: the local day of the usage rows built from facts
         self.batch_entries = batch_entries
         self.block_ms = block_ms
         self.pace_s = pace_ms / 1000
@@ -49,12 +54,18 @@ class StreamWriter:
         return batch.events
 
     async def _insert(self, batch: Batch) -> None:
-        for table, payload in batch.by_table().items():
+        for table, payload in batch.by_table(self._rows).items():
             token = f"{self.pool}:{batch.first}:{batch.last}:{table}"
             started = time.perf_counter()
             await self.store.insert_json(table, payload, token)
             self.telemetry.insert_seconds.observe(time.perf_counter() - started)
             self.telemetry.rows_written.labels(table).inc(payload.count(b"\n") + 1)
+
+    def _rows(self, entry: Entry) -> bytes:
+        """An entry's rows: as queued, or built from the usage facts a ledger script appended."""
+        if entry.usage is None:
+            return entry.rows
+        return usage_rows(self.pool, self.tz, entry.usage.facts, entry.usage.at_ms, entry.usage.ref)
 
     async def drain(self) -> int:
         """Write until the stream is empty (tests, shutdown)."""

@@ -6,10 +6,12 @@ signatory changes and allocations, use ``ch_time`` strings.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 import orjson
+
+from meter.core import quotas
 
 if TYPE_CHECKING:  # the type only: the store does not depend on ingestion
     from meter.compliance.checks import DatasetCheck
@@ -41,24 +43,24 @@ def metadata_row(pool: str, ev: UsageEvent, signatory: str, received: float, fou
     })
 
 
-AMOUNT_MARK = 987654321987654  # stands for the amount while the template is built
+USAGE_SOURCE = "meter/check"  # the source of the usage rows the ledger scripts record
 
 
-def usage_template(pool: str, etype: str, source: str, id_prefix: str, at: datetime, day: date) -> bytes:
-    """A history row as a string.format pattern of (index, signatory, dataset, amount, check_keys,
-    signatory).
+def usage_rows(pool: str, tz: tzinfo, facts: bytes, at_ms: int, ref: str) -> bytes:
+    """The history rows of usage the hot path records itself, from the facts a ledger script
+    appended to the stream: decide.lua (consumed checks, summed per metric, signatory and dataset
+    over a batch) and reservation.lua (a commit).
 
-    For usage the hot path records itself (consumed checks): the ledger script knows the
-    signatory a host or dataset resolves to, and sums a batch's consumption per signatory and
-    dataset before it writes rows. The strings it fills in come JSON-quoted; ``check_keys`` is a
-    JSON array of ``digest:fingerprint`` of the checks sent with an ``id`` that the row sums (the
-    digest of the id's key and the fingerprint of the request), so a ledger rebuild can restore them.
+    ``facts`` is a JSON array of ``[metric, signatory, dataset, amount, check_keys]``, where
+    ``check_keys`` lists ``digest:fingerprint`` of the checks sent with an ``id`` that the fact
+    sums (the digest of the id's key and the fingerprint of the request), so that a ledger
+    rebuild can restore them. ``at_ms`` is the script's time (the service's clock), ``ref`` names
+    the entry: row ``i`` (from 1) gets the id ``ref-i``.
     """
-    t = round(at.timestamp(), 6)
-    row = orjson.dumps({
-        "pool": pool, "source": source, "id": "\x00ID", "type": etype, "time": t, "day": day.isoformat(),
-        "subject": "\x00SIG", "dataset": "\x00DS", "object": "", "kind": "", "amount": AMOUNT_MARK,
-        "raw_bytes": 0, "check_id": "", "check_keys": "\x00KEYS", "received": t, "signatory": "\x00SIG"}).decode()
-    row = row.replace("%", "%%").replace('"\\u0000ID"', f'"{id_prefix}%d"')
-    row = row.replace('"\\u0000SIG"', "%s", 1).replace('"\\u0000DS"', "%s").replace(str(AMOUNT_MARK), "%d")
-    return row.replace('"\\u0000KEYS"', "%s").replace('"\\u0000SIG"', "%s").encode()
+    t = at_ms / 1000
+    day = datetime.fromtimestamp(t, tz).date().isoformat()
+    return b"\n".join(orjson.dumps({
+        "pool": pool, "source": USAGE_SOURCE, "id": f"{ref}-{i}", "type": quotas.metric(metric).event_type, "time": t,
+        "day": day, "subject": sig, "dataset": dataset, "object": "", "kind": "", "amount": amount, "raw_bytes": 0,
+        "check_id": "", "check_keys": check_keys, "received": t, "signatory": sig})
+        for i, (metric, sig, dataset, amount, check_keys) in enumerate(orjson.loads(facts), 1))

@@ -3,14 +3,15 @@
 -- reserves) its amount only if all pass, so concurrent callers can never overshoot a cap.
 --
 -- Every key is derived from the pool's prefix (ARGV[1], carrying the {pool} hash tag): one slot.
--- KEYS[1]  stream of rows for the ClickHouse writer (consumed checks are usage too)
+-- KEYS[1]  stream of the ClickHouse writer (consumed checks are usage too)
 -- KEYS[2]  backlog counter of that stream
 -- ARGV[1]  key prefix "meter:{pool}:"      ARGV[2] now, unix ms (the service's clock)
 -- ARGV[3]  idempotency window, seconds      ARGV[4] n, the number of decisions
--- ARGV[5]  row template of consumed api_calls, ARGV[6] of consumed update_bytes ('' = not
---          recorded): string.format patterns of (index, signatory, dataset, amount, check_keys,
---          signatory), the strings already JSON-quoted. Consumption is summed per signatory, metric and dataset
---          over the batch, so a batch of 100 checks of one signatory is one history row, not 100.
+-- ARGV[5]  the flows a consuming check counts, joined by \31 (the others are stocks: their
+--          snapshots count). What a batch consumes is appended to the stream as usage facts,
+--          [metric, signatory, dataset, amount, check_keys], summed per metric, signatory and
+--          dataset over the batch (a batch of 100 checks of one signatory is one fact, not 100);
+--          the writer builds their history rows (meter/store/rows.py, usage_rows).
 -- then n metas, one per decision:
 --   meta  fields joined by \31: mode ('c' check | 'r' reserve), metric, signatory ('' = find it
 --         from host, then dataset), host, dataset, amount, consume (0/1), enforce (0/1),
@@ -48,7 +49,7 @@ end
 -- every meta is read before anything is written: a malformed one changes nothing
 local asks = {}
 for i = 1, n do
-  asks[i] = parse(ARGV[6 + i])
+  asks[i] = parse(ARGV[5 + i])
   if not asks[i] then
     return redis.error_reply('BAD_META decision ' .. i)
   end
@@ -404,7 +405,10 @@ local function deny_count(sig, metric, scope)
   expire[denials] = 86400
 end
 
-local templates = {api_calls = ARGV[5], update_bytes = ARGV[6]}
+local flows = {}
+for metric in string.gmatch(ARGV[5], '[^\31]+') do
+  flows[metric] = true
+end
 local consumed, consumed_order = {}, {}
 -- the digest of an idempotency key (prefix .. 'seen:' .. digest) and the request's fingerprint,
 -- "digest:fingerprint": history keeps them, so a ledger rebuild can restore the key (its value
@@ -472,13 +476,13 @@ for i = 0, n - 1 do
       if d.mode == 'r' then
         reserve(d, sig)
         used = used + d.amount
-      elseif d.consume and templates[d.metric] then
+      elseif d.consume and flows[d.metric] then
         consume(d, sig, burst)
         used = used + d.amount
         if list[2] and list[2].elastic then
           el_refresh(list[2].elastic, d, sig)
         end
-        if templates[d.metric] ~= '' and d.amount > 0 then
+        if d.amount > 0 then
           record(d.metric, sig, d.dataset, d.amount, d.idkey, d.fp)
         end
       end
@@ -516,13 +520,13 @@ if dirty[denials] then
   redis.call('ZADD', prefix .. 'denial_minutes', minute, minute)
 end
 if #consumed_order > 0 then
-  local rows = {}
+  local facts = {}
   for i, k in ipairs(consumed_order) do
     local c = consumed[k]
-    local sig = cjson.encode(c[2])
-    rows[i] = string.format(templates[c[1]], i, sig, cjson.encode(c[3]), c[4], json_list(c[5]), sig)
+    facts[i] = string.format('["%s",%s,%s,%d,%s]', c[1], cjson.encode(c[2]), cjson.encode(c[3]), c[4],
+                             json_list(c[5]))
   end
-  redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', #rows, 'rows', table.concat(rows, '\n'))
-  redis.call('INCRBY', KEYS[2], #rows)
+  redis.call('XADD', KEYS[1], '*', 'n', #facts, 't', now, 'usage', '[' .. table.concat(facts, ',') .. ']')
+  redis.call('INCRBY', KEYS[2], #facts)
 end
 return out

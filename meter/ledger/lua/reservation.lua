@@ -1,14 +1,13 @@
 -- reservation.lua: commit or release one reservation, atomically.
 --
--- KEYS[1]  stream of rows for the ClickHouse writer   KEYS[2] its backlog counter
+-- KEYS[1]  stream of the ClickHouse writer             KEYS[2] its backlog counter
 -- ARGV[1]  key prefix "meter:{pool}:"                  ARGV[2] op: 'commit' | 'release'
 -- ARGV[3]  reservation id                             ARGV[4] committed amount (commit)
--- ARGV[5]  counter key of the metric's current period ('' for stocks: their snapshots count)
+-- ARGV[5]  counter key of the metric's current period ('' for stocks: their snapshots count);
+--          a commit to it appends its usage fact to the stream, as decide.lua's, with the ref
+--          'reservation-<id>' (the writer builds the history row)
 -- ARGV[6]  counter ttl, seconds
--- ARGV[7]  history row of the commit, a string.format pattern of (index, signatory, dataset,
---          amount, check_keys, signatory) as decide.lua's templates; '' = none (a stock: its
---          snapshot counts)
--- ARGV[8]  now, unix ms (an expired reservation is released, not committed)
+-- ARGV[7]  now, unix ms (an expired reservation is released, not committed)
 -- Returns {metric, signatory, reserved amount, dataset}, or the error NOT_FOUND (unknown, settled,
 -- or a release of an expired one), EXPIRED (a commit of an expired one: it released itself) or
 -- TOO_MUCH (a commit above the reserved amount; nothing changed).
@@ -22,7 +21,7 @@ if not r[1] then
   end
   return redis.error_reply('NOT_FOUND')
 end
-local expired = tonumber(r[5] or '0') <= tonumber(ARGV[8])
+local expired = tonumber(r[5] or '0') <= tonumber(ARGV[7])
 local amount = tonumber(ARGV[4]) or 0
 if op == 'commit' and not expired and amount > tonumber(r[3]) then
   return redis.error_reply('TOO_MUCH')
@@ -45,11 +44,8 @@ if op == 'commit' and ARGV[5] ~= '' and amount > 0 then
   redis.call('HINCRBY', ARGV[5], r[2], amount)
   redis.call('HINCRBY', ARGV[5], '*', amount)
   redis.call('EXPIRE', ARGV[5], tonumber(ARGV[6]))
-  if ARGV[7] ~= '' then
-    local sig = cjson.encode(r[2])
-    local row = string.format(ARGV[7], 1, sig, cjson.encode(r[4]), amount, '[]', sig)
-    redis.call('XADD', KEYS[1], '*', 'table', 'events', 'n', 1, 'rows', row)
-    redis.call('INCRBY', KEYS[2], 1)
-  end
+  local fact = string.format('[["%s",%s,%s,%d,[]]]', r[1], cjson.encode(r[2]), cjson.encode(r[4]), amount)
+  redis.call('XADD', KEYS[1], '*', 'n', 1, 't', ARGV[7], 'ref', 'reservation-' .. rid, 'usage', fact)
+  redis.call('INCRBY', KEYS[2], 1)
 end
 return {r[1], r[2], r[3], r[4]}
