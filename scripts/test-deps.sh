@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What `make test` needs besides the venv: a Redis on 127.0.0.1:6379 (the suite uses a real one),
-# nginx (the gateway in the /v1/authz end-to-end test) and promtool (checks /metrics).
+# nginx (the gateway in the /v1/authz end-to-end test), promtool (checks /metrics) and logrotate
+# (rotates the access log under the collector).
 # As root with apt-get, missing Debian packages are installed (redis-server, nginx-light,
-# prometheus), with one `apt-get update` only when something is missing; otherwise a missing
-# Redis is an error and a missing nginx or promtool a warning.
+# prometheus, caddy, logrotate), with one `apt-get update` only when something is missing;
+# otherwise a missing Redis is an error and a missing nginx or promtool a warning.
 # Arguments name more commands to install the same way, each from the Debian package of that name
 # (`make bench` asks for wrk).
 set -euo pipefail
@@ -26,6 +27,7 @@ have nginx || missing+=(nginx-light)
 have promtool || missing+=(prometheus)
 have caddy || missing+=(caddy)  # the second real gateway of the /v1/authz end-to-end test (forward_auth)
 have pdftotext || missing+=(poppler-utils)  # reads the text back out of the reports' PDFs
+have logrotate || missing+=(logrotate)  # the collector's rotation tests run the real one
 for extra in "$@"; do have "$extra" || missing+=("$extra"); done
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from meter.attribution.paths import dataset_of
-from meter.collectors.access_log import collect_access_logs, event_of, rotated_copy
+from meter.collectors.access_log import collect_access_logs, event_of, find, rotation
 from meter.collectors.state import Checkpoints, Position
 from tests.conftest import TOKENS, auth, wait_written
 
@@ -61,15 +61,20 @@ def test_checkpoints_survive_a_new_reader_and_leave_no_temporary_file(tmp_path):
     assert os.listdir(tmp_path / "s") == ["access-log.json"]
 
 
-def test_a_rotated_file_is_found_by_its_inode(tmp_path):
+def test_a_rotated_file_is_found_by_its_inode_and_first_line(tmp_path):
     log = tmp_path / "access.log"
     log.write_text("x\n")
     inode = log.stat().st_ino
-    (tmp_path / "access.log.2.gz").write_text("old\n")
+    (tmp_path / "access.log.2.gz").write_text("old\n")  # not gzip: not a file of the rotation
     os.rename(log, tmp_path / "access.log-20261129")
     log.write_text("")
-    assert rotated_copy(log, inode) == tmp_path / "access.log-20261129"
-    assert rotated_copy(log, log.stat().st_ino + 10_000_000) is None
+    files = rotation(log)
+    assert [s.path.name for s in files] == ["access.log-20261129", "access.log"]
+    head = files[0].head
+    assert files[find(files, inode, head)].path == tmp_path / "access.log-20261129"
+    assert find(files, inode + 10_000_000, head) == 0  # the same first line: its copy
+    assert find(files, inode + 10_000_000, "") is None
+    assert find(files, inode, "another head") is None  # the same inode, another file
 
 
 @pytest.mark.redis

@@ -3,22 +3,33 @@
 Each line is one request as ``deploy/nginx/meter-log-format.conf`` writes it. A line is metered
 when its path begins with ``/api/`` and its status is below 400; its event's id is the request's
 ``request_id``, so a line sent twice counts once (the meter's dedup). What was accepted is
-remembered per file as (inode, offset), written after each 202: a crash re-sends at most one
-batch, which the meter answers as duplicates.
+remembered per file as (inode, offset, fingerprint of its first line), written after each 202: a
+crash re-sends at most the batches on the wire, which the meter answers as duplicates.
 
-Rotation: a file renamed beside its path (``FILE.1``, ``FILE-20261129``) is found again by its
-inode and read to its end before the new file at the path; a file shorter than the offset was
-truncated and is read from 0.
+Rotation, as logrotate does it: the files beside the path (``FILE.1``, ``FILE.2.gz``,
+``FILE-20261129``) are its older generations, oldest first. The checkpointed file is found among
+them by its fingerprint (and inode, when not compressed), read from the checkpoint to its end, then
+each newer one, then the file at the path. A file whose first line is no longer the one it had
+(``copytruncate``, or a new file that got the old inode) is a new file: the rest of the old one is
+read from its copy first, and the new one from 0. Compressed generations are read through their
+decompressor.
 """
 from __future__ import annotations
 
 import asyncio
+import bz2
+import gzip
+import hashlib
+import logging
+import lzma
 import os
+import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import aiohttp
 import orjson
@@ -33,6 +44,7 @@ POLL_S = 0.2  # --follow: how often a file is looked at again (polling: no inoti
 ROTATE_QUIET_S = 1.0  # --follow: the old file must stay quiet this long before we move to the new one
 MAX_TEXT = 256
 MAX_LINE = 1024 * 1024
+log = logging.getLogger("meter.collectors")
 
 
 def _text(value: Any) -> str:
@@ -65,6 +77,92 @@ def event_of(raw: bytes, source: str) -> dict[str, Any] | None:
     return {"specversion": "1.0", "id": rid, "source": source, "type": "api.call", "time": when, "data": data}
 
 
+COMPRESSED: dict[str, Callable[[Path], BinaryIO]] = {
+    ".gz": lambda p: cast(BinaryIO, gzip.open(p, "rb")),
+    ".bz2": lambda p: cast(BinaryIO, bz2.open(p, "rb")),
+    ".xz": lambda p: cast(BinaryIO, lzma.open(p, "rb")),
+}
+HEAD = 1024  # the fingerprint is of the first line, or of its first KiB when it is longer
+_GENERATION = re.compile(r"[-._]\d[\d._-]*")  # what logrotate appends: .1, -20261129, .2026-11-29
+_NUMBERED = re.compile(r"\.(\d{1,4})")  # .1 is newer than .2
+
+
+def fingerprint(first: bytes) -> str:
+    """Of a file's first ``HEAD`` bytes: a digest of its first line (of all ``HEAD`` bytes when the line
+    is longer), or "" while that line is not complete (an empty file, a line being written)."""
+    cut = first.find(b"\n")
+    if cut >= 0:
+        first = first[:cut + 1]
+    elif len(first) < HEAD:
+        return ""
+    return hashlib.blake2b(first[:HEAD], digest_size=16).hexdigest()
+
+
+def _compression(path: Path) -> str:
+    return next((ext for ext in COMPRESSED if path.name.endswith(ext)), "")
+
+
+def _open(path: Path) -> BinaryIO:
+    ext = _compression(path)
+    return COMPRESSED[ext](path) if ext else open(path, "rb")
+
+
+def generations(path: Path) -> list[Path]:
+    """The rotated files beside ``path``, oldest first: ``FILE.3.gz, FILE.2, FILE.1`` or
+    ``FILE-20261128.gz, FILE-20261129``."""
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    keyed: list[tuple[tuple[int, int, str], str]] = []
+    for name in names:
+        if name == path.name or not name.startswith(path.name):
+            continue
+        rest = name[len(path.name):]
+        ext = _compression(Path(rest))
+        rest = rest[:len(rest) - len(ext)]
+        if not _GENERATION.fullmatch(rest):
+            continue
+        numbered = _NUMBERED.fullmatch(rest)
+        keyed.append(((1, -int(numbered[1]), "") if numbered else (0, 0, rest), name))
+    return [path.parent / name for _, name in sorted(keyed)]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One file of the rotation as it is on disk now."""
+
+    path: Path
+    inode: int
+    head: str
+    mtime: float
+    compressed: bool
+
+    @classmethod
+    def of(cls, path: Path) -> Seen | None:
+        try:
+            st = path.stat()
+            with _open(path) as f:
+                first = f.read(HEAD)
+        except (OSError, EOFError, gzip.BadGzipFile, lzma.LZMAError):
+            return None  # gone meanwhile, or a compressed file still being written
+        return cls(path, st.st_ino, fingerprint(first), st.st_mtime, bool(_compression(path)))
+
+
+def rotation(path: Path) -> list[Seen]:
+    """Every file of ``path``'s rotation, oldest first, the file at the path last."""
+    return [seen for p in [*generations(path), path] if (seen := Seen.of(p)) is not None]
+
+
+def find(files: list[Seen], inode: int, head: str) -> int | None:
+    """Where the file of (inode, head) is among ``files``: by its fingerprint, preferring the same
+    inode (the copy of a copytruncate has another); by its inode alone when it had no complete line."""
+    if not head:
+        return next((i for i, s in enumerate(files) if s.inode == inode and not s.compressed), None)
+    same = [i for i, s in enumerate(files) if s.head == head]
+    return next((i for i in same if files[i].inode == inode and not files[i].compressed), same[0] if same else None)
+
+
 @dataclass
 class Tally:
     sent: int = 0
@@ -75,45 +173,51 @@ class Tally:
         return f"sent {self.sent} events ({self.duplicates} duplicates, {self.skipped} skipped) from {path}"
 
 
-def rotated_copy(path: Path, inode: int) -> Path | None:
-    """The file beside ``path`` that still has ``inode`` (``FILE.1``, ``FILE-20261129``...)."""
-    try:
-        names = os.listdir(path.parent)
-    except FileNotFoundError:
-        return None
-    for name in sorted(names):
-        if name != path.name and name.startswith(path.name):
-            candidate = path.parent / name
-            try:
-                if candidate.stat().st_ino == inode:
-                    return candidate
-            except FileNotFoundError:
-                continue
-    return None
-
-
 @dataclass
 class _Open:
     """The file being read: opened once, so a rename under us changes nothing."""
 
     f: BinaryIO
+    path: Path  # its name when it was opened
     inode: int
+    compressed: bool
     offset: int  # where the lines whose events the meter accepted end (the checkpoint's offset)
+    head: str = ""  # its fingerprint, once its first line is complete
     pending: bytes = b""
+    first: bytes = b""  # its first bytes as read, until the fingerprint is known
+    replaced: bool = False  # truncated or rewritten under us: what was read from it since is not its
+    mtime: float = 0.0  # a compressed file's, when it was opened
 
     @classmethod
-    def at(cls, path: Path, offset: int) -> _Open:
-        f = open(path, "rb")
-        st = os.fstat(f.fileno())
-        offset = offset if offset <= st.st_size else 0  # shorter than where we were: truncated
-        f.seek(offset)
-        return cls(f, st.st_ino, offset)
+    def at(cls, path: Path, offset: int, head: str = "") -> _Open:
+        """``path`` from ``offset`` (from 0 when it is not the file of fingerprint ``head``)."""
+        f = _open(path)
+        try:
+            compressed = bool(_compression(path))
+            st = os.stat(path) if compressed else os.fstat(f.fileno())
+            found = fingerprint(f.read(HEAD))
+            if head and found != head:
+                offset = 0  # another file took its place meanwhile
+            if not compressed and offset > st.st_size:
+                offset = 0  # shorter than where we were: truncated
+            f.seek(offset)
+        except BaseException:
+            f.close()
+            raise
+        return cls(f, path, st.st_ino, compressed, offset, found, mtime=st.st_mtime)
 
     def lines(self) -> tuple[list[bytes], int, bool]:
         """(complete lines from where reading stands, the offset after them, whether more was read).
 
         A partial last line is kept until its end arrives."""
-        chunk = self.f.read(CHUNK)
+        try:
+            chunk = self.f.read(CHUNK)
+        except (EOFError, gzip.BadGzipFile, lzma.LZMAError) as err:  # a compressed file cut short
+            log.warning("%s ends early (%s): reading on from the next file", self.path, err)
+            chunk = b""
+        if not self.head and self.f.tell() - len(chunk) == len(self.first):  # read on from the start
+            self.first += chunk[:HEAD - len(self.first)]
+            self.head = fingerprint(self.first)
         data = self.pending + chunk
         cut = data.rfind(b"\n") + 1
         lines, self.pending = data[:cut].splitlines(), data[cut:]
@@ -122,8 +226,18 @@ class _Open:
             self.pending = b""
         return lines, self.f.tell() - len(self.pending), bool(chunk)
 
-    def truncated(self) -> bool:
-        return os.fstat(self.f.fileno()).st_size < self.f.tell()
+    def rewritten(self) -> bool:
+        """Truncated, or its beginning is no longer what it was (copytruncate, then written again)."""
+        if self.compressed:
+            return False
+        fd = self.f.fileno()
+        if os.fstat(fd).st_size < self.f.tell():
+            return True
+        return bool(self.head) and fingerprint(os.pread(fd, HEAD, 0)) != self.head
+
+    def position(self) -> Position:
+        mtime = self.mtime if self.compressed else os.fstat(self.f.fileno()).st_mtime
+        return Position(self.inode, self.offset, self.head, mtime)
 
 
 @dataclass
@@ -144,23 +258,36 @@ class LogCollector:
         return f"{self.source}:{self.path.resolve()}"
 
     def open(self) -> None:
-        """Resume where the checkpoint says, finding a rotated file by its inode."""
+        """Resume where the checkpoint says: in the file it names, wherever rotation put it."""
         pos = self.checkpoints.get(self.key)
-        inode = _inode(self.path)
-        if pos is not None and inode != pos.inode and (old := rotated_copy(self.path, pos.inode)):
-            self.current = _Open.at(old, pos.offset)
-        elif inode is not None:
-            same = pos is not None and pos.inode == inode
-            self.current = _Open.at(self.path, pos.offset if same and pos else 0)
+        if pos is None:
+            if self.path.exists():
+                self.current = _Open.at(self.path, 0)
+            return
+        files = rotation(self.path)
+        if (i := find(files, pos.inode, pos.head)) is not None:
+            self.current = _Open.at(files[i].path, pos.offset, pos.head)
+            return
+        # Gone (rotated out, or deleted): every file written since it was last seen, from 0
+        # (what was sent before comes back as duplicates, not lost).
+        # A checkpoint of an older collector (no mtime): the file at the path, as it did.
+        later = [s for s in files if s.mtime >= pos.mtime] if pos.mtime else files[-1:]
+        if later:
+            log.warning("%s: the file of the checkpoint is gone; reading from %s", self.path, later[0].path)
+            self.current = _Open.at(later[0].path, 0)
 
     async def drain(self) -> None:
         """Send everything complete in the current file, one batch per chunk, checkpointing each
         in order. The next chunk is read and parsed while a batch is on the wire (``WINDOW``
-        batches at most), so the collector's CPU and the meter's overlap."""
+        batches at most), so the collector's CPU and the meter's overlap. A file rewritten under
+        us stops the drain: what was read from it since is dropped, the batches before settle."""
         in_flight: deque[tuple[asyncio.Task[None], int]] = deque()
         try:
             while self.current is not None and not self.stop.is_set():
                 lines, end, more = self.current.lines()
+                if self.current.rewritten():
+                    self.current.replaced = True
+                    break
                 if lines:
                     self.active_at = time.monotonic()
                     if len(in_flight) >= WINDOW:
@@ -194,25 +321,46 @@ class LogCollector:
 
     def _save(self) -> None:
         assert self.current is not None
-        self.checkpoints.put(self.key, Position(self.current.inode, self.current.offset))
+        self.checkpoints.put(self.key, self.current.position())
+
+    def _switch(self, path: Path, offset: int, head: str = "") -> None:
+        if self.current is not None:
+            self.current.f.close()
+        self.current = _Open.at(path, offset, head)
+        self._save()
 
     def next_file(self, quiet: bool) -> bool:
-        """Move on from a rotated or truncated file when it is time; True when it did."""
+        """Move on from a rotated or rewritten file when it is time; True when it did."""
         cur = self.current
-        inode = _inode(self.path)
-        if cur is not None and inode == cur.inode and not cur.truncated():
-            return False
-        if cur is not None and inode == cur.inode:  # truncated in place (copytruncate)
-            cur.f.seek(0)
-            cur.offset, cur.pending = 0, b""
-            self._save()
+        if cur is None:
+            if not self.path.exists():
+                return False
+            self._switch(self.path, 0)
             return True
-        if inode is None or not quiet:
+        if cur.replaced or cur.rewritten():  # copytruncate: the rest is in the copy, the new lines from 0
+            files = rotation(self.path)
+            copy = next((s for s in reversed(files) if cur.head and s.head == cur.head
+                         and (s.inode != cur.inode or s.compressed)), None)
+            if copy is None:
+                log.warning("%s was truncated with no copy beside it: reading it again from 0", self.path)
+                self._switch(self.path, 0)
+            else:
+                self._switch(copy.path, cur.offset, cur.head)
+            return True
+        if not cur.compressed and _inode(self.path) == cur.inode:
+            return False  # still the file at the path
+        if not quiet:
+            return False  # the gateway may still write to it until it reopens
+        files = rotation(self.path)
+        i = find(files, cur.inode, cur.head)
+        if i is not None:
+            newer = [s for s in files[i + 1:] if not (cur.head and s.head == cur.head)]  # not its own .gz
+        else:
+            mtime = cur.position().mtime
+            newer = [s for s in files if s.mtime >= mtime and not (cur.head and s.head == cur.head)]
+        if not newer:
             return False
-        if cur is not None:
-            cur.f.close()
-        self.current = _Open.at(self.path, 0)
-        self._save()
+        self._switch(newer[0].path, 0)
         return True
 
     def close(self) -> None:

@@ -35,10 +35,14 @@ def write_atomically(path: Path, value: Any) -> None:
 
 @dataclass(frozen=True)
 class Position:
-    """Where reading a log file stands: its inode, and the offset up to which events were accepted."""
+    """Where reading a log file stands: its inode, the offset up to which events were accepted,
+    the fingerprint of its first line (``head``: tells the same file grown from a new one that
+    took its place, or its inode) and its modification time then (``mtime``)."""
 
     inode: int
     offset: int
+    head: str = ""
+    mtime: float = 0.0
 
 
 class Checkpoints:
@@ -46,14 +50,17 @@ class Checkpoints:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._all: dict[str, dict[str, int]] = read_json(path, {})
+        self._all: dict[str, dict[str, Any]] = read_json(path, {})
 
     def get(self, key: str) -> Position | None:
         found = self._all.get(key)
-        return Position(found["inode"], found["offset"]) if found else None
+        if not found:
+            return None
+        return Position(found["inode"], found["offset"], found.get("head", ""), found.get("mtime", 0.0))
 
     def put(self, key: str, pos: Position) -> None:
-        if self._all.get(key) == {"inode": pos.inode, "offset": pos.offset}:
+        value = {"inode": pos.inode, "offset": pos.offset, "head": pos.head, "mtime": pos.mtime}
+        if self._all.get(key) == value:
             return
-        self._all[key] = {"inode": pos.inode, "offset": pos.offset}
+        self._all[key] = value
         write_atomically(self.path, self._all)
