@@ -3,7 +3,7 @@
 # nginx (the gateway in the /v1/authz end-to-end test), promtool (checks /metrics) and logrotate
 # (rotates the access log under the collector).
 # As root with apt-get, missing Debian packages are installed (redis-server, nginx-light,
-# prometheus, caddy, logrotate), with one `apt-get update` only when something is missing;
+# prometheus, caddy, poppler-utils, logrotate), with one `apt-get update` only when something is missing;
 # otherwise a missing Redis is an error and a missing nginx or promtool a warning.
 # Arguments name more commands to install the same way, each from the Debian package of that name
 # (`make bench` asks for wrk).
