@@ -32,6 +32,8 @@ from meter.jobs.reconcile import LedgerRebuilder
 from meter.jobs.scheduler import Jobs, Scheduler
 from meter.ledger.client import check_no_eviction, connect, translated
 from meter.ledger.keys import Keys
+from meter.ledger.locks import Locks
+from meter.ledger.outbox import OutboxStore
 from meter.ledger.owners import RedisOwners
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.ledger.redis_ledger import RedisLedger
@@ -246,7 +248,8 @@ def _mail_services(app: web.Application) -> None:
     def failed(kind: str) -> None:
         telemetry.mail_failures.labels("email" if kind == "mail" else kind).inc()
 
-    outbox = Outbox(ledger.client, ledger.keys, clock, transports, on_failure=failed, on_sent=sent)
+    outbox = Outbox(OutboxStore(ledger.client, ledger.keys), Locks(ledger.client, ledger.keys), clock, transports,
+                    on_failure=failed, on_sent=sent, lock_s=settings.mail_lock_s, attempt_s=settings.mail_attempt_s)
     app[appkeys.OUTBOX] = outbox
     app[appkeys.ALERTS] = Alerts(ledger.client, ledger.keys, app[appkeys.REGISTRY], config, clock, outbox, mail,
                                  telemetry)

@@ -292,6 +292,12 @@ class Settings(BaseSettings):
     # (`make run` sets it, so the demo pool is one click away)
     public_url: str = ""
     startup_pool_link: bool = False
+    # The outbox's lock (one delivery at a time in the pool), renewed every third of it while a delivery
+    # runs: after a crash another process takes over within this time.
+    mail_lock_s: float = Field(30, ge=1, le=3600)
+    # The bound of one delivery attempt (connection, every reply, the message); an entry is claimed for
+    # this long (plus a minute) before it is sent. At least 60: the SMTP client waits 60 s for each reply.
+    mail_attempt_s: float = Field(900, ge=60, le=86_400)
 
     @field_validator("clickhouse_database")
     @classmethod

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -24,6 +23,7 @@ from meter.core.clock import Clock
 from meter.core.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.ledger.client import translated
 from meter.ledger.keys import Keys
+from meter.ledger.locks import Locks
 from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.history import HistoryReader
@@ -31,7 +31,7 @@ from meter.store.history import HistoryReader
 log = logging.getLogger("meter.jobs.reconcile")
 # the stocks kept as pool-wide totals in Redis (a per-dataset cap reads each dataset's own hash)
 POOLED_STOCKS = tuple(m.name for m in quotas.STOCKS if not m.per_dataset)
-LOCK_TTL_MS = 120_000
+LOCK_TTL_S = 120  # renewed while the rebuild runs
 
 
 class LedgerRebuilder:
@@ -46,6 +46,7 @@ class LedgerRebuilder:
         self.clock = clock
         self.telemetry = telemetry
         self._local = asyncio.Lock()
+        self.locks = Locks(client, keys)
 
     async def ensure(self) -> bool:
         """Return once the ledger is complete: rebuild it if this process owns the store, else wait.
@@ -68,23 +69,18 @@ class LedgerRebuilder:
             await asyncio.sleep(0.2)
 
     async def _rebuild_locked(self) -> bool:
-        token = uuid.uuid4().hex
-        lock = self.keys.lock("rebuild")
-        async with translated("rebuild lock"):
-            while not await self.client.set(lock, token, nx=True, px=LOCK_TTL_MS):
-                await asyncio.sleep(0.2)
+        while True:
+            async with self.locks.hold("rebuild", LOCK_TTL_S, renew=True) as held:
+                if held.acquired:
+                    async with translated("ledger epoch"):
+                        lost = not await self.client.exists(self.keys.ledger_epoch)
+                    if lost:
+                        await self.rebuild()
+                    return lost
+            await asyncio.sleep(0.2)
+            async with translated("ledger epoch"):
                 if await self.client.exists(self.keys.ledger_epoch):
                     return False  # another process rebuilt it
-        try:
-            async with translated("ledger epoch"):
-                lost = not await self.client.exists(self.keys.ledger_epoch)
-            if lost:
-                await self.rebuild()
-            return lost
-        finally:
-            async with translated("rebuild lock"):
-                if await self.client.get(lock) == token.encode():
-                    await self.client.delete(lock)
 
     async def rebuild(self) -> None:
         assert self.store is not None

@@ -1,7 +1,7 @@
 """Scheduled jobs (APScheduler 3, asyncio): each runs once per pool even with several processes.
 
-A job takes a Redis lock (``SET NX PX``, ``ledger/redis_jobs.py``) for its run; a process that
-does not get it skips that run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``)
+A job takes a Redis lock (``ledger/locks.py``, through ``ledger/redis_jobs.py``) for its run; a
+process that does not get it skips that run. The jobs themselves are wired in ``meter/app.py`` (``_scheduler``)
 and listed in docs/operations.md: ledger watch, release of expired reservations, denial flush,
 reconciliation, allocations, and the ODS catalogue poll when ``[collectors.ods] portal`` is set
 (``meter/collectors/ods_job.py``).

@@ -137,6 +137,11 @@ class Keys:
         """Sorted set of outbox entries not yet delivered, by the time of their next attempt (ms)."""
         return f"{self.prefix}outbox_due"
 
+    @property
+    def outbox_claims(self) -> str:
+        """Hash of the outbox entries an attempt holds: entry id -> the token of the delivery's lock."""
+        return f"{self.prefix}outbox_claims"
+
     def report_sends(self, month: str) -> str:
         """Hash of a month's reports: signatory (or ``pool``) -> its send record (JSON)."""
         return f"{self.prefix}reports:{month}"

@@ -1,28 +1,28 @@
 """RedisJobs: what the scheduled jobs ask of Redis (a once-per-pool lock, the denial flush).
 
-The scheduler runs each job in one process of the pool: a ``SET NX PX`` lock that the run
-holds, and lets expire (no unlock: a run shorter than the interval must still not repeat in
+The scheduler runs each job in one process of the pool: a lock (``locks.py``) that the run
+takes and lets expire (no unlock: a run shorter than the interval must still not repeat in
 another process within it). The denial flush is flush_denials.lua, packed here.
 """
 from __future__ import annotations
-
-import uuid
 
 import redis.asyncio as redis
 
 from meter.ledger import scripts
 from meter.ledger.keys import Keys
+from meter.ledger.locks import Locks
 
 
 class RedisJobs:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self.locks = Locks(client, keys)
         self._flush = client.register_script(scripts.source("flush_denials"))
 
     async def take_lock(self, name: str, ttl_ms: int) -> bool:
         """True when this process runs job ``name`` now (another holds it: False)."""
-        return bool(await self.client.set(self.keys.lock(f"job:{name}"), uuid.uuid4().hex, nx=True, px=ttl_ms))
+        return await self.locks.take(f"job:{name}", ttl_ms / 1000)
 
     async def flush_denials(self, last_finished_minute: int) -> int:
         """Move every denial count up to that minute (unix minutes) to the stream; rows moved."""

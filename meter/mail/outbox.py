@@ -1,38 +1,41 @@
 """Outbox: every message (mail or webhook) is recorded in Redis before it is sent, then retried
 with backoff until it is delivered, across restarts and processes.
 
-An entry is a hash (``Keys.outbox_entry``): its kind, what to send, its status (``pending``,
-``failed`` after a failed attempt, ``sent``), attempts, the last error and the times. Undelivered
-entries sit in a sorted set by the time of their next attempt, so a restarted process picks up
-exactly what was not sent. The entry's id is the message's own id (a deterministic Message-ID or
-webhook id), so recording the same message twice keeps one entry.
+The storage is ``meter/ledger/outbox.py``: an entry per message, and the undelivered ones by the
+time of their next attempt, so a restarted process picks up exactly what was not sent. The
+entry's id is the message's own id (a deterministic Message-ID or webhook id), so recording the
+same message twice keeps one entry.
 
-Delivery runs in a scheduled job and in tasks started after a send request, never on the paths
-of ingestion or decisions; a lock makes one process deliver at a time.
+Sent once (as far as SMTP allows, DESIGN §8):
+- each entry is claimed before it is sent: one step moves its next attempt past the attempt's
+  bound (``METER_MAIL_ATTEMPT_S``), so no other run finds it due while it is being sent, and after
+  a crash mid-attempt it comes due again once that bound has passed;
+- an attempt is bounded by ``METER_MAIL_ATTEMPT_S`` (the SMTP client waits 60 s for each reply);
+- one delivery runs at a time in the pool: a lock (``METER_MAIL_LOCK_S``) renewed while it runs,
+  however long an attempt takes; and one at a time in a process (a second run returns at once);
+- a delivery that takes the lock first makes due again what a delivery that stopped (a crash: its
+  lock expired) had claimed, so a crash mid-attempt delays that message by the lock's life only.
+
+Delivery runs in a scheduled job and in tasks started after a send request, never on the paths of
+ingestion or decisions.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-import redis.asyncio as redis
-
 from meter.core.clock import Clock
-from meter.ledger.client import as_text
-from meter.ledger.keys import Keys
+from meter.ledger.locks import Held, Locks
+from meter.ledger.outbox import OutboxStore
 from meter.mail.smtp import DeliveryError
 
 log = logging.getLogger("meter.mail")
 BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)  # then hourly, for as long as it takes
 BATCH = 50
-# Short, and renewed after each attempt: after a crash the next process waits at most this long.
-# An attempt longer than it (a mail server slow to answer) may let another process send the same
-# entry too: it then arrives twice with one Message-ID, which is as much as SMTP allows anyway.
-LOCK_MS = 10_000
+CLAIM_MARGIN_S = 60  # a claim outlives its attempt's bound by this much (clocks of several processes)
 Transport = Callable[[dict[str, Any]], Awaitable[None]]  # raises DeliveryError when delivery failed
 
 
@@ -49,81 +52,74 @@ def backoff_s(attempts: int) -> int:
 
 
 class Outbox:
-    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, transports: dict[str, Transport],
+    def __init__(self, store: OutboxStore, locks: Locks, clock: Clock, transports: dict[str, Transport],
                  on_failure: Callable[[str], None] | None = None,
-                 on_sent: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.client = client
-        self.keys = keys
+                 on_sent: Callable[[dict[str, Any]], None] | None = None,
+                 lock_s: float = 30, attempt_s: float = 900) -> None:
+        self.store = store
+        self.locks = locks
         self.clock = clock
         self.transports = transports
         self.on_failure = on_failure
         self.on_sent = on_sent
+        self.lock_s = lock_s
+        self.attempt_s = attempt_s
+        self._delivering = asyncio.Lock()  # one delivery at a time in this process
 
     def _now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
 
     async def put(self, entry: Entry) -> bool:
         """Record ``entry`` for delivery; False if an entry of that id is already there."""
-        key = self.keys.outbox_entry(entry.id)
-        fields: dict[str, Any] = {"kind": entry.kind, "payload": entry.payload, "meta": orjson.dumps(entry.meta),
-                  "status": "pending", "attempts": 0, "error": "", "created": self._now_ms()}
-        if not await self.client.hsetnx(key, "status", "pending"):
-            return False
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-            pipe.zadd(self.keys.outbox_due, {entry.id: self._now_ms()})
-            await pipe.execute()
-        return True
+        return await self.store.put(entry.id, entry.kind, entry.payload, entry.meta, self._now_ms())
 
     async def status(self, entry_id: str) -> dict[str, Any] | None:
         """{"status", "attempts", "error", "sent_at"} of an entry, or None if there is none."""
-        raw = await self.client.hmget(self.keys.outbox_entry(entry_id), ["status", "attempts", "error", "sent_at"])
-        if raw[0] is None:
-            return None
-        status, attempts, error, sent_at = (v.decode() if isinstance(v, bytes) else v for v in raw)
-        return {"status": status, "attempts": int(attempts or 0), "error": error or None,
-                "sent_at": int(sent_at) if sent_at else None}
+        return await self.store.status(entry_id)
 
     async def deliver_due(self) -> int:
         """Attempt every entry whose time has come, under the outbox lock; returns how many were sent."""
-        lock, token = self.keys.lock("outbox"), uuid.uuid4().hex
-        if not await self.client.set(lock, token, nx=True, px=LOCK_MS):
-            return 0  # another process (or task) is delivering
-        try:
-            sent = 0
-            while ids := await self.client.zrangebyscore(self.keys.outbox_due, 0, self._now_ms(), start=0, num=BATCH):
-                for raw_id in ids:
-                    sent += await self._attempt(as_text(raw_id))  # type: ignore[arg-type]
-                    await self.client.pexpire(lock, LOCK_MS)
-            return sent
-        finally:
-            if await self.client.get(lock) == token.encode():
-                await self.client.delete(lock)
+        if self._delivering.locked():
+            return 0  # this process is delivering already: that run sends what is due
+        async with self._delivering, self.locks.hold("outbox", self.lock_s, renew=True) as held:
+            if not held.acquired:
+                return 0  # another process is delivering
+            return await self._deliver(held)
 
-    async def _attempt(self, entry_id: str) -> int:
-        key = self.keys.outbox_entry(entry_id)
-        data = await self.client.hgetall(key)
-        if not data or data.get(b"status") == b"sent":
-            await self.client.zrem(self.keys.outbox_due, entry_id)
-            return 0
-        entry = {"id": entry_id, "kind": as_text(data[b"kind"]), "payload": data[b"payload"],
-                 "meta": orjson.loads(data[b"meta"])}
+    async def _deliver(self, held: Held) -> int:
+        recovered = await self.store.recover(held.token, self._now_ms())
+        if recovered:
+            log.warning("entries claimed by a delivery that stopped are due again", extra={"entries": recovered})
+        sent = 0
+        while not held.lost and (ids := await self.store.due(self._now_ms(), BATCH)):
+            for entry_id in ids:
+                if held.lost:  # the lock expired (Redis away): the claims still keep each entry once
+                    break
+                sent += await self._attempt(entry_id, held.token)
+        return sent
+
+    async def _attempt(self, entry_id: str, token: str) -> int:
+        now = self._now_ms()
+        claimed = await self.store.claim(entry_id, now, now + int((self.attempt_s + CLAIM_MARGIN_S) * 1000), token)
+        if claimed is None:
+            return 0  # sent, or taken by another run, since it was listed
+        entry = {"id": entry_id, "kind": claimed.kind, "payload": claimed.payload, "meta": claimed.meta}
         try:
-            transport = self.transports.get(entry["kind"])
+            transport = self.transports.get(claimed.kind)
             if transport is None:
-                raise DeliveryError(f"no {entry['kind']} delivery is configured (METER_SMTP_URL, [alerts] webhook_url)")
-            await transport(entry)
+                raise DeliveryError(f"no {claimed.kind} delivery is configured (METER_SMTP_URL, [alerts] webhook_url)")
+            async with asyncio.timeout(self.attempt_s):
+                await transport(entry)
         except DeliveryError as exc:
-            await self._failed(entry_id, int(data.get(b"attempts", 0)) + 1, exc.message, entry["kind"])
+            await self._failed(entry_id, claimed.attempts + 1, exc.message, claimed.kind)
             return 0
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"status": "sent", "error": "", "sent_at": self._now_ms()})
-            pipe.hincrby(key, "attempts", 1)
-            pipe.hdel(key, "payload")  # delivered: the body is no longer needed
-            pipe.zrem(self.keys.outbox_due, entry_id)
-            await pipe.execute()
+        except TimeoutError:
+            await self._failed(entry_id, claimed.attempts + 1,
+                               f"no answer within {self.attempt_s:g} s (METER_MAIL_ATTEMPT_S)", claimed.kind)
+            return 0
+        await self.store.sent(entry_id, self._now_ms())
         if self.on_sent is not None:
-            self.on_sent(entry["meta"])
+            self.on_sent(claimed.meta)
         return 1
 
     async def _failed(self, entry_id: str, attempts: int, error: str, kind: str) -> None:
@@ -131,13 +127,8 @@ class Outbox:
                                                           "error": error})
         if self.on_failure is not None:
             self.on_failure(kind)
-        next_ms = self._now_ms() + backoff_s(attempts) * 1000
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.outbox_entry(entry_id), mapping={"status": "failed", "attempts": attempts,
-                                                                 "error": error[:500]})
-            pipe.zadd(self.keys.outbox_due, {entry_id: next_ms})
-            await pipe.execute()
+        await self.store.failed(entry_id, attempts, error, self._now_ms() + backoff_s(attempts) * 1000)
 
     async def retry_now(self, entry_id: str) -> None:
-        """Make a failed entry due at once (an admin asked to send again)."""
-        await self.client.zadd(self.keys.outbox_due, {entry_id: self._now_ms()}, xx=True)
+        """Make a failed entry due at once (an admin asked to send again); one being attempted stays so."""
+        await self.store.retry_now(entry_id, self._now_ms())

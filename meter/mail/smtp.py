@@ -18,7 +18,10 @@ class DeliveryError(MeterError):
 
     type = "delivery_error"
 
-TIMEOUT_S = 20
+# DESIGN §8: at least 60 s for each of the server's replies (RFC 5321 allows the answer to DATA up
+# to 10 minutes); a slow server is slow, not failed. The whole attempt is bounded by the outbox
+# (METER_MAIL_ATTEMPT_S).
+REPLY_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class SmtpSender:
             # start_tls=None: STARTTLS when the server offers it, plain otherwise (a loopback catcher)
             await aiosmtplib.send(raw, sender=sender, recipients=recipients, hostname=self.host, port=self.port,
                                   username=self.username, password=self.password, use_tls=self.implicit_tls,
-                                  start_tls=None if not self.implicit_tls else False, timeout=TIMEOUT_S)
+                                  start_tls=None if not self.implicit_tls else False, timeout=REPLY_TIMEOUT_S)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise MailError(f"{exc.__class__.__name__}: {exc}") from None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from meter.core.errors import Conflict, Forbidden, MeterError, NotFound
 from meter.core.periods import Period
 from meter.ledger.client import as_text
 from meter.ledger.keys import Keys
+from meter.ledger.locks import Locks
 from meter.mail.outbox import Entry, Outbox
 from meter.mail.smtp import Mail
 from meter.registry.service import Registry
@@ -34,6 +34,7 @@ from meter.reports.render import Rendered, render
 from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.reports")
+QUEUE_LOCK_S = 60  # queueing a month's sends: one request at a time
 
 
 def active_in(record: dict[str, Any], period: Period) -> bool:
@@ -51,6 +52,7 @@ class Reports:
         self.config, self.clock, self.outbox, self.mail, self.project = config, clock, outbox, mail, project
         self.pool = config.pool.id
         self._sending: asyncio.Task | None = None
+        self.locks = Locks(client, keys)
 
     # reading
 
@@ -128,7 +130,9 @@ class Reports:
         if unknown:
             raise NotFound(f"no signatory active in {period.label}: {', '.join(unknown)}")
         queued = skipped = 0
-        async with self._lock(f"reports:{period.label}"):
+        async with self.locks.hold(f"reports:{period.label}", QUEUE_LOCK_S, wait_s=10) as held:
+            if not held.acquired:
+                raise Conflict("another send of this month is being queued; try again in a moment")
             records = await self._records(period.label)
             for sig in targets:
                 if await self._queue_one(period.label, sig, records.get(sig), self.recipients(sig, partners), resend):
@@ -158,9 +162,6 @@ class Reports:
             pipe.sadd(self.keys.reports_todo, f"{month}/{sig}")
             await pipe.execute()
         return True
-
-    def _lock(self, name: str) -> _RedisLock:
-        return _RedisLock(self.client, self.keys.lock(name))
 
     # sending
 
@@ -223,24 +224,6 @@ class Reports:
         if self._sending is not None and not self._sending.done():
             self._sending.cancel()
             await asyncio.gather(self._sending, return_exceptions=True)
-
-
-class _RedisLock:
-    """A short lock across processes (SET NX PX), released only by its holder."""
-
-    def __init__(self, client: redis.Redis, key: str, ttl_ms: int = 60_000) -> None:
-        self.client, self.key, self.ttl_ms, self.token = client, key, ttl_ms, uuid.uuid4().hex
-
-    async def __aenter__(self) -> None:
-        for _ in range(100):
-            if await self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
-                return
-            await asyncio.sleep(0.1)
-        raise Conflict("another send of this month is being queued; try again in a moment")
-
-    async def __aexit__(self, *exc: object) -> None:
-        if await self.client.get(self.key) == self.token.encode():
-            await self.client.delete(self.key)
 
 
 def _iso(ms: int | None, config: PoolConfig) -> str | None:
