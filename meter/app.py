@@ -7,9 +7,11 @@ shutdown; the writer finishes the batch in flight).
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -21,7 +23,7 @@ from meter.attribution.events import Attribution
 from meter.collectors.ods_job import OdsPoll
 from meter.config.settings import PoolConfig, Settings, load_pool_config
 from meter.core.clock import Clock, SystemClock
-from meter.core.errors import ConfigError
+from meter.core.errors import ConfigError, StoreUnavailable
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
 from meter.http import appkeys, routes
@@ -55,6 +57,9 @@ from meter.usage.service import UsageReader
 log = logging.getLogger("meter")
 SEED_LABEL = "seed"  # the ``changed_by`` of signatories imported by METER_SEED_SIGNATORIES
 SHARED_STORE = web.AppKey("shared_store", ClickHouseStore)
+# start-up's steps that need ClickHouse, left for when a server away at start-up first answers
+StartUp = Callable[[], Awaitable[None]]
+STORE_START_UP: web.AppKey[StartUp] = web.AppKey("store_start_up")
 
 
 def create_app(settings: Settings, config: PoolConfig | None = None, clock: Clock | None = None,
@@ -93,24 +98,29 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
+    """The store, migrated now if it answers. A ClickHouse server away at start-up does not stop
+    the service (DESIGN §7): decisions and ingestion go on through Redis, reads of history answer
+    503, and the store migrates when it first answers (see ``_when_store_answers``)."""
     settings = app[appkeys.SETTINGS]
     if not settings.store_owner:
         yield  # an extra worker: no store, reads answer 503 here
         return
-    if SHARED_STORE in app:
-        app[appkeys.STORE] = app[SHARED_STORE]
-        await app[SHARED_STORE].migrate()
-        yield
-        return
-    store = await ClickHouseStore.open(settings.clickhouse_url, settings.data_dir, settings.clickhouse_database)
+    shared = app.get(SHARED_STORE)
+    store = shared or await ClickHouseStore.open(settings.clickhouse_url, settings.data_dir,
+                                                 settings.clickhouse_database)
     try:
-        applied = await store.migrate()
-        if applied:
-            log.info("migrations applied", extra={"migrations": applied})
         app[appkeys.STORE] = store
+        try:
+            applied = await store.migrate()
+            if applied:
+                log.info("migrations applied", extra={"migrations": applied})
+        except StoreUnavailable as exc:
+            log.warning("ClickHouse is unreachable at start-up; serving through Redis until it answers",
+                        extra={"error": str(exc)})
         yield
     finally:
-        await store.close()
+        if shared is None:
+            await store.close()
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -128,12 +138,19 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         if await rebuilder.ensure() and store is not None:
             await allocator.ensure_current("rebuild")
 
-    await rebuild()
-    if store is not None:
-        if settings.seed_signatories:
-            await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
-        await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
-        await record_caps(store, config.pool.id, config.caps.model_dump(), clock.now())
+    async def with_store() -> None:
+        """What start-up does with ClickHouse: now if it answered, else when it first answers."""
+        await rebuild()
+        if store is not None:
+            if settings.seed_signatories:
+                await _seed(app[appkeys.REGISTRY], settings.seed_signatories)
+            await allocator.ensure_current("start-up")  # the pool file or the registry may have changed
+            await record_caps(store, config.pool.id, config.caps.model_dump(), clock.now())
+
+    if store is None or store.migrated:
+        await with_store()
+    else:
+        app[STORE_START_UP] = with_store
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
                                      rebuild=rebuild, attribution=_attribution(app))
     if store is not None:
@@ -177,18 +194,40 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     writer = _writer(app) if owner else None
     if writer is not None and settings.writer:
         writer.start()
+    waiting = asyncio.create_task(_when_store_answers(app), name="store-start-up") if STORE_START_UP in app else None
     scheduler = _scheduler(app) if owner and settings.scheduler else None
     if scheduler is not None:
         scheduler.start()
         if appkeys.REPORTS in app:
             app[appkeys.REPORTS].kick()  # what a crash left queued goes out now, not at the next tick
     yield
+    if waiting is not None:
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
     if scheduler is not None:
         scheduler.shutdown()
     if appkeys.REPORTS in app:
         await app[appkeys.REPORTS].stop()
     if writer is not None:
         await writer.stop()
+
+
+async def _when_store_answers(app: web.Application, first_s: float = 0.5, most_s: float = 10.0) -> None:
+    """Try the ClickHouse server that was away at start-up until it answers: migrate it, then do
+    what start-up left (the ledger rebuild if Redis lost it, the seed, the allocations, the caps)."""
+    store, delay = app[appkeys.STORE], first_s
+    while not store.migrated:
+        try:
+            applied = await store.migrate()
+            log.info("ClickHouse answers; migrations applied", extra={"migrations": applied})
+        except StoreUnavailable:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, most_s)
+    try:
+        await app[STORE_START_UP]()
+    except Exception:  # the scheduled jobs (allocations, ledger watch) try again
+        log.exception("start-up's ClickHouse steps failed after it came back; the scheduled jobs retry")
 
 
 def _writer(app: web.Application) -> StreamWriter:

@@ -35,8 +35,8 @@ What it speaks, as clickhouse-connect (1.x) uses it:
 What it does not: ``client_protocol_version`` (the client's probe then reads plain Native and
 stays at protocol 0, as behind a proxy that strips the parameter); the native ``compress=1`` /
 ``decompress=1`` framing and external tables (both answer NOT_IMPLEMENTED); progress headers;
-per-session state (a ``SET`` statement or a temporary table applies to the whole process, and
-one request's settings are reset after it); streaming (a result is sent once complete, as with
+per-session state (``SET`` and ``USE`` statements last their request only, as without a session;
+a temporary table is the whole process's); streaming (a result is sent once complete, as with
 ``wait_end_of_query=1``); concurrency (statements run one at a time, as chDB does); TLS.
 
 Run it: ``python -m tests.clickhouse_http --port 8123 --data DIR [--user U --password P]``; tests
@@ -224,8 +224,14 @@ class Engine:
     def run(self, sql: bytes, fmt: str, params: dict[str, str], settings: dict[str, str], database: str) -> Outcome:
         self._use(database)
         self._apply(settings)
-        result = self._query(sql, fmt, params)
         kind = statement_kind(sql)
+        if kind == b"SET":  # a SET outside a session ends with its request: nothing to keep
+            return Outcome(b"", {}, None)
+        try:
+            result = self._query(sql, fmt, params)
+        finally:
+            if kind == b"USE":  # nor does a USE outlive it
+                self._query(f"USE `{database.replace('`', '')}`")
         produced = None
         if kind in _READ_ONLY:
             head = sql[:20000].decode("utf-8", "replace")

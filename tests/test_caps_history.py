@@ -8,7 +8,7 @@ import pytest
 from meter.http import appkeys
 from meter.store.caps import record_caps
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 
 
 async def caps_rows(store, pool_id):

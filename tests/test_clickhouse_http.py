@@ -223,8 +223,13 @@ async def test_server_backend_translates_rejections_and_absence(clickhouse_url, 
     with pytest.raises(StoreQueryError):
         await server_store.rows("SELECT * FROM no_such_database.no_such_table")
     assert await server_store.ping()
-    with pytest.raises(StoreUnavailable):  # nothing listens there
-        await ClickHouseStore.open(f"http://default:x@127.0.0.1:{free_port()}", tmp_path, "t_none")
+    nowhere = await ClickHouseStore.open(f"http://default:x@127.0.0.1:{free_port()}", tmp_path, "t_none")
+    try:  # opened without a connection: the calls say it is away
+        with pytest.raises(StoreUnavailable):
+            await nowhere.rows("SELECT 1")
+        assert not await nowhere.ping() and not nowhere.migrated
+    finally:
+        await nowhere.close()
 
 
 async def test_server_backend_takes_concurrent_calls(server_store):

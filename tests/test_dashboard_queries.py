@@ -1,5 +1,5 @@
-"""Every ClickHouse query of the dashboards, run on chDB against the real schema, on data sent
-through the real service, with the plugin's macros and the template variables expanded; the
+"""Every ClickHouse query of the dashboards, run on chDB and on the server path against the real
+schema, on data sent through the real service, with the plugin's macros and the template variables expanded; the
 figures of the API-calls, records and allotment panels checked against /v1/usage and /v1/pool."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 
 from dashboards import catalogue, macros
 from meter.http import appkeys
+from meter.store.clickhouse import ClickHouseStore, ServerBackend
 from tests import dashboard_data as data
 from tests.conftest import auth, make_config
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 
 # April in the pool's time zone (2026-04-01 00:00 Europe/Paris), to an hour after the clock.
 START = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)
@@ -27,10 +28,20 @@ def config(pool_id):
 
 
 @pytest.fixture
-async def seeded(client):
+async def seeded(client, request):
+    """The service with data; ``client.panels`` runs the panels in the data source's default
+    database (panels name no database): a client opened on it (server path), or USE (chDB)."""
     await data.seed(client)
     store = client.app[appkeys.STORE]
-    await store.command(f"USE {store.db}")  # the data source's default database: panels name no database
+    if isinstance(store.backend, ServerBackend):
+        backend = await ServerBackend.connect(request.getfixturevalue("clickhouse_url"), database=store.db)
+        client.panels = ClickHouseStore(backend, store.db)
+        client.panels.migrated = True  # the service's store migrated it
+        yield client
+        await backend.close()
+        return
+    await store.command(f"USE {store.db}")
+    client.panels = store
     yield client
     await store.command("USE default")
 
@@ -46,7 +57,7 @@ async def run(client, title: str, r: macros.Range) -> list[dict[str, Any]]:
 
 
 async def run_query(client, query: catalogue.PanelQuery, r: macros.Range) -> list[dict[str, Any]]:
-    store = client.app[appkeys.STORE]
+    store = client.panels
     sql = macros.expand(query.text, r)
     names = [row[0] for row in await store.rows(f"DESCRIBE ({sql})")]  # the column names, in order
     return [dict(zip(names, row)) for row in await store.rows(sql)]
@@ -144,7 +155,7 @@ async def test_a_quote_in_a_variable_stays_inside_its_string(seeded, pool_id):
 async def test_the_docs_rendering_draws_every_pool_panel(seeded, pool_id, tmp_path):
     from dashboards import render
 
-    results = await render.panel_results(pool_id, seeded.app[appkeys.STORE])
+    results = await render.panel_results(pool_id, seeded.panels)
     assert all(results.values()), [title for title, rows in results.items() if not rows]
     render.draw(results, tmp_path / "pool.png")
     assert (tmp_path / "pool.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from meter.observability.telemetry import Telemetry
 from meter.sink.writer import StreamWriter
 from meter.store.history import FlowTotal, HistoryReader, SignatoryTotal, StockTotal
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 
 

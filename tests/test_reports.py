@@ -12,7 +12,7 @@ from meter.config.settings import Settings
 from meter.http import appkeys
 from tests.conftest import REDIS_URL, auth, make_config, wait_written
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 POOL_EXTRA = """[caps]
 api_calls = 1000
 update_bytes = 1000000

@@ -14,7 +14,7 @@ from meter.observability.telemetry import Telemetry
 from meter.sink.writer import StreamWriter
 from meter.store import queries
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
 

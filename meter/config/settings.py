@@ -272,6 +272,7 @@ class Settings(BaseSettings):
     writer_batch_entries: int = Field(200, ge=1)
     writer_block_ms: int = Field(200, ge=1)
     writer_pace_ms: int = Field(250, ge=0, le=60_000)  # pause after a batch that was not full
+    writer_unready_s: float = Field(60.0, gt=0, le=86_400)  # /readyz is 503 once the writer has failed this long
     writer: bool = True
     scheduler: bool = True
     # False for extra worker processes: they serve check, authz and events through Redis alone,

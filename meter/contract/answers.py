@@ -138,7 +138,10 @@ class Health(_Answer):
 
 class ReadinessChecks(_Answer):
     redis: bool
-    clickhouse: bool | None = None
+    clickhouse: bool | None = Field(None, description="reachable and migrated (absent where no store is owned)")
+    writer: bool | None = Field(None, description="false once every write to ClickHouse has failed for "
+                                                  "METER_WRITER_UNREADY_S (absent where no writer runs)")
+    writer_failing_s: float | None = Field(None, description="how long the writer has been failing, when it is")
 
 
 class AllotmentsState(_Answer):

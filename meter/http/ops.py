@@ -19,7 +19,9 @@ async def healthz(request: web.Request) -> web.Response:
 @operation("Redis and ClickHouse reachable", {200: Answer("ready", Readiness),
                                                   503: Answer("not ready: checks says which part", Readiness)})
 async def readyz(request: web.Request) -> web.Response:
-    checks = {"redis": False, "clickhouse": False}
+    """503 while Redis or ClickHouse does not answer, or once the writer has failed for
+    METER_WRITER_UNREADY_S (DESIGN §7); ``checks`` says which."""
+    checks: dict[str, object] = {"redis": False}
     try:
         checks["redis"] = bool(await request.app[appkeys.LEDGER].client.ping())
     except Exception:  # any failure means "not ready"; the answer says which part
@@ -27,9 +29,13 @@ async def readyz(request: web.Request) -> web.Response:
     store = request.app.get(appkeys.STORE)
     if store is not None:  # an extra worker process owns no store: Redis is all it needs
         checks["clickhouse"] = await store.ping()
-    else:
-        del checks["clickhouse"]
-    ready = all(checks.values())
+    writer = request.app.get(appkeys.WRITER)
+    if writer is not None and writer.running:
+        failing = writer.failing_for()
+        checks["writer"] = failing < request.app[appkeys.SETTINGS].writer_unready_s
+        if failing:
+            checks["writer_failing_s"] = round(failing, 1)
+    ready = all(v for k, v in checks.items() if k != "writer_failing_s")
     body = {"status": "ready" if ready else "unavailable", "checks": checks, "allotments": _allotments(request)}
     return json_response(Readiness.model_validate(body), 200 if ready else 503)
 

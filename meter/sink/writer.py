@@ -41,6 +41,15 @@ class StreamWriter:
         self._stopping = asyncio.Event()
         self._last_full = False
         self._task: asyncio.Task[None] | None = None
+        self._failing_since: float | None = None  # monotonic time of the first failure in a row
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def failing_for(self) -> float:
+        """Seconds since the writer's current run of failures began (0 while it writes)."""
+        return 0.0 if self._failing_since is None else time.monotonic() - self._failing_since
 
     async def step(self) -> int:
         """Write one batch if there is one; returns the number of events written."""
@@ -87,7 +96,10 @@ class StreamWriter:
                     # ~15-20 ms whatever its size, so a trickle of tiny inserts would eat a core.
                     await self._pause(self.pace_s)
                 backoff = 0.5
+                self._failing_since = None
             except Exception as exc:  # never let the writer die: count, back off, retry the same batch
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 kind = exc.type if isinstance(exc, MeterError) else "unexpected"
                 self.telemetry.errors.labels("writer", kind).inc()
                 log.warning("writer: %s; retrying in %.1f s", exc, backoff, exc_info=kind == "unexpected")

@@ -73,25 +73,46 @@ class ChdbBackend:
 
 
 class ServerBackend:
-    """A ClickHouse server through clickhouse-connect's async client (production)."""
+    """A ClickHouse server through clickhouse-connect's async client (production).
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    Connects lazily, at the first call, and again at the next call after a failed attempt: the
+    service starts and goes on through Redis while the server is away (DESIGN §7).
+    """
+
+    def __init__(self, url: str, database: str | None = None) -> None:
+        self._url = url
+        self._database = database
+        self._client: Any = None
+        self._lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, url: str) -> ServerBackend:
+    async def connect(cls, url: str, database: str | None = None) -> ServerBackend:
+        """A backend already connected (``StoreUnavailable`` if the server does not answer)."""
+        backend = cls(url, database)
+        await backend._connected()
+        return backend
+
+    async def _connected(self) -> Any:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                self._client = await self._open()
+        return self._client
+
+    async def _open(self) -> Any:
         import clickhouse_connect
 
-        parts = urlparse(url)
+        parts = urlparse(self._url)
         try:
-            client = await clickhouse_connect.get_async_client(
+            return await clickhouse_connect.get_async_client(
                 host=parts.hostname or "localhost", port=parts.port or 8123,
                 username=parts.username or "default", password=parts.password or "",
                 secure=parts.scheme == "https", connect_timeout=5, send_receive_timeout=30,
+                database=self._database,
             )
         except Exception as exc:  # clickhouse-connect raises OperationalError and friends
-            raise StoreUnavailable(f"cannot reach ClickHouse at {parts.hostname}: {exc}") from exc
-        return cls(client)
+            raise StoreUnavailable(f"cannot reach ClickHouse at {parts.hostname}:{parts.port or 8123}: {exc}") from exc
 
     async def _guard(self, coro: Any) -> Any:
         from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -104,29 +125,41 @@ class ServerBackend:
             raise StoreQueryError(f"ClickHouse rejected the statement: {exc}") from exc
 
     async def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        result = await self._guard(self._client.query(sql, parameters=params))
+        client = await self._connected()
+        result = await self._guard(client.query(sql, parameters=params))
         return [tuple(r) for r in result.result_rows]
 
     async def command(self, sql: str, params: dict[str, Any]) -> None:
-        await self._guard(self._client.command(sql, parameters=params or None))
+        client = await self._connected()
+        await self._guard(client.command(sql, parameters=params or None))
 
     async def insert_json(self, table: str, payload: bytes, token: str) -> None:
+        client = await self._connected()
         settings = {"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1}
-        await self._guard(self._client.raw_insert(table, insert_block=payload, settings=settings, fmt="JSONEachRow"))
+        await self._guard(client.raw_insert(table, insert_block=payload, settings=settings, fmt="JSONEachRow"))
 
     async def close(self) -> None:
-        await self._client.close()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
 
 class ClickHouseStore:
+    """The schema's database on one backend. Nothing reads or writes before the migrations have
+    run: the first call migrates (once), so a server that was away at start-up is migrated when
+    it first answers, and until then every call raises ``StoreUnavailable``."""
+
     def __init__(self, backend: Backend, database: str) -> None:
         self.backend = backend
         self.db = database
+        self.migrated = False
+        self._migrating = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, data_dir: Path, database: str) -> ClickHouseStore:
+        """chDB is opened now; a server is reached at the first call (it may be away at start-up)."""
         if url:
-            backend: Backend = await ServerBackend.connect(url)
+            backend: Backend = ServerBackend(url)
         else:
             backend = await asyncio.to_thread(ChdbBackend, data_dir / "chdb")
         return cls(backend, database)
@@ -134,19 +167,27 @@ class ClickHouseStore:
     def table(self, name: str) -> str:
         return f"{self.db}.{name}"
 
+    async def _ready(self) -> None:
+        if not self.migrated:
+            await self.migrate()
+
     async def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        await self._ready()
         return await self.backend.rows(sql, params or {})
 
     async def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        await self._ready()
         await self.backend.command(sql, params or {})
 
     async def insert_json(self, table: str, payload: bytes, token: str) -> None:
         """Insert JSONEachRow ``payload``; the same ``token`` twice inserts once (crash replays)."""
         if not _TOKEN.match(token) or not _TABLE.match(table):
             raise ValueError(f"bad table or deduplication token: {table!r} {token!r}")
+        await self._ready()
         await self.backend.insert_json(self.table(table), payload, token)
 
     async def ping(self) -> bool:
+        """Reachable and migrated (migrating now if it was not)."""
         try:
             return (await self.rows("SELECT 1")) == [(1,)]
         except (StoreUnavailable, StoreQueryError):
@@ -154,19 +195,26 @@ class ClickHouseStore:
 
     async def migrate(self) -> list[str]:
         """Apply the numbered migrations not yet applied; returns the names applied now."""
-        await self.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-        await self.command(
+        async with self._migrating:
+            applied = await self._migrate()
+            self.migrated = True
+            return applied
+
+    async def _migrate(self) -> list[str]:
+        command, rows = self.backend.command, self.backend.rows
+        await command(f"CREATE DATABASE IF NOT EXISTS {self.db}", {})
+        await command(
             f"CREATE TABLE IF NOT EXISTS {self.table('schema_migrations')} "
-            "(version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version")
-        done = {row[0] for row in await self.rows(f"SELECT version FROM {self.table('schema_migrations')}")}
+            "(version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version", {})
+        done = {row[0] for row in await rows(f"SELECT version FROM {self.table('schema_migrations')}", {})}
         applied = []
         for version, name, statements in migrations():
             if version in done:
                 continue
             for statement in statements:
-                await self.command(statement.replace("{db}", self.db))
-            await self.command(f"INSERT INTO {self.table('schema_migrations')} (version, name) "
-                               "VALUES ({v:UInt32}, {n:String})", {"v": version, "n": name})
+                await command(statement.replace("{db}", self.db), {})
+            await command(f"INSERT INTO {self.table('schema_migrations')} (version, name) "
+                          "VALUES ({v:UInt32}, {n:String})", {"v": version, "n": name})
             applied.append(name)
         return applied
 
