@@ -32,15 +32,7 @@ from meter.http.middleware import middleware
 from meter.ingest.ingestor import Ingestor
 from meter.jobs.reconcile import LedgerRebuilder
 from meter.jobs.scheduler import Jobs, Scheduler
-from meter.ledger.client import check_no_eviction, connect, translated
-from meter.ledger.keys import Keys
-from meter.ledger.locks import Locks
-from meter.ledger.outbox import OutboxStore
-from meter.ledger.owners import RedisOwners
-from meter.ledger.redis_decisions import RedisDecisions
-from meter.ledger.redis_ledger import RedisLedger
-from meter.ledger.redis_portal import RedisPortalLinks
-from meter.ledger.stream import RedisStream
+from meter.ledger.stores import Stores
 from meter.mail.outbox import Outbox
 from meter.mail.smtp import Mail, SmtpSender, smtp_transport
 from meter.observability.telemetry import Telemetry
@@ -85,16 +77,13 @@ def create_app(settings: Settings, config: PoolConfig | None = None, clock: Cloc
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings, config = app[appkeys.SETTINGS], app[appkeys.CONFIG]
-    client = connect(settings.redis_url)
+    stores = await Stores.open(settings.redis_url, config.pool.id)
     try:
-        async with translated("start-up"):
-            await client.ping()
-        await check_no_eviction(client)
-        keys = Keys(config.pool.id)
-        app[appkeys.LEDGER] = RedisLedger(client, keys, settings.dedup_window_s, settings.stream_max_events)
+        app[appkeys.STORES] = stores
+        app[appkeys.LEDGER] = stores.ledger(settings.dedup_window_s, settings.stream_max_events)
         yield
     finally:
-        await client.aclose()
+        await stores.close()
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -126,10 +115,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
     clock, telemetry, store = app[appkeys.CLOCK], app[appkeys.TELEMETRY], app.get(appkeys.STORE)
+    stores = app[appkeys.STORES]
     rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, telemetry,
                                 settings.dedup_window_s)
     app[appkeys.REBUILDER] = rebuilder
-    app[appkeys.REGISTRY] = Registry(ledger.client, ledger.keys, store, config.tz, clock)
+    app[appkeys.REGISTRY] = Registry(stores.registry, store, config.tz, clock)
     allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, telemetry)
     app[appkeys.ALLOCATOR] = allocator
 
@@ -155,12 +145,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
                                      rebuild=rebuild, attribution=_attribution(app))
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
-    decisions = RedisDecisions(ledger.client, ledger.keys, settings.dedup_window_s,
-                               config.enforcement.redis_timeout_ms / 1000)
+    decisions = stores.decisions(settings.dedup_window_s, config.enforcement.redis_timeout_ms / 1000)
     app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
     _mail_services(app)
-    app[appkeys.PORTAL_LINKS] = PortalLinks(RedisPortalLinks(ledger.client, ledger.keys), app[appkeys.REGISTRY],
+    app[appkeys.PORTAL_LINKS] = PortalLinks(stores.portal, app[appkeys.REGISTRY],
                                             clock, config.tz,
                                             base_url(settings.public_url, settings.http_host, settings.http_port))
     if settings.startup_pool_link:
@@ -171,8 +160,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 def _attribution(app: web.Application) -> Attribution:
     """Subject-less events: by host or dataset (as /v1/authz), or by publisher (DESIGN §4)."""
-    ledger = app[appkeys.LEDGER]
-    return Attribution(RedisOwners(ledger.client, ledger.keys), app[appkeys.CONFIG].collectors.ods.publishers)
+    return Attribution(app[appkeys.STORES].owners, app[appkeys.CONFIG].collectors.ods.publishers)
 
 
 async def _seed(registry: Registry, path: Path) -> None:
@@ -231,8 +219,8 @@ async def _when_store_answers(app: web.Application, first_s: float = 0.5, most_s
 
 
 def _writer(app: web.Application) -> StreamWriter:
-    settings, ledger = app[appkeys.SETTINGS], app[appkeys.LEDGER]
-    writer = StreamWriter(RedisStream(ledger.client, ledger.keys), app[appkeys.STORE], app[appkeys.TELEMETRY],
+    settings = app[appkeys.SETTINGS]
+    writer = StreamWriter(app[appkeys.STORES].stream, app[appkeys.STORE], app[appkeys.TELEMETRY],
                           app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms,
                           settings.writer_pace_ms, tz=app[appkeys.CONFIG].tz)
     app[appkeys.WRITER] = writer
@@ -240,12 +228,12 @@ def _writer(app: web.Application) -> StreamWriter:
 
 
 def _scheduler(app: web.Application) -> Scheduler:
-    ledger, decider = app[appkeys.LEDGER], app[appkeys.DECIDER]
+    decider = app[appkeys.DECIDER]
 
     async def release_expired() -> None:
         await decider.ledger.release_expired_reservations(int(app[appkeys.CLOCK].now().timestamp() * 1000))
 
-    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], release_expired, app[appkeys.REBUILDER].reconcile)
+    jobs = Jobs(app[appkeys.STORES].jobs, app[appkeys.CLOCK], release_expired, app[appkeys.REBUILDER].reconcile)
     scheduler = Scheduler(jobs, app[appkeys.CONFIG].pool.timezone)
     if decider.rebuild is not None:  # Redis lost the ledger: rebuild without waiting for a request
         scheduler.add("ledger_watch", decider.rebuild, seconds=5)
@@ -287,7 +275,8 @@ def _mail_services(app: web.Application) -> None:
     def failed(kind: str) -> None:
         telemetry.mail_failures.labels("email" if kind == "mail" else kind).inc()
 
-    outbox = Outbox(OutboxStore(ledger.client, ledger.keys), Locks(ledger.client, ledger.keys), clock, transports,
+    stores = app[appkeys.STORES]
+    outbox = Outbox(stores.outbox, stores.locks, clock, transports,
                     on_failure=failed, on_sent=sent, lock_s=settings.mail_lock_s, attempt_s=settings.mail_attempt_s)
     app[appkeys.OUTBOX] = outbox
     app[appkeys.ALERTS] = Alerts(ledger.client, ledger.keys, app[appkeys.REGISTRY], config, clock, outbox, mail,

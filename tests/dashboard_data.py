@@ -106,8 +106,7 @@ async def flush_denials(client) -> None:
 
     app = client.app
     app[appkeys.CLOCK].set(NOW + timedelta(minutes=1, seconds=30))
-    ledger = app[appkeys.LEDGER]
-    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], release_expired=None, reconcile=None)  # type: ignore[arg-type]
+    jobs = Jobs(app[appkeys.STORES].jobs, app[appkeys.CLOCK], release_expired=None, reconcile=None)  # type: ignore[arg-type]
     assert await jobs.flush_denials() >= 1
 
 

@@ -324,9 +324,8 @@ async def test_denials_become_per_minute_rows(client):
     await fill(client, 100)
     await fill(client, 30)  # 30 denials of one signatory, metric and scope
     app = client.app
-    ledger = app[appkeys.LEDGER]
     app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 1, 30, tzinfo=UTC))
-    jobs = Jobs(ledger.client, ledger.keys, app[appkeys.CLOCK], release_expired=None, reconcile=None)
+    jobs = Jobs(app[appkeys.STORES].jobs, app[appkeys.CLOCK], release_expired=None, reconcile=None)
     assert await jobs.flush_denials() == 1
     await wait_written(client)
     store = app[appkeys.STORE]

@@ -27,6 +27,7 @@ from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
 from meter.ledger.client import connect
 from meter.ledger.keys import Keys
+from meter.ledger.registry_store import RegistryStore
 from meter.ledger.stream import RedisStream
 from meter.observability.telemetry import Telemetry
 from meter.registry.cli import import_file
@@ -69,7 +70,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def registry(client: redis.Redis, keys: Keys, clock: FixedClock) -> Registry:
-    return Registry(client, keys, None, PARIS, clock)
+    return Registry(RegistryStore(client, keys), None, PARIS, clock)
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -352,7 +353,7 @@ class FakeStore:
 
 async def test_history_reads_clickhouse_rows(client: redis.Redis, keys: Keys, clock: FixedClock) -> None:
     store = FakeStore([("2026-03-10 23:30:00.000000", "put", "admin:1", '{"id": "loiret"}')])
-    registry = Registry(client, keys, store, PARIS, clock)  # type: ignore[arg-type]
+    registry = Registry(RegistryStore(client, keys), store, PARIS, clock)  # type: ignore[arg-type]
     await registry.put("loiret", body(kind="departement"), "admin:1")
     assert await registry.history("loiret") == [
         {"at": "2026-03-10T23:30:00+00:00", "action": "put", "changed_by": "admin:1", "record": {"id": "loiret"}}]
@@ -364,7 +365,7 @@ async def test_history_reads_clickhouse_rows(client: redis.Redis, keys: Keys, cl
 @pytest.mark.chdb
 async def test_history_reads_what_the_writer_copied_to_clickhouse(
         client: redis.Redis, keys: Keys, clock: FixedClock, store: ClickHouseStore) -> None:
-    registry = Registry(client, keys, store, PARIS, clock)
+    registry = Registry(RegistryStore(client, keys), store, PARIS, clock)
     record, _ = await registry.put(REGION, body(), "alice")
     clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
     await registry.delete(REGION, "bob")

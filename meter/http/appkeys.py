@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from meter.ingest.ingestor import Ingestor
     from meter.jobs.reconcile import LedgerRebuilder
     from meter.ledger.redis_ledger import RedisLedger
+    from meter.ledger.stores import Stores
     from meter.mail.outbox import Outbox
     from meter.observability.telemetry import Telemetry
     from meter.portal.links import PortalLinks
@@ -31,6 +32,7 @@ CONFIG: web.AppKey[PoolConfig] = web.AppKey("config")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
 TOKENS: web.AppKey[TokenTable] = web.AppKey("tokens")
+STORES: web.AppKey[Stores] = web.AppKey("stores")  # every Redis adapter (meter/ledger/stores.py)
 LEDGER: web.AppKey[RedisLedger] = web.AppKey("ledger")
 STORE: web.AppKey[ClickHouseStore] = web.AppKey("store")
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")

@@ -23,7 +23,7 @@ async def readyz(request: web.Request) -> web.Response:
     METER_WRITER_UNREADY_S (DESIGN §7); ``checks`` says which."""
     checks: dict[str, object] = {"redis": False}
     try:
-        checks["redis"] = bool(await request.app[appkeys.LEDGER].client.ping())
+        checks["redis"] = await request.app[appkeys.STORES].ping()
     except Exception:  # any failure means "not ready"; the answer says which part
         pass
     store = request.app.get(appkeys.STORE)

@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as redis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from meter.core.clock import Clock
 from meter.core.errors import Unavailable
 from meter.ledger.client import DRIVER_ERRORS
-from meter.ledger.keys import Keys
 from meter.ledger.redis_jobs import RedisJobs
 
 log = logging.getLogger("meter.jobs.scheduler")
@@ -27,18 +25,15 @@ Job = Callable[[], Awaitable[object]]
 class Jobs:
     """The jobs' bodies, kept apart from the scheduler so tests call them directly."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock, release_expired: Job,
-                 reconcile: Job | None) -> None:
-        self.client = client
-        self.keys = keys
+    def __init__(self, ledger: RedisJobs, clock: Clock, release_expired: Job, reconcile: Job | None) -> None:
+        self.ledger = ledger
         self.clock = clock
         self._release_expired = release_expired
         self._reconcile = reconcile
-        self.redis = RedisJobs(client, keys)
 
     async def flush_denials(self) -> int:
         """Move every finished minute of denial counts to the stream; returns rows moved."""
-        return await self.redis.flush_denials(int(self.clock.now().timestamp() // 60) - 1)
+        return await self.ledger.flush_denials(int(self.clock.now().timestamp() // 60) - 1)
 
     async def release_expired_reservations(self) -> None:
         await self._release_expired()
@@ -78,7 +73,7 @@ class Scheduler:
 
     async def _once(self, name: str, job: Job, period_s: int) -> None:
         try:
-            if not await self.jobs.redis.take_lock(name, max(1000, period_s * 900)):
+            if not await self.jobs.ledger.take_lock(name, max(1000, period_s * 900)):
                 return  # another process runs it this time
             await job()
         except Unavailable as exc:  # Redis or ClickHouse away, or the ledger lost: expected, no traceback

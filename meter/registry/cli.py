@@ -10,8 +10,7 @@ from pathlib import Path
 from meter.config.settings import PoolConfig, Settings
 from meter.core.clock import SystemClock
 from meter.core.errors import InvalidRequest
-from meter.ledger.client import connect
-from meter.ledger.keys import Keys
+from meter.ledger.stores import Stores
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
 
@@ -29,9 +28,9 @@ def read_file(path: Path) -> bytes:
 async def import_file(settings: Settings, config: PoolConfig, path: Path) -> dict[str, int]:
     """Parse ``path`` first (a bad file never touches Redis), then import it in one transaction."""
     rows = parse_csv_bytes(read_file(path))
-    client = connect(settings.redis_url)
+    stores = await Stores.open(settings.redis_url, config.pool.id, check=False)
     try:
-        registry = Registry(client, Keys(config.pool.id), None, config.tz, SystemClock())
+        registry = Registry(stores.registry, None, config.tz, SystemClock())
         return await registry.import_rows(rows, by=CLI_LABEL)
     finally:
-        await client.aclose()
+        await stores.close()

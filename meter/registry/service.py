@@ -1,31 +1,26 @@
 """Registry: the signatories of one pool.
 
-Redis holds the current registry: each record as JSON in ``keys.signatories``, every id ever
-registered in ``keys.signatory_ids`` (event attribution) and the host index ``keys.hosts``
-(gateway lookup). Every change is also appended, in the same MULTI/EXEC, to the stream the
-writer copies into ClickHouse (table ``signatory_changes``), so the registry and its history
-cannot disagree. Writes WATCH the records and the host index: two admins changing signatories at
-once retry instead of leaving a host claimed twice.
+Redis holds the current registry (``meter/ledger/registry_store.py``: the records, every id ever
+registered, the host index). Every change is also appended, in the same transaction, to the
+stream the writer copies into ClickHouse (table ``signatory_changes``), so the registry and its
+history cannot disagree; two admins changing signatories at once retry instead of leaving a host
+claimed twice.
 """
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import redis.asyncio as redis
-from redis.asyncio.client import Pipeline
 
 from meter.core.clock import Clock
 from meter.core.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from meter.core.periods import local_day
-from meter.ledger.client import as_text, translated
-from meter.ledger.keys import Keys
-from meter.ledger.stream import queue_history_row
+from meter.ledger.registry_store import RegistryStore, RegistryTxn
 from meter.registry.ids import check_id, id_problem
 from meter.registry.model import problems, validate_body
 from meter.store.clickhouse import ClickHouseStore
@@ -34,7 +29,6 @@ from meter.store.rows import ch_time
 
 HISTORY_TABLE = "signatory_changes"
 Record = dict[str, Any]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,10 +79,9 @@ def _at(value: datetime | str) -> str:
 
 
 class Registry:
-    def __init__(self, client: redis.Redis, keys: Keys, store: ClickHouseStore | None, tz: ZoneInfo,
-                 clock: Clock) -> None:
-        self.client = client
-        self.keys = keys
+    def __init__(self, records: RegistryStore, store: ClickHouseStore | None, tz: ZoneInfo, clock: Clock) -> None:
+        self.records = records
+        self.pool = records.pool
         self.store = store  # None where only Redis is at hand (the CLI): everything but history works
         self.tz = tz
         self.clock = clock
@@ -102,9 +95,8 @@ class Registry:
     # reading
 
     async def get_or_none(self, sid: str) -> Record | None:
-        async with translated("signatory read"):
-            raw = await self.client.hget(self.keys.signatories, sid)
-        return None if raw is None else self._public(orjson.loads(raw))
+        found = await self.records.get(sid)
+        return None if found is None else self._public(found)
 
     async def get(self, sid: str) -> Record:
         found = await self.get_or_none(sid)
@@ -114,21 +106,18 @@ class Registry:
 
     async def count(self) -> int:
         """How many signatories the pool has ever had (left ones included)."""
-        async with translated("signatory count"):
-            return int(await self.client.scard(self.keys.signatory_ids))
+        return await self.records.count()
 
     async def list(self) -> builtins.list[Record]:
         """Every signatory, left ones included, by id."""
-        async with translated("signatory list"):
-            raw = await self.client.hvals(self.keys.signatories)
-        return [self._public(r) for r in sorted((orjson.loads(v) for v in raw), key=lambda r: r["id"])]
+        return [self._public(r) for r in sorted(await self.records.all(), key=lambda r: r["id"])]
 
     async def history(self, sid: str) -> builtins.list[Record]:
         """Every change written to ClickHouse, oldest first (changes still in the stream come later)."""
         if self.store is None:
             raise StoreUnavailable("the history of signatories is read from ClickHouse, which is not configured here")
         await self.get(sid)
-        changes = await HistoryReader(self.store, self.keys.pool).signatory_history(sid)
+        changes = await HistoryReader(self.store, self.pool).signatory_history(sid)
         return [{"at": _at(c.at), "action": c.action, "changed_by": c.changed_by, "record": orjson.loads(c.record)}
                 for c in changes]
 
@@ -139,27 +128,27 @@ class Registry:
         check_id(sid)
         body = _without_read_only(sid, body)
 
-        async def apply(pipe: Pipeline) -> Change:
-            old = (await self._records(pipe, [sid]))[sid]
+        async def apply(txn: RegistryTxn) -> Change:
+            old = (await txn.records([sid]))[sid]
             change = Change({"id": sid, **validate_body(body, self._joined_default(old))}, old)
-            await self._write(pipe, [change], "put", by)
+            await self._write(txn, [change], "put", by)
             return change
 
-        change = await self._transaction(apply)
+        change = await self.records.transaction(apply)
         return self._public(change.record), change.old is None
 
     async def delete(self, sid: str, by: str) -> Record:
         """Mark as left today (local date); the record, its hosts and its usage are kept."""
 
-        async def apply(pipe: Pipeline) -> Record:
-            old = (await self._records(pipe, [sid]))[sid]
+        async def apply(txn: RegistryTxn) -> Record:
+            old = (await txn.records([sid]))[sid]
             if old is None:
                 raise NotFound(f"no signatory {sid!r}")
             record = {**old, "left_at": left_on(old, self.today())}
-            await self._write(pipe, [Change(record, old)], "delete", by)
+            await self._write(txn, [Change(record, old)], "delete", by)
             return record
 
-        return self._public(await self._transaction(apply))
+        return self._public(await self.records.transaction(apply))
 
     async def import_rows(self, rows: builtins.list[dict[str, Any]], by: str) -> dict[str, int]:
         """Create or replace every row (each has an ``id``) in one transaction, or none of them.
@@ -167,13 +156,13 @@ class Registry:
         Every bad row is reported at once, ``{"row": n, "field", "reason"}`` with n 1-based.
         """
 
-        async def apply(pipe: Pipeline) -> builtins.list[Change]:
-            olds = await self._records(pipe, [r["id"] for r in rows if id_problem(r.get("id")) is None])
+        async def apply(txn: RegistryTxn) -> builtins.list[Change]:
+            olds = await txn.records([r["id"] for r in rows if id_problem(r.get("id")) is None])
             changes = self._import_changes(rows, olds)
-            await self._write(pipe, changes, "import", by)
+            await self._write(txn, changes, "import", by)
             return changes
 
-        changes = await self._transaction(apply)
+        changes = await self.records.transaction(apply)
         created = sum(1 for c in changes if c.old is None)
         updated = sum(1 for c in changes if c.old is not None and c.changed)
         return {"created": created, "updated": updated, "unchanged": len(changes) - created - updated}
@@ -207,49 +196,21 @@ class Registry:
                                  sorted(found, key=lambda p: p["row"]))
         return changes
 
-    async def _transaction(self, apply: Callable[[Pipeline], Awaitable[T]]) -> T:
-        async with translated("signatory write"):
-            return cast(T, await self.client.transaction(apply, self.keys.signatories, self.keys.hosts,
-                                                         value_from_callable=True))
-
-    async def _records(self, pipe: Pipeline, ids: builtins.list[str]) -> dict[str, Record | None]:
-        if not ids:
-            return {}
-        raw = await pipe.hmget(self.keys.signatories, ids)
-        return {sid: (orjson.loads(v) if v is not None else None) for sid, v in zip(ids, raw)}
-
-    async def _write(self, pipe: Pipeline, changes: Iterable[Change], action: str, by: str) -> None:
-        """Check hosts, then queue the records, the host index and the history rows (one MULTI)."""
+    async def _write(self, txn: RegistryTxn, changes: Iterable[Change], action: str, by: str) -> None:
+        """Check hosts, then commit the records, the host index and the history rows (one MULTI)."""
         changed = [c for c in changes if c.changed]
-        owners = await self._host_owners(pipe, changed)
+        owners = await txn.host_owners(sorted({h for c in changed for h in (*_hosts(c.old), *_hosts(c.record))}))
         _check_hosts(changed, owners)
-        pipe.multi()
-        for change in changed:  # every stale host goes before any new one: a host may move between rows
-            stale = [h for h in _hosts(change.old) if h not in _hosts(change.record) and owners.get(h) == change.id]
-            if stale:
-                pipe.hdel(self.keys.hosts, *stale)
-        for change in changed:
-            self._queue_record(pipe, change, action, by)
-
-    def _queue_record(self, pipe: Pipeline, change: Change, action: str, by: str) -> None:
-        pipe.hset(self.keys.signatories, change.id, orjson.dumps(change.record))
-        pipe.sadd(self.keys.signatory_ids, change.id)
-        if change.record["hosts"]:
-            pipe.hset(self.keys.hosts, mapping={h: change.id for h in change.record["hosts"]})
-        queue_history_row(pipe, self.keys, HISTORY_TABLE, self._history_row(change.record, action, by))
+        # every stale host goes before any new one: a host may move between rows
+        stale = [h for c in changed for h in _hosts(c.old) if h not in _hosts(c.record) and owners.get(h) == c.id]
+        txn.commit(stale, [c.record for c in changed], HISTORY_TABLE,
+                   [self._history_row(c.record, action, by) for c in changed])
 
     def _history_row(self, record: Record, action: str, by: str) -> bytes:
         """One row of ``signatory_changes`` (JSONEachRow), as the writer inserts it."""
         at = ch_time(self.clock.now().astimezone(UTC))
-        return orjson.dumps({"pool": self.keys.pool, "id": record["id"], "at": at, "action": action,
+        return orjson.dumps({"pool": self.pool, "id": record["id"], "at": at, "action": action,
                              "changed_by": by, "record": orjson.dumps(record).decode()})
-
-    async def _host_owners(self, pipe: Pipeline, changes: builtins.list[Change]) -> dict[str, str]:
-        hosts = sorted({h for c in changes for h in (*_hosts(c.old), *_hosts(c.record))})
-        if not hosts:
-            return {}
-        owners = await pipe.hmget(self.keys.hosts, hosts)
-        return {h: as_text(o) for h, o in zip(hosts, owners) if o is not None}
 
 
 def _row_id_problem(sid: Any, first_row: dict[str, int]) -> str | None:

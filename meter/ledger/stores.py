@@ -1,0 +1,83 @@
+"""Stores: every Redis adapter of one pool over one connection, what ``meter/app.py`` hands out.
+
+The rest of the service never sees the Redis client: it gets the adapter for what it stores
+(the registry, the allotments, the outbox, ...), each named for it and built here once.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import redis.asyncio as redis
+
+from meter.ledger.client import check_no_eviction, connect, translated
+from meter.ledger.keys import Keys
+from meter.ledger.locks import Locks
+from meter.ledger.outbox import OutboxStore
+from meter.ledger.owners import RedisOwners
+from meter.ledger.redis_decisions import RedisDecisions
+from meter.ledger.redis_jobs import RedisJobs
+from meter.ledger.redis_ledger import RedisLedger
+from meter.ledger.redis_portal import RedisPortalLinks
+from meter.ledger.registry_store import RegistryStore
+from meter.ledger.stream import RedisStream
+
+
+class Stores:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._client = client
+        self.keys = keys
+
+    @classmethod
+    async def open(cls, url: str, pool: str, check: bool = True) -> Stores:
+        """Connect; with ``check``, make sure Redis answers and never evicts (start-up)."""
+        client = connect(url)
+        try:
+            if check:
+                async with translated("start-up"):
+                    await client.ping()
+                await check_no_eviction(client)
+        except BaseException:
+            await client.aclose()
+            raise
+        return cls(client, Keys(pool))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        """Redis answers (readiness)."""
+        return bool(await self._client.ping())
+
+    def ledger(self, dedup_window_s: int, backlog_limit: int) -> RedisLedger:
+        return RedisLedger(self._client, self.keys, dedup_window_s, backlog_limit)
+
+    def decisions(self, dedup_window_s: int, timeout_s: float) -> RedisDecisions:
+        return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s)
+
+    @cached_property
+    def locks(self) -> Locks:
+        return Locks(self._client, self.keys)
+
+    @cached_property
+    def outbox(self) -> OutboxStore:
+        return OutboxStore(self._client, self.keys)
+
+    @cached_property
+    def registry(self) -> RegistryStore:
+        return RegistryStore(self._client, self.keys)
+
+    @cached_property
+    def owners(self) -> RedisOwners:
+        return RedisOwners(self._client, self.keys)
+
+    @cached_property
+    def stream(self) -> RedisStream:
+        return RedisStream(self._client, self.keys)
+
+    @cached_property
+    def jobs(self) -> RedisJobs:
+        return RedisJobs(self._client, self.keys)
+
+    @cached_property
+    def portal(self) -> RedisPortalLinks:
+        return RedisPortalLinks(self._client, self.keys)
