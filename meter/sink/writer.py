@@ -91,12 +91,13 @@ class StreamWriter:
                 if not await self.stream.lease(token, LEASE_MS):
                     await self._pause(LEASE_MS / 1000 / 4)  # another process writes; stand by
                     continue
-                if await self.step() and not self._last_full:
+                written = await self.step()
+                backoff = 0.5
+                self._failing_since = None
+                if written and not self._last_full:
                     # a small batch: let more gather first. Each insert costs ClickHouse a fixed
                     # ~15-20 ms whatever its size, so a trickle of tiny inserts would eat a core.
                     await self._pause(self.pace_s)
-                backoff = 0.5
-                self._failing_since = None
             except Exception as exc:  # never let the writer die: count, back off, retry the same batch
                 if self._failing_since is None:
                     self._failing_since = time.monotonic()
