@@ -227,13 +227,14 @@ async def test_commit_above_the_reservation_is_refused(client):
 
 
 async def test_a_malformed_decision_changes_nothing(client):
-    """decide.lua reads every meta before it writes: one with a field too many is refused whole."""
+    """decide.lua reads every argument before it writes: a decision with an amount that is no number is
+    refused, and the whole batch with it."""
     app = client.app
     rd = RedisDecisions(app[appkeys.LEDGER].client, app[appkeys.LEDGER].keys, 3600, 2.0)
     decider = Decider(rd, app[appkeys.CONFIG], app[appkeys.CLOCK], Telemetry())
     now = app[appkeys.CLOCK].now()
-    good = decider._args(Ask(metric="api_calls", signatory="x", amount=3), now, {})
-    bad = good._replace(signatory="x\x1fextra")  # a field too many once packed
+    good = decider._args(Ask(metric="api_calls", signatory="x", amount=3), now, {}, {})
+    bad = good._replace(amount="3")  # a string once packed
     with pytest.raises(ScriptRefused, match="BAD_META decision 2"):
         await rd.decide([good, bad], int(now.timestamp() * 1000))
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0

@@ -2,6 +2,7 @@
 retry after LEDGER_LOST (meter/ledger/rebuilt.py)."""
 import re
 
+import orjson
 import pytest
 
 from meter.core.errors import LedgerLost
@@ -9,36 +10,51 @@ from meter.ledger import scripts
 from meter.ledger.rebuilt import once_rebuilt
 from meter.ledger.wire import (
     ANSWER_WIDTH,
-    FLOWS,
+    ASK,
+    METRIC,
+    REPLY,
     SEP,
     DecisionArgs,
     LedgerEffect,
     LedgerEvent,
+    MetricArgs,
     Settled,
     Verdict,
-    pack_decision,
+    pack_decisions,
     pack_events,
     unpack_settled,
     unpack_verdicts,
 )
 
-ARGS = DecisionArgs(metric="dataset_records", signatory="", host="h.example", dataset="d1", amount=5, consume=True,
-                    enforce=False, counter="", counter_ttl_s=0, cap=300, dataset_cap=300, allotments="",
+RECORDS = MetricArgs(metric="dataset_records", flow=False, per_dataset=True, counter="", counter_ttl_s=0, cap=300,
+                     allotments="", enforce=False)
+CALLS = MetricArgs("api_calls", True, False, "c", 10, 99, "al", True)
+ARGS = DecisionArgs(metric=RECORDS, signatory="", host="h.example", dataset="d1", amount=5, consume=True,
                     seen_key="k", reserve_id="r1", reserve_ttl_ms=60_000)
 
 
-def test_a_decision_packs_to_the_fields_decide_lua_parses():
-    width = int(re.search(r"#f ~= (\d+)", scripts.source("decide"))[1])
-    fields = pack_decision(ARGS).split(SEP)
-    assert len(fields) == width == 16
-    assert fields == ["r", "dataset_records", "", "h.example", "d1", "5", "1", "0", "", "0", "300", "300", "", "k",
-                      "r1", "60000"]
+def lua_locals(pattern: str) -> list[str]:
+    """The names of the locals a line of decide.lua (its included files too) unpacks."""
+    found = re.search(pattern, scripts.source("decide"))
+    assert found, pattern
+    return [name.strip() for name in found[1].split(",")]
 
 
-def test_a_check_without_a_dataset_cap_leaves_the_field_empty():
-    check = DecisionArgs("api_calls", "s1", "", "", 1, False, True, "c", 10, 99, None, "al", "")
-    assert pack_decision(check).split(SEP) == ["c", "api_calls", "s1", "", "", "1", "0", "1", "c", "10", "99", "",
-                                               "al", "", "", "0"]
+def test_decide_lua_unpacks_the_positions_wire_names():
+    assert lua_locals(r"local (metric, flow, [^=]*) = unpack\(fields\)") == list(METRIC)
+    assert lua_locals(r"local (metric, signatory, [^=]*) = unpack\(fields\)") == list(ASK)
+    assert lua_locals(r"local function reply\(([^)]*)\)") == list(REPLY)
+
+
+def test_each_metric_is_sent_once_and_decisions_name_it_by_position():
+    check = DecisionArgs(CALLS, "s1", "", "", 1, False, "")
+    metrics, decisions = pack_decisions([ARGS, check, check._replace(amount=2)])
+    assert orjson.loads(metrics) == [["dataset_records", False, True, "", 0, 300, "", False],
+                                     ["api_calls", True, False, "c", 10, 99, "al", True]]
+    assert orjson.loads(decisions) == [[1, "", "h.example", "d1", 5, True, "k", "r1", 60_000],
+                                       [2, "s1", "", "", 1, False, "", "", 0],
+                                       [2, "s1", "", "", 2, False, "", "", 0]]
+    assert pack_decisions([]) == (b"[]", b"[]")
 
 
 def test_replies_unpack_to_one_verdict_per_decision():
@@ -80,8 +96,3 @@ async def test_without_a_rebuild_the_loss_is_raised():
 
     with pytest.raises(LedgerLost):
         await once_rebuilt(call, None)
-
-
-def test_the_flows_a_check_consumes_are_named_as_decide_lua_header_says():
-    assert "ARGV[5]  the flows a consuming check counts, joined by \\31" in scripts.source("decide")
-    assert FLOWS.split(SEP) == ["api_calls", "update_bytes"]

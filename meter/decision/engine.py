@@ -22,7 +22,7 @@ from meter.decision.model import Ask, Decision
 from meter.ledger.keys import Keys
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_decisions import RedisDecisions
-from meter.ledger.wire import DecisionArgs, Verdict
+from meter.ledger.wire import DecisionArgs, MetricArgs, Verdict
 from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
 
@@ -50,15 +50,15 @@ class Fixed:
     flow: bool
     stock_counter: str  # a stock's hash; '' for a flow (its period's) and a per-dataset cap
     cap: int
-    dataset_cap: int | None  # a per-dataset metric's cap, else None
+    per_dataset: bool  # ``cap`` is each dataset's
     enforce: bool
     allotted: bool  # its allotment hash is read: an allocation policy is on and it is apportioned
 
 
 def fixed_by_metric(config: PoolConfig, keys: Keys, allocating: bool) -> dict[str, Fixed]:
     return {m.name: Fixed(m.flow, keys.stock(m.name) if m.stock and not m.per_dataset else "",
-                          config.caps.get(m.name), config.caps.get(m.name) if m.per_dataset else None,
-                          config.enforcement.enforced(m.name), allocating and m.apportioned)
+                          config.caps.get(m.name), m.per_dataset, config.enforcement.enforced(m.name),
+                          allocating and m.apportioned)
             for m in quotas.METRICS}
 
 
@@ -97,7 +97,8 @@ class Decider:
         self.telemetry.decision_batch.observe(len(asks))
         now = self.clock.now()
         periods: dict[str, Window] = {}
-        args = [self._args(ask, now, periods) for ask in asks]
+        specs: dict[str, MetricArgs] = {}
+        args = [self._args(ask, now, periods, specs) for ask in asks]
         now_ms = int(now.timestamp() * 1000)
         try:  # never answer from an empty ledger: rebuild it first
             verdicts = await once_rebuilt(lambda: self.ledger.decide(args, now_ms), self.rebuild)
@@ -132,8 +133,17 @@ class Decider:
             periods[metric] = window
         return window
 
-    def _args(self, ask: Ask, now: datetime, periods: dict[str, Window]) -> DecisionArgs:
-        metric, fixed = ask.metric, self._fixed[ask.metric]
+    def _args(self, ask: Ask, now: datetime, periods: dict[str, Window], specs: dict[str, MetricArgs]) -> DecisionArgs:
+        spec = specs.get(ask.metric)
+        if spec is None:
+            spec = specs[ask.metric] = self._metric_args(ask.metric, now, periods)
+        # positional, in DecisionArgs' order: keywords cost more on every decision
+        return DecisionArgs(spec, ask.signatory, ask.host, ask.dataset, ask.amount, ask.consume,
+                            self.keys.seen_check(ask.id) if ask.id else "", ask.reserve_id, ask.reserve_ttl_s * 1000)
+
+    def _metric_args(self, metric: str, now: datetime, periods: dict[str, Window]) -> MetricArgs:
+        """What the batch's decisions of ``metric`` share: built once a batch, sent once."""
+        fixed = self._fixed[metric]
         counter, ttl, label = fixed.stock_counter, 0, "current"
         if fixed.flow:
             window = self._window(metric, now, periods)
@@ -141,10 +151,7 @@ class Decider:
             counter, label = window.counter, window.label
             ttl = counter_ttl(window.end_ts, now.timestamp())
         allot = self.keys.allotments(metric, label) if fixed.allotted else ""
-        # positional, in DecisionArgs' order: keywords cost more on every decision
-        return DecisionArgs(metric, ask.signatory, ask.host, ask.dataset, ask.amount, ask.consume, fixed.enforce,
-                            counter, ttl, fixed.cap, fixed.dataset_cap, allot,
-                            self.keys.seen_check(ask.id) if ask.id else "", ask.reserve_id, ask.reserve_ttl_s * 1000)
+        return MetricArgs(metric, fixed.flow, fixed.per_dataset, counter, ttl, fixed.cap, allot, fixed.enforce)
 
     def _decision(self, ask: Ask, v: Verdict, periods: dict[str, Window]) -> Decision:
         window = periods.get(ask.metric)

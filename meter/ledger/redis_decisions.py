@@ -20,11 +20,10 @@ from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import shared_script_error
 from meter.ledger.wire import (
-    FLOWS,
     DecisionArgs,
     Settled,
     Verdict,
-    pack_decision,
+    pack_decisions,
     unpack_settled,
     unpack_verdicts,
 )
@@ -42,16 +41,16 @@ class RedisDecisions:
     async def decide(self, asks: Sequence[DecisionArgs], now_ms: int) -> list[Verdict]:
         """All ``asks`` in one decide.lua call, atomically; one verdict per ask, in order. What
         the batch consumes goes to the stream as usage facts (the writer builds the rows)."""
-        packed = [pack_decision(a) for a in asks]
-        return unpack_verdicts(await self._decide_packed(packed, now_ms))
+        metrics, decisions = pack_decisions(asks)
+        return unpack_verdicts(await self._decide_packed(metrics, decisions, now_ms))
 
     async def release_expired_reservations(self, now_ms: int) -> None:
-        """Release the reservations past their expiry: decide.lua does so before every batch, so a
-        batch of no decisions does only that (when no traffic comes to do it)."""
-        await self._decide_packed([], now_ms)
+        """Release the reservations past their expiry: decide.lua does so before a batch when its
+        metrics hold some, so a batch of no decisions releases them all (when no traffic does)."""
+        await self._decide_packed(b"[]", b"[]", now_ms)
 
-    async def _decide_packed(self, metas: list[str], now_ms: int) -> list[Any]:
-        argv = [self.keys.prefix, now_ms, self.idempotency_s, len(metas), FLOWS, *metas]
+    async def _decide_packed(self, metrics: bytes, decisions: bytes, now_ms: int) -> list[Any]:
+        argv = [self.keys.prefix, now_ms, self.idempotency_s, metrics, decisions]
         return await self._call(self._decide, argv, "decide")
 
     async def reserved_metric(self, rid: str) -> str | None:

@@ -1,41 +1,50 @@
 """The Lua scripts' argument and reply layouts, in one place next to the scripts.
 
 The domain hands the adapters typed values (``DecisionArgs``, ``LedgerEvent``); only this module
-knows that decide.lua reads 16 fields joined by \\x1f per decision and answers 7 values per
-decision, and that ingest.lua reads 3 values per event. Each layout is the one its script's
-header documents (``ledger/lua/*.lua``); change both together.
+knows that decide.lua reads each metric's constants once per call (``METRIC``) and then each
+decision (``ASK``), as two JSON arrays, and answers 7 values per decision (``REPLY``), and that
+ingest.lua reads 3 values per event. The positions are named by the tuples' fields, and the
+scripts unpack them into locals of the same names (``tests/test_wire.py`` holds them equal).
+Each layout is the one its script's header documents (``ledger/lua/*.lua``); change both together.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from meter.core import quotas
+import orjson
+
 from meter.ledger.client import as_text
 
 SEP = "\x1f"
-ANSWER_WIDTH = 7  # values per decision in decide.lua's reply
-FLOWS = SEP.join(quotas.FLOW_NAMES)  # decide.lua's ARGV[5]: the metrics a consuming check counts
+
+
+class MetricArgs(NamedTuple):
+    """What every decision of one metric shares in a call: the keys and limits that apply to it.
+    decide.lua gets it once per call, not once per decision."""
+
+    metric: str
+    flow: bool  # a consuming check counts it (a stock moves with its snapshots)
+    per_dataset: bool  # ``cap`` is each dataset's, not the pool's
+    counter: str  # a flow: the period's counter hash; a stock: its hash; '' for a per-dataset cap
+    counter_ttl_s: int
+    cap: int
+    allotments: str  # the allotment hash; '' = no allocation
+    enforce: bool
 
 
 class DecisionArgs(NamedTuple):
-    """One decision as decide.lua needs it: the ask, and the keys and limits that apply to it.
+    """One decision as decide.lua needs it: the ask, and its metric's ``MetricArgs``.
 
     A NamedTuple, not a frozen dataclass: it is built for every decision on the hot path, and a
     frozen dataclass's ``__init__`` costs several times more."""
 
-    metric: str
+    metric: MetricArgs
     signatory: str  # '' = the script finds it from the host, then the dataset
     host: str
     dataset: str
     amount: int
     consume: bool
-    enforce: bool
-    counter: str  # a flow: the period's counter hash; a stock: its hash; '' for a per-dataset cap
-    counter_ttl_s: int
-    cap: int
-    dataset_cap: int | None  # a per-dataset metric's cap, else None
-    allotments: str  # the allotment hash; '' = no allocation
     seen_key: str  # the check id's key; '' = no id
     reserve_id: str = ""  # '' = a check; else the reservation to hold
     reserve_ttl_ms: int = 0
@@ -50,7 +59,15 @@ class Verdict(NamedTuple):
     used: int
     remaining: int
     signatory: str
-    note: str  # '' | 'replay' | 'shadow'
+    note: str  # '' | 'replay' | 'shadow' | 'protected'
+
+
+# decide.lua's positions, named (its locals bear the same names): a metric's constants, a
+# decision (its ``metric`` is the position of its MetricArgs in the call, from 1), an answer
+METRIC = MetricArgs._fields
+ASK = DecisionArgs._fields
+REPLY = Verdict._fields
+ANSWER_WIDTH = len(REPLY)  # values per decision in decide.lua's reply
 
 
 class LedgerEffect(NamedTuple):
@@ -91,12 +108,17 @@ class Settled(NamedTuple):
     dataset: str
 
 
-def pack_decision(d: DecisionArgs) -> str:
-    # unpacked positionally: reading 16 fields by name costs more, on every decision
-    metric, sig, host, dataset, amount, consume, enforce, counter, ttl, cap, dscap, allot, seen, rid, rttl = d
-    return SEP.join(("r" if rid else "c", metric, sig, host, dataset, str(amount), "1" if consume else "0",
-                     "1" if enforce else "0", counter, str(ttl), str(cap), "" if dscap is None else str(dscap),
-                     allot, seen, rid, str(rttl)))
+def pack_decisions(asks: Sequence[DecisionArgs]) -> tuple[bytes, bytes]:
+    """decide.lua's ARGV[4] and ARGV[5]: each metric's constants once, then the decisions, each
+    naming its metric by position (from 1), in two JSON arrays."""
+    specs: dict[MetricArgs, int] = {}
+    packed = []
+    for spec, sig, host, dataset, amount, consume, seen, rid, rttl in asks:
+        at = specs.get(spec)
+        if at is None:
+            at = specs[spec] = len(specs) + 1
+        packed.append((at, sig, host, dataset, amount, consume, seen, rid, rttl))
+    return orjson.dumps([tuple(spec) for spec in specs]), orjson.dumps(packed)
 
 
 def unpack_verdicts(reply: Sequence[Any]) -> list[Verdict]:
