@@ -11,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run test lint bench stop-redis clean dashboards bench-dashboards
+.PHONY: help venv run test lint bench stop-redis clean dashboards bench-dashboards secrets
 
 help: ## list the targets
 	@echo "meter: quota metering service"
@@ -53,6 +53,13 @@ dashboards: venv ## regenerate the Grafana dashboards' JSON (dashboards/json) fr
 
 bench-dashboards: venv ## every dashboard panel query on a year of history in chDB; figures in docs/benchmarks.md
 	$(VENV)/bin/python bench/dashboards.py
+
+# Every variable of .env.example, each a fresh random value; an existing .env is never overwritten.
+secrets: ## write .env for docker compose: random passwords and meter's tokens (openssl rand -hex 32)
+	@test ! -e .env || { echo ".env exists; remove it to make new secrets" >&2; exit 1; }
+	@umask 077 && for name in $$(sed -n 's/^\([A-Z_]*\)=.*/\1/p' .env.example); do \
+		echo "$$name=$$(openssl rand -hex 32)"; done > .env
+	@echo "wrote .env (readable by you only)"
 
 stop-redis: ## stop the private Redis that `make run` started (it outlives the server)
 	scripts/private-redis.sh stop

@@ -21,6 +21,7 @@ from meter.alerts.webhook import webhook_transport
 from meter.allocation.service import Allocator
 from meter.attribution.events import Attribution
 from meter.collectors.ods_job import OdsPoll
+from meter.config.exposure import refuse_demo_tokens
 from meter.config.settings import PoolConfig, Settings, load_pool_config
 from meter.core.clock import Clock, SystemClock
 from meter.core.errors import ConfigError, StoreUnavailable
@@ -58,6 +59,7 @@ def create_app(settings: Settings, config: PoolConfig | None = None, clock: Cloc
                telemetry: Telemetry | None = None, store: ClickHouseStore | None = None) -> web.Application:
     """The application; ``store`` lets a caller (tests) share one ClickHouse store it owns."""
     config = config or load_pool_config(settings.config)
+    refuse_demo_tokens(settings, config)
     # auto_decompress off: the events endpoint inflates gzip itself, with a bound on the result
     app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"auto_decompress": False},
                           middlewares=[middleware])
@@ -142,7 +144,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     else:
         app[STORE_START_UP] = with_store
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
-                                     rebuild=rebuild, attribution=_attribution(app))
+                                     rebuild=rebuild, attribution=_attribution(app),
+                                     max_skew_s=settings.max_future_skew_s)
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = stores.decisions(settings.dedup_window_s, config.enforcement.redis_timeout_ms / 1000)

@@ -33,7 +33,7 @@ def test_gzip_bomb_is_413():
 def test_malformed_and_mismatched():
     with pytest.raises(InvalidRequest) as err:
         decode_events("application/x-ndjson", "", b'{"a":1}\n{oops\n\n{"b":2}\n[x\n', 1000)
-    assert err.value.type == "invalid_events"  # every bad line named, by its event's index
+    assert err.value.type == "invalid_events"  # every bad line named, by its event's index and line
     assert [(d["index"], d["reason"][:19]) for d in err.value.details] == [(1, "line 2 is not JSON:"),
                                                                           (3, "line 5 is not JSON:")]
     with pytest.raises(InvalidRequest):

@@ -97,3 +97,54 @@ def test_provisioning_matches_the_dashboards_and_the_mounts(compose):
     path = re.search(r"path: (\S+)", provider)[1]  # type: ignore[index]
     assert f"./dashboards/json:{path}:ro" in compose["services"]["grafana"]["volumes"]
     assert "$GRAFANA_CLICKHOUSE_PASSWORD" in sources
+
+
+def test_services_without_a_login_are_published_on_loopback_only(compose):
+    for name in ("mailpit", "prometheus"):  # every partner's report; every metric
+        ports = compose["services"][name]["ports"]
+        assert ports and all(str(p).startswith("127.0.0.1:") for p in ports), (name, ports)
+
+
+def test_meter_takes_its_tokens_from_env_not_from_the_demo_pool(compose, monkeypatch):
+    meter = compose["services"]["meter"]
+    assert "./deploy/compose/pool.toml:/etc/meter/pool.toml:ro" in meter["volumes"]
+    assert not any("examples/" in str(v) for v in meter["volumes"])
+    pool = (ROOT / "deploy/compose/pool.toml").read_text()
+    assert not re.search(r"^\s*(token|sha256)\s*=", pool, re.M)  # no secret in the file
+    names = re.findall(r'^token_env = "([A-Z_]+)"', pool, re.M)
+    assert sorted(names) == ["METER_ADMIN_TOKEN", "METER_GATEWAY_TOKEN", "METER_PRODUCER_TOKEN", "METER_READER_TOKEN"]
+    for name in names:
+        assert meter["environment"][name] == f"${{{name}:?set it in .env (make secrets)}}"
+        monkeypatch.setenv(name, f"secret-of-{name.lower()}")
+    from meter.app import create_app
+    from meter.config.settings import Settings, load_pool_config
+
+    path = ROOT / "deploy/compose/pool.toml"
+    config = load_pool_config(path)
+    assert {t.role for t in config.tokens} == {"admin", "gateway", "producer", "reader"}
+    create_app(Settings(http_host="0.0.0.0", config=path), config)  # no demo token: it may listen everywhere
+
+
+def test_a_pool_file_token_from_an_unset_variable_stops_start_up(monkeypatch):
+    from meter.config.settings import load_pool_config
+    from meter.core.errors import ConfigError
+
+    monkeypatch.delenv("METER_ADMIN_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="METER_ADMIN_TOKEN must hold the token"):
+        load_pool_config(ROOT / "deploy/compose/pool.toml")
+
+
+def test_make_secrets_writes_a_random_value_for_every_variable(tmp_path):
+    import subprocess
+
+    (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
+    make = ["make", "-s", "-f", str(ROOT / "Makefile"), "-C", str(tmp_path), "secrets"]
+    subprocess.run(make, check=True, capture_output=True)
+    written = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    documented = re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    assert sorted(written) == sorted(documented)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in written.values())
+    assert len(set(written.values())) == len(written)
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0
+    again = subprocess.run(make, capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr  # never overwritten

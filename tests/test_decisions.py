@@ -218,12 +218,14 @@ async def test_a_reservation_released_by_the_sweep_cannot_be_committed(client):
     assert resp.status == 404
 
 
-async def test_commit_above_the_reservation_is_refused(client):
+async def test_committing_more_than_a_reservation_holds_is_409_and_commits_nothing(client):
     resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 10},
                              headers=auth("gateway"))
     rid = (await resp.json())["id"]
     resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 11}, headers=auth("gateway"))
-    assert resp.status == 400
+    assert resp.status == 409 and (await resp.json())["error"]["type"] == "reservation_exceeded"
+    resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 10}, headers=auth("gateway"))
+    assert resp.status == 200  # still held, whole
 
 
 async def test_a_malformed_decision_changes_nothing(client):

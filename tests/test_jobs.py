@@ -25,8 +25,8 @@ async def test_expired_reservations_are_released_without_traffic(client):
                                                        "ttl_s": 60}, headers=auth("gateway"))
     rid = (await resp.json())["id"]
     decisions, keys = client.app[appkeys.DECIDER].ledger, client.app[appkeys.LEDGER].keys
-    assert await decisions.reserved_metric(rid) == "update_bytes"
+    assert await decisions.reserved(rid) == ("update_bytes", "unattributed")
     later = datetime(2026, 4, 20, 12, 1, 1, tzinfo=UTC)
     await decisions.release_expired_reservations(int(later.timestamp() * 1000))
-    assert await decisions.reserved_metric(rid) is None
+    assert await decisions.reserved(rid) is None
     assert not await client.app[appkeys.LEDGER].client.exists(keys.reservation(rid))

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from meter.core.errors import InvalidEvents
+from meter.core.errors import InvalidEvents, PayloadTooLarge
 from meter.ingest.validation import validate_events
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
@@ -49,8 +49,9 @@ def test_types_and_ranges():
     assert problems([ev(data=[1])]) == [(0, "data")]
     assert problems([ev(subject="x" * 129)]) == [(0, "subject")]
     assert problems([ev(time="2026-03-15T10:00:00")]) == [(0, "time")]
-    # no rule on the future: JSON Schema cannot state "not after now", so the spec could not say it
-    assert validate_events([ev(time="2026-03-16T10:00:00Z")], NOW, 10)[0].time.day == 16
+    # the future is bounded by the service's clock (DESIGN §4; the spec says it in words)
+    assert validate_events([ev(time="2026-03-15T12:05:00Z")], NOW, 10)[0].time.minute == 5
+    assert problems([ev(time="2026-03-15T12:05:01Z")]) == [(0, "time")]
     assert problems([ev(time="1969-12-31T23:00:00Z")]) == [(0, "time")]  # before ClickHouse's dates
     assert problems([ev(time="2026-02-30T10:00:00Z")]) == [(0, "time")]
     for other_iso_8601 in ("20260315T100000Z", "2026-03-15T10:00Z", "2026-W11-7T10:00:00Z", "2026-03-15T10:00:00+0100"):
@@ -69,7 +70,7 @@ def test_missing_time_is_arrival_time():
 
 def test_empty_and_oversized_batches():
     assert problems([]) == [(None, "body")]
-    with pytest.raises(InvalidEvents):
+    with pytest.raises(PayloadTooLarge):
         validate_events([ev()] * 3, NOW, 2)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import re
 import tomllib
 import zoneinfo
@@ -149,15 +150,30 @@ class TokenEntry(_Strict):
     role: Role
     token: SecretStr | None = Field(None, min_length=8)
     sha256: str | None = None
+    # the name of an environment variable holding the token (compose's .env): read at start-up
+    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
     signatory: str | None = None
     name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_env(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("token_env"), str):
+            value = os.environ.get(data["token_env"], "")
+            if len(value) < 8:
+                raise ValueError(f"the environment variable {data['token_env']} must hold the token "
+                                 "(at least 8 characters; `make secrets` writes one to .env)")
+            data = {**data, "token": value}
+        return data
 
     @model_validator(mode="after")
     def _one_secret(self) -> TokenEntry:
         if (self.token is None) == (self.sha256 is None):
-            raise ValueError("give exactly one of 'token' or 'sha256'")
+            raise ValueError("give exactly one of 'token', 'token_env' or 'sha256'")
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256.lower()):
             raise ValueError("'sha256' must be 64 hex digits")
+        if self.role == "admin" and self.signatory is not None:
+            raise ValueError("an admin token cannot be bound to a signatory (an admin acts for the whole pool)")
         return self
 
     def digest(self) -> str:
@@ -268,6 +284,14 @@ class Settings(BaseSettings):
     dedup_window_s: int = Field(35 * 86_400, ge=60)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(10_000, ge=1)
+    # limits and trust (DESIGN §4): a body not received in full within this is answered 408
+    body_timeout_s: float = Field(30, gt=0, le=3600)
+    # an event dated more than this after the service's clock is invalid (a snapshot from 2099
+    # would stay the newest forever)
+    max_future_skew_s: int = Field(300, ge=0, le=86_400)
+    # distinct datasets and content objects per pool: the Redis ledger stays bounded
+    max_datasets: int = Field(100_000, ge=1)
+    max_objects: int = Field(100_000, ge=1)
     stream_max_events: int = Field(5_000_000, ge=1_000)
     writer_batch_entries: int = Field(200, ge=1)
     writer_block_ms: int = Field(200, ge=1)

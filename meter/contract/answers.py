@@ -41,10 +41,19 @@ class Problem(BaseModel):
     reason: str
 
 
+class MoreProblems(BaseModel):
+    """The last item of a list of problems cut at its first 100: how many were left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    more: int = Field(ge=1, description="problems left out of this answer")
+
+
 class ErrorInfo(_Answer):
     type: str
     message: str
-    details: list[Problem] | None = None
+    details: list[Problem | MoreProblems] | None = Field(
+        None, max_length=101, description="each problem (at most 100, then how many more)")
 
 
 class Error(_Answer):

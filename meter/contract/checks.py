@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from meter.contract.requests import CHECK, CHECKS, CheckRequest, CommitRequest, ReservationRequest
-from meter.core.errors import InvalidRequest
+from meter.core.errors import Forbidden, InvalidRequest
 from meter.core.problems import details
 from meter.decision.model import Ask
 
@@ -47,3 +47,11 @@ def parse_reservation(body: Any, reserve_id: str) -> Ask:
 
 def parse_commit(body: Any) -> int:
     return int(_validated(_COMMIT, body, "commit").amount)
+
+
+def require_own(asks: list[Ask], bound: str) -> None:
+    """403 naming each check that is not for ``bound``: nothing is decided."""
+    wrong = [{"index": i, "field": "signatory", "reason": f"this token may only decide for {bound!r}"}
+             for i, ask in enumerate(asks) if ask.signatory != bound]
+    if wrong:
+        raise Forbidden(f"this token is bound to signatory {bound!r}", wrong)

@@ -20,7 +20,7 @@ from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text
 # RFC 3339 date-time, years 1970 (the start of ClickHouse's dates) to 2099
 TIME = (r"^(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):"
         r"[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
-_TIME = re.compile(TIME)
+TIME_RE = re.compile(TIME)
 _OPEN = ConfigDict(extra="ignore")
 
 
@@ -90,9 +90,14 @@ class _Event(BaseModel):
     def _rfc3339(cls, value: Any) -> Any:
         if value is None:
             return None
-        if not isinstance(value, str) or not _TIME.match(value):
+        if not isinstance(value, str) or not TIME_RE.fullmatch(value):
             raise ValueError("must be an RFC 3339 timestamp from 1970 to 2099, with 'Z' or an offset")
-        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+        return parse_time(value)
+
+
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 timestamp that matches ``TIME``, as an aware UTC datetime."""
+    return datetime.fromisoformat(value.upper()).astimezone(UTC)
 
 
 class _Attributable(_Event):

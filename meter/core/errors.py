@@ -14,10 +14,11 @@ class MeterError(Exception):
 
     type = "internal"
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None, omitted: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.omitted = omitted  # problems left out of ``details`` before it was built (see core/problems)
 
 
 class ConfigError(MeterError):
@@ -73,6 +74,31 @@ class AllocationError(Conflict):
     """Allotments cannot be computed from this input (or a policy broke an invariant): 409."""
 
     type = "allocation_error"
+
+
+class RequestTimeout(MeterError):
+    """The body was not received in full within ``body_timeout_s`` (408; the connection is closed)."""
+
+    type = "request_timeout"
+
+
+class NotOwner(Conflict):
+    """A bound producer's snapshot of a dataset or object that belongs to another signatory (409);
+    nothing of the batch was accepted."""
+
+    type = "not_owner"
+
+
+class TooManyItems(Conflict):
+    """A snapshot would add one more dataset (or object) than the pool keeps (409)."""
+
+    type = "too_many_datasets"
+
+
+class TotalOverflow(Conflict):
+    """A total would pass 2^53 - 1, where numbers stop being exact (409); nothing was accepted."""
+
+    type = "total_overflow"
 
 
 class PayloadTooLarge(MeterError):
@@ -148,3 +174,9 @@ class ReservationExpired(Conflict):
     def __init__(self, rid: str) -> None:
         super().__init__(f"reservation {rid!r} expired and released itself: nothing was committed",
                          [{"field": "id", "reason": "the reservation expired"}])
+
+
+class ReservationExceeded(Conflict):
+    """A commit of more than the reservation holds (409): its amount is stored state, not syntax."""
+
+    type = "reservation_exceeded"

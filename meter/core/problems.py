@@ -3,12 +3,19 @@ translator, for request models, events and signatory bodies alike.
 
 ``index`` is the 0-based item of a batch (an event, a check); ``field`` a dotted path inside it
 (``data.count``, ``signatories[2].weight``); ``reason`` says what the rule is.
+
+An answer names at most ``MAX_PROBLEMS`` of them, each text cut to ``MAX_TEXT`` characters, then
+``{"more": N}`` (``bounded``): an error answer stays under 64 KiB whatever the input (DESIGN §4).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import ValidationError
+
+MAX_PROBLEMS = 100
+MAX_TEXT = 160  # characters of a field path or a reason (an unknown field's name is the client's own)
+MAX_MESSAGE = 1000
 
 _REASONS = {
     "missing": "is required",
@@ -78,3 +85,15 @@ def details(exc: ValidationError, batch: bool = False, tags: frozenset[str] = fr
         item["reason"] = reason(error, known)
         out.append(item)
     return out
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def bounded(problems: list[dict[str, Any]], omitted: int = 0) -> list[dict[str, Any]]:
+    """The first ``MAX_PROBLEMS`` problems, their texts clipped, then ``{"more": N}`` if any was left
+    out (``omitted`` counts those left out before the list was built)."""
+    shown = [{k: clip(v) if isinstance(v, str) else v for k, v in p.items()} for p in problems[:MAX_PROBLEMS]]
+    more = omitted + max(0, len(problems) - MAX_PROBLEMS)
+    return [*shown, {"more": more}] if more else shown

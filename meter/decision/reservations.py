@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from meter.core import quotas
-from meter.core.errors import LedgerUnavailable, NotFound, ReservationExpired
+from meter.core.errors import Forbidden, LedgerUnavailable, NotFound, ReservationExpired
 from meter.decision.engine import Decider
 from meter.decision.model import Ask, Decision
 from meter.ledger.redis_decisions import RedisDecisions
@@ -39,8 +39,8 @@ class Reservations:
         expires = self.clock.now() + timedelta(seconds=ask.reserve_ttl_s)
         return decision, expires.astimezone(self.tz).isoformat(timespec="seconds")
 
-    async def commit(self, rid: str, amount: int) -> dict[str, Any]:
-        metric = await self._metric_of(rid)
+    async def commit(self, rid: str, amount: int, bound: str | None = None) -> dict[str, Any]:
+        metric = await self._metric_of(rid, bound)
         counter, ttl = "", 0
         now = self.clock.now()
         if quotas.is_flow(metric) and amount > 0:
@@ -48,16 +48,20 @@ class Reservations:
         got = await self.ledger.settle("commit", rid, amount, counter, ttl, _ms(now))
         return _settled(rid, got, "committed", amount)
 
-    async def release(self, rid: str) -> dict[str, Any]:
+    async def release(self, rid: str, bound: str | None = None) -> dict[str, Any]:
+        if bound is not None:
+            await self._metric_of(rid, bound)
         got = await self.ledger.settle("release", rid, 0, "", 0, _ms(self.clock.now()))
         return _settled(rid, got, "released", 0)
 
-    async def _metric_of(self, rid: str) -> str:
-        metric = await self.ledger.reserved_metric(rid)
-        if metric is None:
+    async def _metric_of(self, rid: str, bound: str | None) -> str:
+        held = await self.ledger.reserved(rid)
+        if held is None:
             await self._refuse_expired(rid)
             raise NotFound(f"no reservation {rid!r} (unknown or settled)")
-        return metric
+        if bound is not None and held[1] != bound:  # a bound gateway settles its signatory's only
+            raise Forbidden(f"this token is bound to signatory {bound!r}; the reservation is another's")
+        return held[0]
 
     async def _refuse_expired(self, rid: str) -> None:
         """One that the sweep released is remembered a day: committing it is a conflict."""

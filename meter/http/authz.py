@@ -36,11 +36,21 @@ def _trusted(request: web.Request) -> bool:
     return any(address in net for net in networks)
 
 
-def _authorize(request: web.Request) -> None:
+def _authorize(request: web.Request) -> str | None:
+    """The signatory the gateway's token is bound to, if it is."""
     secret = secret_from(request.headers)
     if secret is None and _trusted(request):
-        return
-    request.app[appkeys.TOKENS].resolve(secret).require("gateway")
+        return None
+    principal = request.app[appkeys.TOKENS].resolve(secret)
+    principal.require("gateway")
+    return principal.signatory
+
+
+async def _someone_elses(request: web.Request, ask: Ask, bound: str) -> bool:
+    """A bound gateway answers for its signatory only: the request is attributed first (host,
+    then dataset, as decide.lua does), and another's is denied with nothing consumed."""
+    owner = (await request.app[appkeys.STORES].owners.owners([((ask.host or "").lower(), ask.dataset or "")]))[0]
+    return owner != bound
 
 
 def _original(request: web.Request) -> tuple[str, int | None]:
@@ -83,7 +93,7 @@ async def _answer(request: web.Request) -> web.Response:
 
 async def _authz(request: web.Request) -> web.Response:
     try:
-        _authorize(request)
+        bound = _authorize(request)
     except (Unauthorized, Forbidden) as exc:
         return web.Response(status=401 if isinstance(exc, Unauthorized) else 403)
     uri, deny_status = _original(request)
@@ -92,6 +102,8 @@ async def _authz(request: web.Request) -> web.Response:
     ask = Ask(metric="api_calls", host=original_host(request.headers), dataset=dataset_of(uri))
     decider = request.app[appkeys.DECIDER]
     try:
+        if bound is not None and await _someone_elses(request, ask, bound):
+            return web.Response(status=403, headers={"X-Meter-Error": f"this gateway token answers for {bound} only"})
         decision = (await decider.decide([ask]))[0]
     except MeterError:
         return web.Response(status=503, headers={"Retry-After": "2"})

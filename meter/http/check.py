@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from meter.contract.answers import Decisions, Error, decision_body
-from meter.contract.checks import parse_checks
+from meter.contract.checks import parse_checks, require_own
 from meter.contract.requests import CHECK_BODY
 from meter.http import appkeys
 from meter.http.middleware import json_body, json_response, requires
@@ -19,6 +19,9 @@ from meter.http.operation import Answer, operation
 @requires("gateway")
 async def post_check(request: web.Request) -> web.Response:
     asks, batch = parse_checks(await json_body(request))
+    bound = request[appkeys.PRINCIPAL].signatory
+    if bound is not None:  # a bound gateway decides for its signatory only (DESIGN §4)
+        require_own(asks, bound)
     decisions = await request.app[appkeys.DECIDER].decide(asks)
     degraded = next((d.degraded for d in decisions if d.degraded), None)
     headers = {"X-Meter-Degraded": degraded} if degraded else None

@@ -1,6 +1,7 @@
 """The middleware: token checks and error rendering (one table from error type to status)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,8 +10,9 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from meter.contract.answers import Error, ErrorInfo, Problem
+from meter.contract.answers import Error, ErrorInfo, MoreProblems, Problem
 from meter.core import errors
+from meter.core.problems import MAX_MESSAGE, bounded, clip
 from meter.http import appkeys
 from meter.http.auth import secret_from
 
@@ -22,12 +24,14 @@ STATUS: dict[type[errors.MeterError], int] = {
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
+    errors.RequestTimeout: 408,
     errors.Gone: 410,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.Unavailable: 503,
 }
+CLIENT_CLOSED = 499  # nginx's status for "the client closed the request", in the access log only
 _AIOHTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -46,11 +50,15 @@ async def json_body(request: web.Request) -> Any:
         raise errors.InvalidRequest("the body is not valid JSON", [{"field": "body", "reason": str(exc)}]) from None
 
 
-def error_body(kind: str, message: str, details: list[dict[str, Any]] | None = None) -> Error:
+def error_body(kind: str, message: str, details: list[dict[str, Any]] | None = None, omitted: int = 0) -> Error:
+    """The error answer, bounded whatever the input: at most 100 problems, texts clipped."""
+    message = clip(message, MAX_MESSAGE)
     if details is None:
         return Error(error=ErrorInfo(type=kind, message=message))
     # constructed, not validated: an error answer must never fail in its turn
-    return Error(error=ErrorInfo(type=kind, message=message, details=[Problem.model_construct(**d) for d in details]))
+    items = [MoreProblems.model_construct(**d) if "more" in d else Problem.model_construct(**d)
+             for d in bounded(details, omitted)]
+    return Error(error=ErrorInfo(type=kind, message=message, details=items))
 
 
 def status_of(exc: errors.MeterError) -> int:
@@ -65,7 +73,7 @@ def render(exc: errors.MeterError) -> web.Response:
     headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.Unavailable) else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="meter"'}
-    return json_response(error_body(exc.type, exc.message, exc.details), status, headers)
+    return json_response(error_body(exc.type, exc.message, exc.details, exc.omitted), status, headers)
 
 
 @web.middleware
@@ -80,7 +88,18 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             principal = request.app[appkeys.TOKENS].resolve(secret_from(request.headers))
             principal.require(*roles)
             request[appkeys.PRINCIPAL] = principal
+            if request.body_exists and not request.content.is_eof():  # a body still on its way
+                await _receive(request)
         return await handler(request)
+    except ConnectionResetError:
+        # the client hung up mid-request: its doing, not ours (DESIGN §4)
+        log.info("client hung up", extra={"method": request.method, "path": request.path})
+        request.app[appkeys.TELEMETRY].http_aborted.inc()
+        response = web.Response(status=CLIENT_CLOSED)  # nobody reads it; the access log does
+        response.force_close()
+        return response
+    except errors.RequestTimeout as exc:
+        return await _closing(request, render(exc))
     except errors.MeterError as exc:
         if status_of(exc) >= 500:
             request.app[appkeys.TELEMETRY].errors.labels("http", exc.type).inc()
@@ -97,6 +116,29 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         log.exception("unhandled error on %s %s", request.method, request.path)
         request.app[appkeys.TELEMETRY].errors.labels("http", "internal").inc()
         return json_response(error_body("internal", "an internal error occurred; it has been logged"), 500)
+
+
+async def _receive(request: web.Request) -> None:
+    """The whole body within ``body_timeout_s``, else 408 and the connection closed: a slow body
+    holds no connection for ever. The handler's ``read()`` then answers from what is kept."""
+    settings = request.app[appkeys.SETTINGS]
+    try:
+        async with asyncio.timeout(settings.body_timeout_s):
+            await request.read()
+    except TimeoutError:
+        request.app[appkeys.TELEMETRY].body_timeouts.inc()
+        raise errors.RequestTimeout(f"the body was not received in full within {settings.body_timeout_s:g} s") \
+            from None
+
+
+async def _closing(request: web.Request, response: web.Response) -> web.Response:
+    """Send ``response``, then close the connection at once: the rest of a slow body is not
+    waited for (aiohttp would otherwise linger, reading it, before closing)."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()  # the transport flushes the answer, then closes
+    return response
 
 
 def _allow(request: web.Request, exc: web.HTTPException) -> str | None:

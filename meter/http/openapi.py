@@ -20,8 +20,9 @@ from meter.http.operation import Answer, Operation
 
 REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"\{(\w+)(:[^}]*)?\}")
-_COMMON = {400: "invalid input, each problem named", 401: "no valid token", 403: "role or binding forbids it",
-           413: "body too large"}
+_COMMON = {400: "invalid input, each problem named (at most 100, then how many more)", 401: "no valid token",
+           403: "role or binding forbids it", 413: "body too large",
+           408: "the body was not received in full in time (the connection is closed)"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -76,7 +77,7 @@ def _answers(op: Operation, roles: tuple[str, ...] | None, components: dict[str,
     if op.body is not None or op.query is not None:
         common.add(400)
     if op.body is not None:
-        common.add(413)
+        common |= {408, 413}
     if roles:
         common |= {401, 403}
     answers = {s: Answer(_COMMON[s], Error) for s in common}

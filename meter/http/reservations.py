@@ -20,6 +20,7 @@ RESERVATION_ID = {"type": "string", "description": "the id that POST /v1/reserva
 @requires("gateway")
 async def post_reservation(request: web.Request) -> web.Response:
     ask = parse_reservation(await json_body(request), new_id())
+    request[appkeys.PRINCIPAL].require_signatory(ask.signatory)
     decision, expires_at = await request.app[appkeys.RESERVATIONS].hold(ask)
     if expires_at is None:
         return json_response(Decision.model_validate(decision_body(decision)), status=409)
@@ -30,12 +31,14 @@ async def post_reservation(request: web.Request) -> web.Response:
 
 @operation("Turn a reservation into usage (the actual amount)", {
     200: Answer("committed", Settled), 404: Answer("no such reservation", Error),
-    409: Answer("expired, or more than held", Error), 503: Answer("Redis unavailable", Error, ("Retry-After",))},
+    409: Answer("expired (reservation_expired), or more than held (reservation_exceeded); nothing committed",
+                Error), 503: Answer("Redis unavailable", Error, ("Retry-After",))},
     body={"application/json": CommitRequest}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def commit_reservation(request: web.Request) -> web.Response:
     amount = parse_commit(await json_body(request))
-    settled = await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount)
+    bound = request[appkeys.PRINCIPAL].signatory
+    settled = await request.app[appkeys.RESERVATIONS].commit(request.match_info["id"], amount, bound)
     return json_response(Settled.model_validate(settled))
 
 
@@ -44,5 +47,6 @@ async def commit_reservation(request: web.Request) -> web.Response:
     503: Answer("Redis unavailable", Error, ("Retry-After",))}, path={"id": RESERVATION_ID})
 @requires("gateway")
 async def delete_reservation(request: web.Request) -> web.Response:
-    settled = await request.app[appkeys.RESERVATIONS].release(request.match_info["id"])
+    bound = request[appkeys.PRINCIPAL].signatory
+    settled = await request.app[appkeys.RESERVATIONS].release(request.match_info["id"], bound)
     return json_response(Settled.model_validate(settled))

@@ -18,7 +18,7 @@ from meter.core import quotas
 from meter.core.clock import Clock
 from meter.core.errors import Forbidden
 from meter.core.periods import FLOW_PERIOD, Period, counter_ttl
-from meter.ingest.validation import UsageEvent, validate_events
+from meter.ingest.validation import DEFAULT_SKEW_S, UsageEvent, validate_events
 from meter.ledger.keys import Keys
 from meter.ledger.owners import RedisOwners
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
@@ -32,7 +32,7 @@ from meter.store.rows import event_row, metadata_row
 class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
                  max_events: int, rebuild: Rebuild | None = None,
-                 attribution: Attribution | None = None) -> None:
+                 attribution: Attribution | None = None, max_skew_s: int = DEFAULT_SKEW_S) -> None:
         self.attribution = attribution or Attribution(RedisOwners(ledger.client, ledger.keys), {})
         self.ledger = ledger
         self.keys: Keys = ledger.keys
@@ -41,13 +41,14 @@ class Ingestor:
         self.clock = clock
         self.telemetry = telemetry
         self.max_events = max_events
+        self.max_skew_s = max_skew_s
         self.rebuild = rebuild
         self._periods: dict[tuple[str, date], Period] = {}
 
     async def ingest(self, raw: list[Any], bound_signatory: str | None = None) -> IngestResult:
         received = self.clock.now()
         try:
-            events = validate_events(raw, received, self.max_events)
+            events = validate_events(raw, received, self.max_events, self.max_skew_s)
             events = await self._attribute(events)
             _check_binding(events, bound_signatory)
         except Exception:

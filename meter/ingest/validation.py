@@ -1,13 +1,15 @@
 """Raw CloudEvents -> usage events, through the contract's event models (``meter.contract.events``).
 
 A batch is validated whole: every problem of every event is collected, with its 0-based index,
-field path and reason, and the batch is rejected if there is any (``InvalidEvents``).
+field path and reason, and the batch is rejected if there is any (``InvalidEvents``). Its size is
+checked first (413), and an event dated more than ``max_skew_s`` after the service's clock is
+invalid: a stock snapshot from 2099 would otherwise stay "the newest" forever (DESIGN §4).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from meter.contract import events as model
 from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT  # noqa: F401 - re-exported
 from meter.core import quotas
-from meter.core.errors import InvalidEvents
+from meter.core.errors import InvalidEvents, PayloadTooLarge
 from meter.core.problems import details
 
 FLOW_TYPES = quotas.FLOW_BY_EVENT  # the event that moves each flow, from the metric table
@@ -65,19 +67,47 @@ def _usage(ev: Any, received: datetime) -> UsageEvent:
                       **_fields(ev))
 
 
-def validate_events(raw: list[Any], received: datetime, max_events: int) -> list[UsageEvent]:
+DEFAULT_SKEW_S = 300
+
+
+def validate_events(raw: list[Any], received: datetime, max_events: int,
+                    max_skew_s: int = DEFAULT_SKEW_S) -> list[UsageEvent]:
     """Every event valid, or ``InvalidEvents`` naming each problem; never a partial result."""
     if not raw:
         raise InvalidEvents("the batch is empty", [{"index": None, "field": "body", "reason": "no events"}])
     if len(raw) > max_events:
-        raise InvalidEvents(
-            f"a batch holds at most {max_events} events",
-            [{"index": None, "field": "body", "reason": f"{len(raw)} events"}],
-        )
+        raise PayloadTooLarge(f"a batch holds at most {max_events} events",
+                              [{"index": None, "field": "body", "reason": f"{len(raw)} events"}])
     try:
         events = model.EVENTS.validate_python(raw)
     except ValidationError as exc:
         problems = details(exc, batch=True, tags=_TAGS, whole="subject")
+        problems += _future(raw, received, max_skew_s)
         bad = len({d.get("index") for d in problems})
         raise InvalidEvents(f"{bad} of {len(raw)} events are invalid; none was accepted", problems) from None
+    late = received + timedelta(seconds=max_skew_s)
+    future = [{"index": i, "field": "time", "reason": _ahead(max_skew_s)}
+              for i, ev in enumerate(events) if ev.time is not None and ev.time > late]
+    if future:
+        raise InvalidEvents(f"{len(future)} of {len(raw)} events are invalid; none was accepted", future)
     return [_usage(ev, received) for ev in events]
+
+
+def _ahead(max_skew_s: int) -> str:
+    return f"is more than {max_skew_s} s after the service's clock"
+
+
+def _future(raw: list[Any], received: datetime, max_skew_s: int) -> list[dict[str, Any]]:
+    """The time problems of events that pydantic refused for another reason: the answer names
+    every problem at once."""
+    late = received + timedelta(seconds=max_skew_s)
+    out = []
+    for i, item in enumerate(raw):
+        time = item.get("time") if isinstance(item, dict) else None
+        if isinstance(time, str) and model.TIME_RE.fullmatch(time):
+            try:
+                if model.parse_time(time) > late:
+                    out.append({"index": i, "field": "time", "reason": _ahead(max_skew_s)})
+            except ValueError:
+                pass
+    return out

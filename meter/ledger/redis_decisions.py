@@ -14,7 +14,7 @@ import redis.asyncio as redis
 from redis import exceptions as rex
 from redis.commands.core import AsyncScript
 
-from meter.core.errors import IdConflict, InvalidRequest, LedgerUnavailable, NotFound, ReservationExpired
+from meter.core.errors import IdConflict, LedgerUnavailable, NotFound, ReservationExceeded, ReservationExpired
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
@@ -53,11 +53,11 @@ class RedisDecisions:
         argv = [self.keys.prefix, now_ms, self.idempotency_s, metrics, decisions]
         return await self._call(self._decide, argv, "decide")
 
-    async def reserved_metric(self, rid: str) -> str | None:
-        """The metric a reservation holds (None: unknown, settled or expired)."""
+    async def reserved(self, rid: str) -> tuple[str, str] | None:
+        """The metric and signatory a reservation holds (None: unknown, settled or expired)."""
         async with translated("reservation lookup"):
-            metric = await self.client.hget(self.keys.reservation(rid), "metric")
-        return None if metric is None else as_text(metric)
+            metric, sig = await self.client.hmget(self.keys.reservation(rid), ["metric", "sig"])
+        return None if metric is None else (as_text(metric), as_text(sig or b""))
 
     async def was_expired(self, rid: str) -> bool:
         """Whether a script released this reservation as expired (remembered a day)."""
@@ -75,9 +75,10 @@ class RedisDecisions:
                 raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)") from None
             if "EXPIRED" in str(exc):
                 raise ReservationExpired(rid) from None
-            if "TOO_MUCH" in str(exc):
-                raise InvalidRequest("the committed amount is larger than the reservation",
-                                     [{"field": "amount", "reason": "must not exceed the reserved amount"}]) from None
+            if "TOO_MUCH" in str(exc):  # the reservation's amount is stored state: a conflict (DESIGN §4)
+                raise ReservationExceeded("the committed amount is larger than the reservation; nothing was committed",
+                                          [{"field": "amount", "reason": "must not exceed the reserved amount"}]) \
+                    from None
             raise
 
     async def _call(self, script: AsyncScript, argv: list[Any], what: str) -> list[Any]:

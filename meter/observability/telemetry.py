@@ -52,3 +52,13 @@ class Telemetry:
                                      ["channel"], registry=r)
         for channel in ("email", "webhook"):  # exported at 0 from the start, so rate() and alerts see them
             self.mail_failures.labels(channel)
+        # limits and trust (DESIGN §4): clients' doing, never an internal error
+        self.http_aborted = Counter("meter_http_aborted_total",
+                                    "Requests whose client hung up before its body was received", registry=r)
+        self.body_timeouts = Counter("meter_http_body_timeouts_total",
+                                     "Requests answered 408: the body was not received in full in time", registry=r)
+        self.stock_refused = Counter("meter_stock_refused_total",
+                                     "Snapshots refused: the pool's bound on distinct datasets or objects",
+                                     ["kind"], registry=r)
+        for kind in ("dataset", "object"):
+            self.stock_refused.labels(kind)
