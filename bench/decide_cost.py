@@ -38,6 +38,7 @@ from meter.core.clock import FixedClock  # noqa: E402
 from meter.core.periods import month_of  # noqa: E402
 from meter.decision.engine import Decider  # noqa: E402
 from meter.decision.model import Ask  # noqa: E402
+from meter.ledger.allotments import AllotmentStore  # noqa: E402
 from meter.ledger.keys import Keys  # noqa: E402
 from meter.ledger.redis_decisions import RedisDecisions  # noqa: E402
 from meter.observability.telemetry import Telemetry  # noqa: E402
@@ -86,7 +87,8 @@ async def pool(client: redis.Redis, policy: str, clock: FixedClock) -> Decider:
     shares = {sid: {"api_calls": 10_000 + 100 * i} for i, sid in enumerate(SIGNATORIES)}
     doc = {"pool": pid, "period": period.label, "policy": policy, "inputs": {}, "signatories": shares,
            "burst": {}, "explanation": "", "explanation_fr": ""}
-    await Allocator(client, keys, None, None, config, clock, Telemetry())._store(period, doc, "bench", True, "bench")
+    allocator = Allocator(AllotmentStore(client, keys), None, None, config, clock, Telemetry())
+    await allocator._store(period, doc, "bench", True, "bench")
     return Decider(RedisDecisions(client, keys, 3600, 5.0), config, clock, Telemetry())
 
 

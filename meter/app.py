@@ -122,7 +122,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
                                 settings.dedup_window_s)
     app[appkeys.REBUILDER] = rebuilder
     app[appkeys.REGISTRY] = Registry(stores.registry, store, config.tz, clock)
-    allocator = Allocator(ledger.client, ledger.keys, app[appkeys.REGISTRY], store, config, clock, telemetry)
+    allocator = Allocator(stores.allotments, app[appkeys.REGISTRY], store, config, clock, telemetry)
     app[appkeys.ALLOCATOR] = allocator
 
     async def rebuild() -> None:

@@ -21,6 +21,7 @@ from meter.core.clock import FixedClock
 from meter.core.periods import month_of
 from meter.decision.engine import Decider
 from meter.decision.model import Ask
+from meter.ledger.allotments import AllotmentStore
 from meter.ledger.keys import Keys
 from meter.ledger.redis_decisions import RedisDecisions
 from meter.observability.telemetry import Telemetry
@@ -103,7 +104,7 @@ class Pool:
         await client.set(self.keys.ledger_epoch, 1)
         await client.sadd(self.keys.signatory_ids, *SIDS)
         if self.policy != "none":
-            allocator = Allocator(client, self.keys, None, None, self.config, self.clock, Telemetry())
+            allocator = Allocator(AllotmentStore(client, self.keys), None, None, self.config, self.clock, Telemetry())
             period = month_of(self.clock.now(), self.config.tz)
             doc = {"pool": self.id, "period": period.label, "policy": self.policy, "inputs": {},
                    "signatories": {sid: {"api_calls": a} for sid, a in self.shares.items()},

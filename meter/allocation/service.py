@@ -2,9 +2,10 @@
 
 The policies are pure maths (``policies``); this is their I/O. A computation reads the registry
 (who is active, for how much of the period, with which weight), the demand forecast for
-``max_min_fair`` (ClickHouse history), and writes the result three ways, atomically for Redis:
-the allotment hashes the decide script reads (``allot:<metric>:<period>``), a document for
-``GET /v1/allocations``, and a row for the ClickHouse history (through the writer's stream).
+``max_min_fair`` (ClickHouse history), and writes the result three ways, atomically for Redis
+(``meter/ledger/allotments.py``, the only writer of what decide.lua reads): the allotment
+hashes, a document for ``GET /v1/allocations``, and a row for the ClickHouse history (through
+the writer's stream).
 
 Month allocations carry ``api_calls`` and the stocks (their "period" is the current state); day
 allocations carry ``update_bytes`` (a daily quota). Both are recomputed at their period start,
@@ -18,8 +19,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
-from redis import exceptions as rex
 
 from meter.allocation.base import AllocationError, Allotment, Member, Params, Policy, apportion
 from meter.allocation.demand import forecast, with_overrides
@@ -32,9 +31,7 @@ from meter.core import quotas
 from meter.core.clock import Clock
 from meter.core.errors import Conflict
 from meter.core.periods import Period, day_of, month_of
-from meter.ledger.client import as_text, translated
-from meter.ledger.keys import Keys
-from meter.ledger.stream import queue_history_row
+from meter.ledger.allotments import AllotmentHash, AllotmentStore, Elastic
 from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ClickHouseStore
 from meter.store.history import HistoryReader
@@ -45,7 +42,6 @@ MONTH_METRICS = quotas.allotted_in("month")  # the flows of the month, and the s
 DAY_METRICS = quotas.allotted_in("day")
 STOCKS = tuple(m.name for m in quotas.APPORTIONED if m.stock)
 DEMAND_POLICIES = ("max_min_fair", "elastic")  # the policies that share by forecast demand
-WATCH_TRIES = 10  # then the last try goes unwatched: a draw at that instant may be lost
 KEEP_S = 40 * 86_400  # documents and hashes outlive their period (late reads, reports)
 
 
@@ -54,10 +50,9 @@ def metrics_of(period: Period) -> tuple[str, ...]:
 
 
 class Allocator:
-    def __init__(self, client: redis.Redis, keys: Keys, registry: Any, store: ClickHouseStore | None,
+    def __init__(self, allotments: AllotmentStore, registry: Any, store: ClickHouseStore | None,
                  config: PoolConfig, clock: Clock, telemetry: Telemetry) -> None:
-        self.client = client
-        self.keys = keys
+        self.allotments = allotments
         self.registry = registry
         self.store = store
         self.config = config
@@ -179,55 +174,22 @@ class Allocator:
     async def _store(self, period: Period, doc: dict[str, Any], trigger: str, current: bool,
                      fingerprint: str) -> None:
         ttl = int((period.end - self.clock.now()).total_seconds()) + KEEP_S
-        watched = [self.keys.allotments(m, period.label) for m in metrics_of(period)]
-        async with translated("allocation"), self.client.pipeline(transaction=True) as pipe:
-            for attempt in range(WATCH_TRIES):
-                try:
-                    # what was drawn from the burst reserve stays drawn: read it and replace the
-                    # hashes in one optimistic transaction, so no draw made meanwhile is lost
-                    if attempt < WATCH_TRIES - 1:
-                        await pipe.watch(*watched)
-                    burst_used = {m: await self.client.hget(key, "_burst_used")
-                                  for m, key in zip(metrics_of(period), watched)}
-                    pipe.multi()
-                    for metric in metrics_of(period):
-                        for label in (period.label, "current") if metric in STOCKS and current else (period.label,):
-                            self._allot_hash(pipe, metric, label, doc, burst_used.get(metric), ttl)
-                            self._elastic_fields(pipe, metric, label, period)
-                    pipe.set(self.keys.allocation(period.label), orjson.dumps(doc), ex=ttl)
-                    pipe.set(self.keys.allocation_inputs(period.label), fingerprint, ex=ttl)
-                    queue_history_row(pipe, self.keys, "allocations", self._history_row(doc, trigger))
-                    await pipe.execute()
-                    break
-                except rex.WatchError:
-                    continue  # a draw landed meanwhile: read again
+        hashes = [self._allot_hash(metric, label, doc, period)
+                  for metric in metrics_of(period)
+                  for label in ((period.label, "current") if metric in STOCKS and current else (period.label,))]
+        await self.allotments.store(period.label, hashes, doc, fingerprint, self._history_row(doc, trigger), ttl)
         log.info("allocation stored", extra={"period": period.label, "policy": doc["policy"], "trigger": trigger})
 
-    def _allot_hash(self, pipe: Any, metric: str, label: str, doc: dict[str, Any], burst_used: Any,
-                    ttl: int) -> None:
-        key = self.keys.allotments(metric, label)
-        fields: dict[str, Any] = {sid: per[metric] for sid, per in doc["signatories"].items() if metric in per}
-        fields["_on"] = 1  # allotments are in force: a signatory without one gets 0
-        if self.section.borrowing:
-            fields["_borrowing"] = 1
-        if self.section.policy == "reserved":
-            fields["_burst_cap"] = doc["burst"].get(metric, 0)
-            fields["_burst_used"] = int(burst_used or 0)  # what was drawn this period stays drawn
-        pipe.delete(key)
-        pipe.hset(key, mapping=fields)
-        pipe.expire(key, ttl)
-
-    def _elastic_fields(self, pipe: Any, metric: str, label: str, period: Period) -> None:
-        """Under elastic, a flow's allotments name the protection index and the period it paces;
-        the index is dropped, so decide.lua rebuilds it from the new allotments. Stocks stay hard."""
-        if self.section.policy != "elastic" or metric in STOCKS:
-            return
-        index, rank = self.keys.elastic(metric, label), self.keys.elastic_rank(metric, label)
-        start = int(period.start.timestamp())
-        pipe.hset(self.keys.allotments(metric, label), mapping={
-            "_elastic": index, "_elastic_rank": rank, "_start": start,
-            "_length": int(period.end.timestamp()) - start})
-        pipe.delete(index, rank)
+    def _allot_hash(self, metric: str, label: str, doc: dict[str, Any], period: Period) -> AllotmentHash:
+        """What decide.lua reads: the shares, borrowing, the burst reserve (reserved) and, under elastic,
+        the period a flow's protection index paces (stocks stay hard)."""
+        shares = {sid: per[metric] for sid, per in doc["signatories"].items() if metric in per}
+        burst_cap = doc["burst"].get(metric, 0) if self.section.policy == "reserved" else None
+        elastic = None
+        if self.section.policy == "elastic" and metric not in STOCKS:
+            start = int(period.start.timestamp())
+            elastic = Elastic(start, int(period.end.timestamp()) - start)
+        return AllotmentHash(metric, label, shares, self.section.borrowing, burst_cap, elastic)
 
     def _history_row(self, doc: dict[str, Any], trigger: str) -> bytes:
         return orjson.dumps({
@@ -257,10 +219,9 @@ class Allocator:
 
     async def stored(self, period: Period) -> dict[str, Any] | None:
         """The allocation stored for ``period`` (Redis, then the ClickHouse history), or None."""
-        async with translated("allocation"):
-            raw = await self.client.get(self.keys.allocation(period.label))
-        if raw is not None:
-            return orjson.loads(raw)
+        doc = await self.allotments.document(period.label)
+        if doc is not None:
+            return doc
         return await self._from_history(period)
 
     async def _from_history(self, period: Period) -> dict[str, Any] | None:
@@ -287,16 +248,14 @@ class Allocator:
         """Store the current month's and day's allocations if missing or stale (registry changed)."""
         if not self.enabled:
             return
-        async with translated("ledger epoch"):
-            if not await self.client.exists(self.keys.ledger_epoch):
-                return  # Redis lost the registry too: the ledger rebuild comes first, then this
+        if not await self.allotments.ledger_complete():
+            return  # Redis lost the registry too: the ledger rebuild comes first, then this
         now = self.clock.now()
         fingerprint = await self.fingerprint()
         causes: list[str] = []
         for period in (month_of(now, self.config.tz), day_of(now, self.config.tz)):
-            async with translated("allocation"):
-                stored = await self.client.get(self.keys.allocation_inputs(period.label))
-            if stored is None or as_text(stored) != fingerprint:
+            stored = await self.allotments.fingerprint(period.label)
+            if stored is None or stored != fingerprint:
                 try:
                     await self.recompute(period, trigger if stored is None else "registry")
                 except AllocationError as exc:  # the allotments in force stay until it is fixed

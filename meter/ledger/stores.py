@@ -9,6 +9,7 @@ from functools import cached_property
 
 import redis.asyncio as redis
 
+from meter.ledger.allotments import AllotmentStore
 from meter.ledger.client import check_no_eviction, connect, translated
 from meter.ledger.keys import Keys
 from meter.ledger.locks import Locks
@@ -53,6 +54,10 @@ class Stores:
 
     def decisions(self, dedup_window_s: int, timeout_s: float) -> RedisDecisions:
         return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s)
+
+    @cached_property
+    def allotments(self) -> AllotmentStore:
+        return AllotmentStore(self._client, self.keys)
 
     @cached_property
     def locks(self) -> Locks:
