@@ -57,6 +57,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 import zlib
@@ -416,6 +417,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def statement(url: str, sql: str, timeout: float = 30.0) -> bytes:
+    """One statement over HTTP, as any client would send it (for tests' set-up and clean-up)."""
+    parts = urllib.parse.urlsplit(url)
+    token = base64.b64encode(f"{parts.username or 'default'}:{parts.password or ''}".encode()).decode()
+    request = urllib.request.Request(f"{parts.scheme}://{parts.hostname}:{parts.port or 8123}/", data=sql.encode(),
+                                     headers={"Authorization": f"Basic {token}"}, method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        return bytes(answer.read())
 
 
 class StandIn:

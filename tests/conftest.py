@@ -33,7 +33,7 @@ from meter.core.clock import FixedClock
 from meter.ledger.keys import Keys
 from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
-from tests.clickhouse_http import StandIn
+from tests.clickhouse_http import StandIn, statement
 from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
 from tests.smtp_catcher import SmtpServer
 
@@ -121,6 +121,15 @@ def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with StandIn(tmp_path_factory.mktemp("clickhouse-http") / "chdb") as server:
         yield server.url
+
+
+@pytest.fixture
+def server_env(clickhouse_url: str) -> Iterator[dict[str, str]]:
+    """The environment that puts a service in a subprocess on the server path, in a database of
+    its own (dropped afterwards)."""
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    yield {"METER_CLICKHOUSE_URL": clickhouse_url, "METER_CLICKHOUSE_DATABASE": database}
+    statement(clickhouse_url, f"DROP DATABASE IF EXISTS {database}")
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ import pytest
 from meter.http import appkeys
 from tests.conftest import auth, make_config, wait_written
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 CAPS = "[caps]\napi_calls = 1000\nupdate_bytes = 1000\nrecords = 1000\n"
 
 

@@ -1,4 +1,6 @@
-"""End to end: the real service in a subprocess, killed with SIGKILL mid-write, then restarted.
+"""End to end: the real service in a subprocess, killed with SIGKILL mid-write, then restarted,
+on chDB and on the ClickHouse server path (the batch in flight is inserted again with the same
+deduplication token after the restart).
 
 Every event that got a 202 is counted exactly once; stream entries pending at the crash are
 written after the restart.
@@ -25,6 +27,13 @@ def batch(b, size=500):
         "time": "2026-03-10T10:00:00Z", "subject": "anyone", "data": {}}) for i in range(size)).encode()
 
 
+@pytest.fixture(params=["chdb", "server"])
+def store_env(request):
+    """The service's store: chDB in its process, or a ClickHouse server (the stand-in, or
+    METER_TEST_CLICKHOUSE_URL) through clickhouse-connect."""
+    return {} if request.param == "chdb" else request.getfixturevalue("server_env")
+
+
 @pytest.fixture
 def pool(tmp_path, pool_id, redis_client):
     """The pool file; ``redis_client`` deletes the pool's keys afterwards."""
@@ -33,9 +42,9 @@ def pool(tmp_path, pool_id, redis_client):
     yield path, pool_id
 
 
-async def test_sigkill_while_writing_then_restart_counts_each_event_once(tmp_path, pool, redis_client):
+async def test_sigkill_while_writing_then_restart_counts_each_event_once(tmp_path, pool, redis_client, store_env):
     pool_file, pool_id = pool
-    svc = Service(pool_file, tmp_path / "data").start()
+    svc = Service(pool_file, tmp_path / "data", **store_env).start()
     acked: set[int] = set()
 
     def produce():
@@ -67,9 +76,9 @@ async def test_sigkill_while_writing_then_restart_counts_each_event_once(tmp_pat
     assert total == 60 * 500
 
 
-async def test_pending_stream_entries_are_written_after_restart(tmp_path, pool, redis_client):
+async def test_pending_stream_entries_are_written_after_restart(tmp_path, pool, redis_client, store_env):
     pool_file, pool_id = pool
-    svc = Service(pool_file, tmp_path / "data", METER_WRITER="false").start()
+    svc = Service(pool_file, tmp_path / "data", METER_WRITER="false", **store_env).start()
     for b in range(4):
         assert svc.request("POST", "/v1/events", batch(b, 100), PRODUCER)[0] == 202
     svc.kill9()

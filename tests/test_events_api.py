@@ -9,7 +9,7 @@ from cloudevents.v1.http import CloudEvent
 
 from tests.conftest import auth, wait_written
 
-pytestmark = [pytest.mark.redis, pytest.mark.chdb]
+pytestmark = [pytest.mark.redis, pytest.mark.chdb, pytest.mark.both_stores]
 NDJSON = {"Content-Type": "application/x-ndjson", **auth("producer")}
 
 

@@ -363,6 +363,7 @@ async def test_history_reads_clickhouse_rows(client: redis.Redis, keys: Keys, cl
 
 
 @pytest.mark.chdb
+@pytest.mark.both_stores
 async def test_history_reads_what_the_writer_copied_to_clickhouse(
         client: redis.Redis, keys: Keys, clock: FixedClock, store: ClickHouseStore) -> None:
     registry = Registry(RegistryStore(client, keys), store, PARIS, clock)
