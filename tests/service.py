@@ -65,7 +65,8 @@ class Service:
                     "METER_HTTP_PORT": str(self.port), "METER_REDIS_URL": "redis://127.0.0.1:6379/0", **env}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> Service:
+    def start(self, timeout: float = 60.0, until: str = "/readyz") -> Service:
+        """Start, and wait until ``until`` answers 200 (``/healthz``: serving, ready or not)."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "meter", "serve"], cwd=ROOT, env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -74,7 +75,7 @@ class Service:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"service exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
             try:
-                if self.request("GET", "/readyz")[0] == 200:
+                if self.request("GET", until)[0] == 200:
                     return self
             except OSError:
                 pass

@@ -7,6 +7,7 @@ server path). Decisions and ingestion go on through Redis, reads of history answ
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -18,7 +19,8 @@ from meter.http import appkeys
 from meter.ledger.keys import Keys
 from meter.observability.telemetry import Telemetry
 from tests.clickhouse_http import StandIn, free_port
-from tests.conftest import REDIS_URL, auth, wait_written
+from tests.conftest import REDIS_URL, auth, pool_toml, wait_written
+from tests.service import Service
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 
@@ -158,3 +160,34 @@ async def test_inserts_refused_make_the_service_unready_after_the_setting_then_i
     status, checks = await readyz(client)
     assert status == 200 and checks["writer"] is True and "writer_failing_s" not in checks
     assert (await api_calls_used(client))[1]["metrics"]["api_calls"]["used"] == 12
+
+
+@pytest.mark.e2e
+async def test_meter_serve_starts_while_the_server_is_away(tmp_path, pool_id, ledger_kept, server_port, standin):
+    """`meter serve` as a user runs it, with METER_CLICKHOUSE_URL on a port where nothing listens."""
+    pool_file = tmp_path / "pool.toml"
+    pool_file.write_text(pool_toml(pool_id))
+    env = {"METER_CLICKHOUSE_URL": f"http://default:meter@127.0.0.1:{server_port}",
+           "METER_CLICKHOUSE_DATABASE": f"t_{uuid.uuid4().hex[:12]}"}
+    svc = Service(pool_file, tmp_path / "data", **env).start(until="/healthz")
+    try:
+        producer = {**auth("producer"), "Content-Type": "application/json"}
+        body = json.dumps(events(0, 25)).encode()
+        assert svc.request("POST", "/v1/events", body, producer)[0] == 202
+        status, answer = svc.json("GET", "/readyz")
+        assert status == 503 and answer["checks"]["clickhouse"] is False
+        status, answer = svc.json("GET", "/v1/pool?period=2026-04", headers=auth("admin"))
+        assert status == 503 and answer["error"]["type"] == "store_unavailable"
+
+        await asyncio.to_thread(standin.start)
+        deadline = time.monotonic() + 60
+        used = None
+        while time.monotonic() < deadline and used != 25:
+            status, answer = svc.json("GET", "/v1/pool?period=2026-04", headers=auth("admin"))
+            used = answer["metrics"]["api_calls"]["used"] if status == 200 else None
+            await asyncio.sleep(0.3)
+        assert used == 25
+        assert svc.json("GET", "/readyz")[0] == 200
+        assert "ClickHouse is unreachable at start-up" in svc.log.read_text()
+    finally:
+        assert svc.stop() == 0
