@@ -261,7 +261,7 @@ def _scheduler(app: web.Application) -> Scheduler:
 # --- reports and alerts (DESIGN §8): the outbox, the reports, the alerts, and their jobs ---
 
 def _mail_services(app: web.Application) -> None:
-    settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
+    settings, config = app[appkeys.SETTINGS], app[appkeys.CONFIG]
     clock, telemetry, store = app[appkeys.CLOCK], app[appkeys.TELEMETRY], app.get(appkeys.STORE)
     smtp_url = settings.smtp_url.get_secret_value()
     mail = Mail(bool(smtp_url), settings.mail_from)
@@ -282,12 +282,13 @@ def _mail_services(app: web.Application) -> None:
     outbox = Outbox(stores.outbox, stores.locks, clock, transports,
                     on_failure=failed, on_sent=sent, lock_s=settings.mail_lock_s, attempt_s=settings.mail_attempt_s)
     app[appkeys.OUTBOX] = outbox
-    app[appkeys.ALERTS] = Alerts(ledger.client, ledger.keys, app[appkeys.REGISTRY], config, clock, outbox, mail,
-                                 telemetry)
+    app[appkeys.ALERTS] = Alerts(stores.alerts, stores.counters, stores.allotments, app[appkeys.REGISTRY], config,
+                                 clock, outbox, mail, telemetry)
     if store is not None:
         allocator = app[appkeys.ALLOCATOR]
-        app[appkeys.REPORTS] = Reports(ledger.client, ledger.keys, store, app[appkeys.REGISTRY], config, clock,
-                                       outbox, mail, allocator.get if allocator.enabled else None)
+        app[appkeys.REPORTS] = Reports(stores.reports, stores.allotments, stores.locks, stores.stream, store,
+                                       app[appkeys.REGISTRY], config, clock, outbox, mail,
+                                       allocator.get if allocator.enabled else None)
 
 
 def _mail_jobs(app: web.Application, scheduler: Scheduler) -> None:

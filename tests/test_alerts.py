@@ -117,8 +117,8 @@ async def test_crossing_80_percent_fires_once_by_email_and_signed_webhook(client
     assert client.app[appkeys.TELEMETRY].registry.get_sample_value(
         "meter_alerts_fired_total", {"type": "threshold", "scope": "signatory"}) == 1
     # a restarted process (a new Alerts on the same Redis) does not fire it again
-    again = Alerts(alerts.client, alerts.keys, alerts.registry, alerts.config, clock, alerts.outbox, alerts.mail,
-                   alerts.telemetry)
+    again = Alerts(alerts.store, alerts.counters, alerts.allotments, alerts.registry, alerts.config, clock,
+                   alerts.outbox, alerts.mail, alerts.telemetry)
     assert await again.check() == 0
     resp = await client.get("/v1/alerts", params={"period": "2026-04"}, headers=auth("reader"))
     [listed] = (await resp.json())["alerts"]

@@ -53,12 +53,12 @@ async def test_the_scheduled_run_sends_last_month_once_after_the_writer(client, 
     await writer.stop()  # the writer falls behind: a November event stays in the stream
     # The stream's ids follow the machine's clock: start it afresh so that an id dated in the
     # injected November is accepted whatever today's date.
-    await client.app[appkeys.LEDGER].client.delete(reports.keys.stream)
-    await client.app[appkeys.LEDGER].client.xadd(reports.keys.stream, {"x": "1"},
+    await client.app[appkeys.LEDGER].client.delete(client.app[appkeys.LEDGER].keys.stream)
+    await client.app[appkeys.LEDGER].client.xadd(client.app[appkeys.LEDGER].keys.stream, {"x": "1"},
                                                  id=f"{int(datetime(2026, 11, 30, tzinfo=UTC).timestamp() * 1000)}-0")
     due = datetime(2026, 12, 2, 6, 30, tzinfo=UTC)
     assert await run_scheduled(reports, due) == "waiting for the writer"
-    await client.app[appkeys.LEDGER].client.delete(reports.keys.stream)  # caught up
+    await client.app[appkeys.LEDGER].client.delete(client.app[appkeys.LEDGER].keys.stream)  # caught up
     clock.set(due)
     assert await run_scheduled(reports, due) == "queued"
     assert len(smtp.catcher.to("alpha@town.example")) == 1 and len(smtp.catcher.to("admins@pool.example")) == 1

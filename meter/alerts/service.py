@@ -1,11 +1,12 @@
 """Alerts: check every signatory's and the pool's use against allotments and caps, fire each
 alert once, and deliver it by email and webhook through the outbox.
 
-The check reads the current counters and allotments from Redis (no ClickHouse, no hot path):
+The check reads the current counters and allotments from Redis (``meter/ledger/counters.py``,
+``allotments.py``; no ClickHouse, no hot path):
 flows for the current month (``api_calls``) and day (``update_bytes``), stocks with the month
 as their period. ``dataset_records`` is a per-dataset cap, not a share: it gets no alert here.
-Each alert is recorded (HSETNX on its key) before it is delivered, so it fires once per (type,
-scope, signatory, metric, period, threshold) across restarts and processes.
+Each alert is recorded (``meter/ledger/alerts_store.py``) before it is delivered, so it fires once
+per (type, scope, signatory, metric, period, threshold) across restarts and processes.
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from email.utils import format_datetime
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
 
 from meter.alerts import rules
 from meter.config.settings import FLOW_METRICS, PoolConfig
 from meter.core.clock import Clock
 from meter.core.periods import Period, day_of, month_of
-from meter.ledger.client import as_text
-from meter.ledger.keys import Keys
+from meter.ledger.alerts_store import AlertStore
+from meter.ledger.allotments import AllotmentStore
+from meter.ledger.counters import CounterStore
 from meter.mail.outbox import Entry, Outbox
 from meter.mail.smtp import Mail
 from meter.observability.telemetry import Telemetry
@@ -54,9 +55,10 @@ BODIES = {
 
 
 class Alerts:
-    def __init__(self, client: redis.Redis, keys: Keys, registry: Any, config: PoolConfig, clock: Clock,
-                 outbox: Outbox, mail: Mail, telemetry: Telemetry) -> None:
-        self.client, self.keys, self.registry, self.config = client, keys, registry, config
+    def __init__(self, store: AlertStore, counters: CounterStore, allotments: AllotmentStore, registry: Any,
+                 config: PoolConfig, clock: Clock, outbox: Outbox, mail: Mail, telemetry: Telemetry) -> None:
+        self.store, self.counters, self.allotments = store, counters, allotments
+        self.registry, self.config = registry, config
         self.clock, self.outbox, self.mail, self.telemetry = clock, outbox, mail, telemetry
         self.section = config.alerts
 
@@ -69,27 +71,16 @@ class Alerts:
         fired = 0
         for metric in CHECKED:
             period = day_of(now, self.config.tz) if metric == "update_bytes" else month_of(now, self.config.tz)
-            used = await self._hash_ints(self.keys.flow(metric, period.label) if metric in FLOW_METRICS
-                                         else self.keys.stock(metric))
-            allot = await self._hash_ints(self.keys.allotments(metric, period.label))
+            used = await (self.counters.flow(metric, period.label) if metric in FLOW_METRICS
+                          else self.counters.stock(metric))
+            allot = await self.allotments.in_force(metric, period.label)
             fired += await self._check_scope(metric, period, now, None, used.get("*", 0), self.config.caps.get(metric))
-            if allot.get("_on"):
-                for sig, limit in allot.items():
-                    if not sig.startswith("_") and sig != UNATTRIBUTED and sig in records:
-                        fired += await self._check_scope(metric, period, now, records[sig], used.get(sig, 0), limit)
+            for sig, limit in (allot or {}).items():
+                if sig != UNATTRIBUTED and sig in records:
+                    fired += await self._check_scope(metric, period, now, records[sig], used.get(sig, 0), limit)
         if fired:
             await self.outbox.deliver_due()
         return fired
-
-    async def _hash_ints(self, key: str) -> dict[str, int]:
-        raw = await self.client.hgetall(key)
-        out = {}
-        for k, v in raw.items():
-            try:
-                out[as_text(k)] = int(float(v))
-            except ValueError:
-                continue
-        return out
 
     async def _check_scope(self, metric: str, period: Period, now: datetime, record: dict[str, Any] | None,
                            used: int, limit: int) -> int:
@@ -121,7 +112,7 @@ class Alerts:
         alert["webhook_id"] = alert_id if self.section.webhook_url else None
         alert["no_email"] = None if alert["email_id"] else ("disabled" if not self.mail.enabled else "no_recipient")
         month = period.label[:7]
-        if not await self.client.hsetnx(self.keys.alerts(month), key, orjson.dumps(alert)):
+        if not await self.store.record(month, key, alert):
             return 0  # fired before: once per key, across restarts
         self.telemetry.alerts_fired.labels(kind, scope).inc()
         log.info("alert fired", extra={"alert": key})
@@ -160,9 +151,8 @@ class Alerts:
 
     async def list(self, period: Period, signatory: str | None, bound: str | None) -> list[dict[str, Any]]:
         """Alerts of ``period`` (a month includes its days'), newest last; a bound reader sees its own."""
-        raw = await self.client.hvals(self.keys.alerts(period.label[:7]))
         out = []
-        for alert in sorted((orjson.loads(v) for v in raw), key=lambda a: (a["at"], a["id"])):
+        for alert in sorted(await self.store.of_month(period.label[:7]), key=lambda a: (a["at"], a["id"])):
             if period.kind == "day" and alert["period"] != period.label:
                 continue
             if (bound is not None and alert["signatory"] != bound) or (signatory and alert["signatory"] != signatory):

@@ -106,6 +106,16 @@ class AllotmentStore:
         if h.elastic is not None:
             pipe.delete(self.keys.elastic(h.metric, h.label), self.keys.elastic_rank(h.metric, h.label))
 
+    async def in_force(self, metric: str, label: str) -> dict[str, int] | None:
+        """{signatory: allotment} in force for ``metric`` in ``label``; None when no allotments are
+        in force (no ``_on``)."""
+        async with translated("allotments"):
+            raw = await self.client.hgetall(self.keys.allotments(metric, label))
+        fields = {as_text(k): as_text(v) for k, v in raw.items()}
+        if not fields.get("_on"):
+            return None
+        return {sid: int(float(v)) for sid, v in fields.items() if not sid.startswith("_")}
+
     async def document(self, label: str) -> dict[str, Any] | None:
         """The allocation document stored for ``label``, or None."""
         async with translated("allocation"):

@@ -9,8 +9,10 @@ from functools import cached_property
 
 import redis.asyncio as redis
 
+from meter.ledger.alerts_store import AlertStore
 from meter.ledger.allotments import AllotmentStore
 from meter.ledger.client import check_no_eviction, connect, translated
+from meter.ledger.counters import CounterStore
 from meter.ledger.keys import Keys
 from meter.ledger.locks import Locks
 from meter.ledger.outbox import OutboxStore
@@ -20,6 +22,7 @@ from meter.ledger.redis_jobs import RedisJobs
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.redis_portal import RedisPortalLinks
 from meter.ledger.registry_store import RegistryStore
+from meter.ledger.report_records import ReportRecords
 from meter.ledger.stream import RedisStream
 
 
@@ -60,6 +63,14 @@ class Stores:
         return AllotmentStore(self._client, self.keys)
 
     @cached_property
+    def alerts(self) -> AlertStore:
+        return AlertStore(self._client, self.keys)
+
+    @cached_property
+    def counters(self) -> CounterStore:
+        return CounterStore(self._client, self.keys)
+
+    @cached_property
     def locks(self) -> Locks:
         return Locks(self._client, self.keys)
 
@@ -70,6 +81,10 @@ class Stores:
     @cached_property
     def registry(self) -> RegistryStore:
         return RegistryStore(self._client, self.keys)
+
+    @cached_property
+    def reports(self) -> ReportRecords:
+        return ReportRecords(self._client, self.keys)
 
     @cached_property
     def owners(self) -> RedisOwners:

@@ -157,3 +157,9 @@ class RedisStream:
 
     async def backlog(self) -> int:
         return await read_backlog(self.client, self.keys)
+
+    async def waiting_before(self, before_ms: int) -> bool:
+        """Whether an entry older than ``before_ms`` still waits for the writer (written entries are
+        deleted; an entry's id starts with its time in milliseconds)."""
+        async with translated("stream"):
+            return bool(await self.client.xrange(self.keys.stream, "-", str(before_ms - 1), count=1))

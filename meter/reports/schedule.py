@@ -10,11 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time
 
-import redis.asyncio as redis
-
 from meter.config.settings import PoolConfig
 from meter.core.periods import Period, local_midnight, month_of
-from meter.ledger.keys import Keys
 from meter.reports.service import Reports
 
 log = logging.getLogger("meter.reports")
@@ -32,29 +29,21 @@ def due_month(now: datetime, config: PoolConfig) -> Period | None:
     return this_month.previous() if now >= moment else None
 
 
-async def writer_caught_up(client: redis.Redis, keys: Keys, before: datetime) -> bool:
-    """No stream entry older than ``before`` is still waiting for the writer (entries are deleted once
-    written; their ids start with their time in milliseconds)."""
-    end_ms = int(before.timestamp() * 1000)
-    return not await client.xrange(keys.stream, "-", str(end_ms - 1), count=1)
-
-
 async def run_scheduled(reports: Reports, now: datetime) -> str:
     """One tick of the scheduled send; returns what it did (for logs and tests)."""
-    config, client, keys = reports.config, reports.client, reports.keys
+    config, records = reports.config, reports.records
     if not config.reports.auto_send or not reports.mail.enabled:
         return "off"
     month = due_month(now, config)
     if month is None:
         return "not due"
-    done = keys.lock(f"reports_auto:{month.label}")
-    if await client.exists(done):
+    if await records.month_queued(month.label):
         return "done"
-    if not await writer_caught_up(client, keys, month.end):
+    if await reports.stream.waiting_before(int(month.end.timestamp() * 1000)):
         log.info("monthly reports wait for the writer", extra={"month": month.label})
         return "waiting for the writer"
     result = await reports.queue(month, None, resend=False)
-    await client.set(done, now.isoformat(), ex=DONE_TTL_S)
+    await records.mark_month_queued(month.label, now.isoformat(), DONE_TTL_S)
     log.info("monthly reports queued", extra={"month": month.label, **result})
     await reports.send_queued()
     return "queued"

@@ -13,16 +13,14 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-import orjson
-import redis.asyncio as redis
-
 from meter.config.settings import PoolConfig
 from meter.core.clock import Clock
 from meter.core.errors import Conflict, Forbidden, MeterError, NotFound
 from meter.core.periods import Period
-from meter.ledger.client import as_text
-from meter.ledger.keys import Keys
+from meter.ledger.allotments import AllotmentStore
 from meter.ledger.locks import Locks
+from meter.ledger.report_records import ReportRecords
+from meter.ledger.stream import RedisStream
 from meter.mail.outbox import Entry, Outbox
 from meter.mail.smtp import Mail
 from meter.registry.service import Registry
@@ -45,14 +43,14 @@ def active_in(record: dict[str, Any], period: Period) -> bool:
 
 
 class Reports:
-    def __init__(self, client: redis.Redis, keys: Keys, store: ClickHouseStore, registry: Registry,
-                 config: PoolConfig, clock: Clock, outbox: Outbox, mail: Mail,
-                 project: Projection | None = None) -> None:
-        self.client, self.keys, self.store, self.registry = client, keys, store, registry
+    def __init__(self, records: ReportRecords, allotments: AllotmentStore, locks: Locks, stream: RedisStream,
+                 store: ClickHouseStore, registry: Registry, config: PoolConfig, clock: Clock, outbox: Outbox,
+                 mail: Mail, project: Projection | None = None) -> None:
+        self.records, self.allotments, self.locks, self.stream = records, allotments, locks, stream
+        self.store, self.registry = store, registry
         self.config, self.clock, self.outbox, self.mail, self.project = config, clock, outbox, mail, project
         self.pool = config.pool.id
         self._sending: asyncio.Task | None = None
-        self.locks = Locks(client, keys)
 
     # reading
 
@@ -65,8 +63,7 @@ class Reports:
 
     async def _recent(self, labels: list[str]) -> dict[str, dict[str, Any]]:
         """The allocation documents Redis still keeps for ``labels`` (one MGET)."""
-        raw = await self.client.mget([self.keys.allocation(label) for label in labels])
-        return {label: orjson.loads(doc) for label, doc in zip(labels, raw) if doc is not None}
+        return await self.allotments.documents(labels)
 
     async def context(self, period: Period, sig: str, partners: dict[str, dict[str, Any]]) -> Context:
         names = {sid: r.get("name") or sid for sid, r in partners.items()}
@@ -92,7 +89,7 @@ class Reports:
 
     async def statuses(self, period: Period) -> dict[str, Any]:
         partners = await self.partners(period)
-        records = await self._records(period.label)
+        records = await self.records.of_month(period.label)
         rows = [await self._status(sig, records.get(sig), self.recipients(sig, partners))
                 for sig in [*sorted(partners), POOL]]
         return {"pool": self.pool, "period": period.label, "reports": rows}
@@ -112,10 +109,6 @@ class Reports:
             row.update(status="failed", error=found["error"])
         return row
 
-    async def _records(self, month: str) -> dict[str, dict[str, Any]]:
-        raw = await self.client.hgetall(self.keys.report_sends(month))
-        return {as_text(k): orjson.loads(v) for k, v in raw.items()}
-
     # queueing
 
     async def queue(self, period: Period, sigs: list[str] | None, resend: bool) -> dict[str, int]:
@@ -133,7 +126,7 @@ class Reports:
         async with self.locks.hold(f"reports:{period.label}", QUEUE_LOCK_S, wait_s=10) as held:
             if not held.acquired:
                 raise Conflict("another send of this month is being queued; try again in a moment")
-            records = await self._records(period.label)
+            records = await self.records.of_month(period.label)
             for sig in targets:
                 if await self._queue_one(period.label, sig, records.get(sig), self.recipients(sig, partners), resend):
                     queued += 1
@@ -144,7 +137,7 @@ class Reports:
     async def _queue_one(self, month: str, sig: str, record: dict[str, Any] | None, recipients: list[str],
                          resend: bool) -> bool:
         if not recipients:
-            await self.client.hset(self.keys.report_sends(month), sig, orjson.dumps({"status": "no_recipient"}))
+            await self.records.set(month, sig, {"status": "no_recipient"})
             return False
         if record is not None and "message_id" in record and not resend:
             found = await self.outbox.status(record["message_id"])
@@ -152,15 +145,12 @@ class Reports:
                 return False  # each report once
             if found is not None:
                 await self.outbox.retry_now(record["message_id"])  # failed: retry now, not at its backoff
-            await self.client.sadd(self.keys.reports_todo, f"{month}/{sig}")
+            await self.records.queue(month, sig)
             return True
         send_no = int(record.get("send_no", 0)) + 1 if record and "message_id" in record else 1
         new = {"send_no": send_no, "message_id": message_id(self.pool, month, sig, send_no, self.mail.sender),
                "recipients": recipients}
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.report_sends(month), sig, orjson.dumps(new))
-            pipe.sadd(self.keys.reports_todo, f"{month}/{sig}")
-            await pipe.execute()
+        await self.records.queue(month, sig, new)
         return True
 
     # sending
@@ -182,21 +172,19 @@ class Reports:
         """Render every to-do report into the outbox, then deliver what is due; returns reports moved."""
         moved = 0
         cache: dict[str, Any] = {}
-        for raw in sorted(await self.client.smembers(self.keys.reports_todo)):
-            month, _, sig = as_text(raw).partition("/")
+        for month, sig in await self.records.todo():
             try:
                 moved += await self._to_outbox(month, sig, cache)
             except NotFound:  # removed from the registry since: nothing to send
-                await self.client.srem(self.keys.reports_todo, raw)
+                await self.records.done(month, sig)
             await self.outbox.deliver_due()  # deliver as we go: a long month is not sent all at the end
         await self.outbox.deliver_due()
         return moved
 
     async def _to_outbox(self, month: str, sig: str, cache: dict[str, Any]) -> int:
-        raw_record = await self.client.hget(self.keys.report_sends(month), sig)
-        record = orjson.loads(raw_record) if raw_record else {}
+        record = await self.records.get(month, sig)
         if "message_id" not in record or await self.outbox.status(record["message_id"]) is not None:
-            await self.client.srem(self.keys.reports_todo, f"{month}/{sig}")
+            await self.records.done(month, sig)
             return 0
         period = Period("month", date.fromisoformat(month + "-01"), self.config.tz)
         if month not in cache:
@@ -207,7 +195,7 @@ class Reports:
         entry = Entry(record["message_id"], "mail", msg, {"sender": self.mail.sender, "recipients":
                                                            record["recipients"], "ref": "report"})
         await self.outbox.put(entry)
-        await self.client.srem(self.keys.reports_todo, f"{month}/{sig}")
+        await self.records.done(month, sig)
         return 1
 
     def _message(self, figures: MonthFigures, ctx: Context, record: dict[str, Any]) -> bytes:
