@@ -107,6 +107,81 @@ for i, d in ipairs(asks) do
   end
 end
 
+-- Whose each decision is, found before anything is decided: the registered ids in one
+-- SMISMEMBER, the hosts in one HMGET. A registered id is itself, an unknown one 'unattributed';
+-- no id: the owner of the host, else of the dataset (owner.lua).
+local function registered(ids)
+  local found = {}
+  for i = 1, #ids, 1000 do
+    local last = math.min(i + 999, #ids)
+    local flags = redis.call('SMISMEMBER', prefix .. 'signatory_ids', unpack(ids, i, last))
+    for j = i, last do
+      found[ids[j]] = flags[j - i + 1] == 1
+    end
+  end
+  return found
+end
+
+local function resolve_all()
+  local ids, hosts, named = {}, {}, {}
+  for _, d in ipairs(asks) do
+    if d.sig ~= '' then
+      if named[d.sig] == nil then
+        named[d.sig] = true
+        ids[#ids + 1] = d.sig
+      end
+    elseif d.host ~= '' then
+      hosts[#hosts + 1] = d.host
+    end
+  end
+  local known_ids = registered(ids)
+  prefetch(prefix .. 'hosts', hosts)
+  for _, d in ipairs(asks) do
+    if d.sig ~= '' then
+      d.who = known_ids[d.sig] and d.sig or 'unattributed'
+    else
+      d.who = owner_of(raw, prefix, d.host, d.dataset)
+    end
+  end
+end
+
+-- the fields the batch's constraints read, each hash's in one HMGET
+local ALLOT_FLAGS = {'_on', '_borrowing', '_burst_cap', '_burst_used', '_elastic', '_elastic_rank', '_start', '_length'}
+local function prefetch_all()
+  local whose = {}
+  for _, d in ipairs(asks) do
+    if not d.m.per_dataset then
+      local list = whose[d.m]
+      if not list then
+        list = {'*'}
+        whose[d.m] = list
+      end
+      list[#list + 1] = d.who
+    end
+  end
+  for _, m in ipairs(metrics) do
+    local list = whose[m]
+    if list then
+      if m.counter ~= '' then
+        prefetch(m.counter, list)
+      end
+      if m.allotments == '' then
+        prefetch(m.held, {'*'})
+      else
+        prefetch(m.held, list)
+        local fields = {unpack(ALLOT_FLAGS)}
+        for i = 2, #list do
+          fields[#fields + 1] = list[i]
+        end
+        prefetch(m.allotments, fields)
+      end
+    end
+  end
+end
+
+resolve_all()
+prefetch_all()
+
 -- Expired reservations release themselves before anything is decided: those held on the
 -- metrics this call decides (what is held on others cannot change its answers), all of them
 -- when it decides nothing (the scheduled call). A pool that holds nothing skips the sweep.
@@ -116,18 +191,6 @@ for _, m in ipairs(metrics) do
 end
 if sweep then
   resv_sweep(incr, prefix, now)
-end
-
-local known_ids = {}
-local function resolve(sig, host, dataset)
-  if sig ~= '' then
-    if known_ids[sig] == nil then
-      known_ids[sig] = redis.call('SISMEMBER', prefix .. 'signatory_ids', sig) == 1
-    end
-    if known_ids[sig] then return sig end
-    return 'unattributed'
-  end
-  return owner_of(raw, prefix, host, dataset)
 end
 
 -- the constraints of one decision, each {scope, limit, used}
@@ -227,7 +290,7 @@ for _, d in ipairs(asks) do
     end
     out[#out + 1] = 'replay'
   else
-    local sig = resolve(d.sig, d.host, d.dataset)
+    local sig = d.who
     local list, burst = constraints(d, sig)
     local c, ok = tightest(list, d.amount)
     if not ok and c.elastic and list[1][2] - list[1][3] - d.amount < 0 then

@@ -1,5 +1,5 @@
 -- elastic.lua: decide.lua's protection index under the elastic policy (included in place of its
--- `--!include elastic` line, after counters.lua, whose raw, get and known it reads).
+-- `--!include elastic` line, after counters.lua, whose raw, get, known and sliced it uses).
 -- `m` below is a metric's constants as decide.lua reads them (m.allotments: the allotment hash,
 -- m.counter: the period's counter, m.counter_ttl_s).
 --
@@ -150,13 +150,6 @@ local function el_others(ix, m, sig)
   if q * ix.len > total then q = q - 1 elseif (q + 1) * ix.len <= total then q = q + 1 end
   if q * ix.len < total then q = q + 1 end
   return q
-end
-
--- a command over a long argument list, in slices (Lua's unpack stops at a few thousand values)
-local function sliced(cmd, key, args)
-  for i = 1, #args, 2000 do
-    redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args)))
-  end
 end
 
 local function el_save()
