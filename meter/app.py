@@ -118,7 +118,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, config, ledger = app[appkeys.SETTINGS], app[appkeys.CONFIG], app[appkeys.LEDGER]
     clock, telemetry, store = app[appkeys.CLOCK], app[appkeys.TELEMETRY], app.get(appkeys.STORE)
     stores = app[appkeys.STORES]
-    rebuilder = LedgerRebuilder(ledger.client, ledger.keys, store, config, clock, telemetry,
+    rebuilder = LedgerRebuilder(stores.restore, stores.counters, stores.locks, store, config, clock, telemetry,
                                 settings.dedup_window_s)
     app[appkeys.REBUILDER] = rebuilder
     app[appkeys.REGISTRY] = Registry(stores.registry, store, config.tz, clock)

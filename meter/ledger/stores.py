@@ -23,6 +23,7 @@ from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.redis_portal import RedisPortalLinks
 from meter.ledger.registry_store import RegistryStore
 from meter.ledger.report_records import ReportRecords
+from meter.ledger.restore import LedgerRestore
 from meter.ledger.stream import RedisStream
 
 
@@ -85,6 +86,10 @@ class Stores:
     @cached_property
     def reports(self) -> ReportRecords:
         return ReportRecords(self._client, self.keys)
+
+    @cached_property
+    def restore(self) -> LedgerRestore:
+        return LedgerRestore(self._client, self.keys)
 
     @cached_property
     def owners(self) -> RedisOwners:

@@ -263,7 +263,7 @@ end
 -- the digest of an idempotency key (prefix .. 'seen:' .. digest) and the request's fingerprint,
 -- "digest:fingerprint": history keeps them (a fact's check_keys), so a ledger rebuild can restore
 -- the key (its value then "fingerprint\31R") and a check can neither count twice nor change
--- across a Redis loss
+-- across a Redis loss (meter/ledger/restore.py writes it; tests/test_restore.py compares)
 local seen_at = #prefix + #'seen:' + 1
 
 local out, written = {}, {}

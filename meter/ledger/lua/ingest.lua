@@ -21,6 +21,8 @@
 --          d/c: event time (ms), the newer snapshot wins
 --   alias  dedup key of the check this api.call repeats, or ''
 --   row    the row for ClickHouse (one JSON line)
+-- The ledger rebuild writes the dedup markers, counters and snapshot hashes again from history,
+-- in these layouts: meter/ledger/restore.py (tests/test_restore.py holds the two equal).
 -- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}; or the
 -- error BACKLOG_FULL, LEDGER_LOST (the ledger must be rebuilt first), BAD_META (a malformed
 -- meta) or TOO_LARGE (a pool total would pass 2^53 - 1), and then nothing changed.
