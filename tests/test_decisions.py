@@ -385,3 +385,68 @@ def test_degraded_deny_asks_for_a_retry_soon_not_at_the_period_end():
     assert rate_headers(closed, now, 86400)["Retry-After"] == "2"
     denied = Decision(False, "update_bytes", "pool", 1000, 1000, 0, "2026-04-21T00:00:00+02:00", "x")
     assert rate_headers(denied, now, 86400)["Retry-After"] == str(10 * 3600)
+
+
+async def test_counted_checks_and_commits_reach_history_as_rows_built_from_facts(client):
+    """decide.lua and reservation.lua append facts; the writer builds the rows: summed per
+    signatory and dataset over a batch, the pool's local day, the checks' keys, the ids."""
+    app = client.app
+    app[appkeys.CLOCK].set(datetime(2026, 4, 19, 22, 30, 0, 250_000, tzinfo=UTC))  # 00:30 on 20 April in Paris
+    resp = await client.post("/v1/check", headers=auth("gateway"), json=[
+        {"signatory": "x", "metric": "api_calls", "amount": 2, "id": "c-1"},
+        {"signatory": "x", "metric": "api_calls", "amount": 3},
+        {"signatory": "x", "metric": "update_bytes", "amount": 7, "dataset": "d1"},
+        {"signatory": "x", "metric": "api_calls", "amount": 1, "consume": False}])
+    assert resp.status == 200
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 40},
+                             headers=auth("gateway"))
+    rid = (await resp.json())["id"]
+    resp = await client.post(f"/v1/reservations/{rid}/commit", json={"amount": 30}, headers=auth("gateway"))
+    assert resp.status == 200
+    await wait_written(client)
+    store = app[appkeys.STORE]
+    rows = await store.rows(
+        f"SELECT source, id, type, signatory, subject, dataset, amount, length(check_keys), toString(day),"
+        f" toUnixTimestamp64Milli(time), toUnixTimestamp64Milli(received) FROM {store.db}.events ORDER BY type, amount")
+    at = int(datetime(2026, 4, 19, 22, 30, 0, 250_000, tzinfo=UTC).timestamp() * 1000)
+    calls, bytes_checked, committed = rows
+    assert calls[0] == "meter/check" and calls[2:] == ("api.call", "unattributed", "unattributed", "", 5, 1,
+                                                        "2026-04-20", at, at)
+    assert bytes_checked[2:7] == ("update.bytes", "unattributed", "unattributed", "d1", 7)
+    assert committed[:2] == ("meter/check", f"reservation-{rid}-1") and committed[6:9] == (30, 0, "2026-04-20")
+    assert len({calls[1], bytes_checked[1], committed[1]}) == 3
+
+
+async def test_expired_reservations_are_released_by_a_decision_on_their_metric(client):
+    """The sweep runs when the batch's metrics hold reservations: a check on another metric leaves
+    an expired one for later, a check on its own metric releases it before deciding."""
+    app = client.app
+    resp = await client.post("/v1/reservations", json={"signatory": "x", "metric": "update_bytes", "amount": 900,
+                                                       "ttl_s": 60}, headers=auth("gateway"))
+    rid = (await resp.json())["id"]
+    app[appkeys.CLOCK].set(datetime(2026, 4, 20, 12, 2, tzinfo=UTC))
+    decisions = app[appkeys.DECIDER].ledger
+    await check(client, signatory="x", metric="api_calls")
+    assert await decisions.reserved(rid) == ("update_bytes", "unattributed")  # held on another metric: not swept
+    allowed = await check(client, signatory="x", metric="update_bytes", amount=500)
+    assert allowed["allowed"] and allowed["used"] == 500
+    assert await decisions.reserved(rid) is None and await decisions.was_expired(rid)
+
+
+async def test_counters_past_14_digits_stay_exact(redis_client, pool_id):
+    """The batch writes each moved field's new value: it must be the exact integer, not Lua's
+    14-digit rendering of it."""
+    from meter.ledger.keys import Keys
+    from meter.ledger.wire import DecisionArgs, MetricArgs
+
+    keys = Keys(pool_id)
+    await redis_client.set(keys.ledger_epoch, 1)
+    await redis_client.sadd(keys.signatory_ids, "s1")
+    counter = keys.flow("api_calls", "2026-04")
+    big = 123_456_789_012_345
+    await redis_client.hset(counter, mapping={"*": big, "s1": big})
+    spec = MetricArgs("api_calls", True, False, counter, 3600, 2**53 - 1, "", True)
+    rd = RedisDecisions(redis_client, keys, 3600, 2.0)
+    [verdict] = await rd.decide([DecisionArgs(spec, "s1", "", "", 7, True, "")], 1_776_686_400_000)
+    assert verdict.allowed and verdict.used == big + 7
+    assert await redis_client.hmget(counter, ["*", "s1"]) == [b"123456789012352", b"123456789012352"]
