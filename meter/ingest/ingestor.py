@@ -20,7 +20,6 @@ from meter.core.errors import Forbidden
 from meter.core.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.ingest.validation import DEFAULT_SKEW_S, UsageEvent, validate_events
 from meter.ledger.keys import Keys
-from meter.ledger.owners import RedisOwners
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.wire import IngestResult, LedgerEffect, LedgerEvent
@@ -33,7 +32,7 @@ class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
                  max_events: int, rebuild: Rebuild | None = None,
                  attribution: Attribution | None = None, max_skew_s: int = DEFAULT_SKEW_S) -> None:
-        self.attribution = attribution or Attribution(RedisOwners(ledger.client, ledger.keys), {})
+        self.attribution = attribution or Attribution(ledger.owners(), {})
         self.ledger = ledger
         self.keys: Keys = ledger.keys
         self.pool = pool

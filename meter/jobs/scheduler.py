@@ -15,7 +15,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from meter.core.clock import Clock
 from meter.core.errors import Unavailable
-from meter.ledger.client import DRIVER_ERRORS
 from meter.ledger.redis_jobs import RedisJobs
 
 log = logging.getLogger("meter.jobs.scheduler")
@@ -78,8 +77,6 @@ class Scheduler:
             await job()
         except Unavailable as exc:  # Redis or ClickHouse away, or the ledger lost: expected, no traceback
             log.warning("scheduled job %s skipped: %s", name, exc.message)
-        except DRIVER_ERRORS as exc:  # the lock itself could not be taken: Redis is away
-            log.warning("scheduled job %s skipped: Redis is unavailable (%s)", name, exc.__class__.__name__)
         except Exception:  # a failed run is logged and retried at the next tick
             log.exception("scheduled job %s failed", name)
 

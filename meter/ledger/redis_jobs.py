@@ -9,6 +9,7 @@ from __future__ import annotations
 import redis.asyncio as redis
 
 from meter.ledger import scripts
+from meter.ledger.client import translated
 from meter.ledger.keys import Keys
 from meter.ledger.locks import Locks
 
@@ -22,9 +23,11 @@ class RedisJobs:
 
     async def take_lock(self, name: str, ttl_ms: int) -> bool:
         """True when this process runs job ``name`` now (another holds it: False)."""
-        return await self.locks.take(f"job:{name}", ttl_ms / 1000)
+        async with translated(f"job lock {name}"):
+            return await self.locks.take(f"job:{name}", ttl_ms / 1000)
 
     async def flush_denials(self, last_finished_minute: int) -> int:
         """Move every denial count up to that minute (unix minutes) to the stream; rows moved."""
-        return int(await self._flush(keys=[self.keys.stream, self.keys.backlog],
-                                     args=[self.keys.prefix, self.keys.pool, last_finished_minute]))
+        async with translated("denial flush"):
+            return int(await self._flush(keys=[self.keys.stream, self.keys.backlog],
+                                         args=[self.keys.prefix, self.keys.pool, last_finished_minute]))

@@ -13,6 +13,7 @@ from meter.core.errors import BacklogFull, InvalidEvents, LedgerLost, ScriptRefu
 from meter.ledger import scripts
 from meter.ledger.client import translated
 from meter.ledger.keys import Keys
+from meter.ledger.owners import RedisOwners
 from meter.ledger.stream import read_backlog
 from meter.ledger.wire import IngestResult, LedgerEvent, pack_events
 
@@ -65,6 +66,10 @@ class RedisLedger:
                     ) from None
                 raise
         return IngestResult(int(accepted), int(dups), int(unattributed))
+
+    def owners(self) -> RedisOwners:
+        """Attribution's reading of the registry (host and dataset owners), on this connection."""
+        return RedisOwners(self.client, self.keys)
 
     async def backlog(self) -> int:
         return await read_backlog(self.client, self.keys)
