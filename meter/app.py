@@ -25,12 +25,13 @@ from meter.config.exposure import refuse_demo_tokens
 from meter.config.settings import PoolConfig, Settings, load_pool_config
 from meter.core.clock import Clock, SystemClock
 from meter.core.errors import ConfigError, StoreUnavailable
+from meter.core.periods import Period
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
 from meter.http import appkeys, routes
 from meter.http.auth import TokenTable
 from meter.http.middleware import middleware
-from meter.ingest.ingestor import Ingestor
+from meter.ingest.ingestor import Ingestor, PastTotal
 from meter.jobs.reconcile import LedgerRebuilder
 from meter.jobs.scheduler import Jobs, Scheduler
 from meter.ledger.stores import Stores
@@ -45,6 +46,7 @@ from meter.reports.service import Reports
 from meter.sink.writer import StreamWriter
 from meter.store.caps import record_caps
 from meter.store.clickhouse import ClickHouseStore
+from meter.store.history import HistoryReader
 from meter.usage.service import UsageReader
 
 log = logging.getLogger("meter")
@@ -82,7 +84,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     stores = await Stores.open(settings.redis_url, config.pool.id)
     try:
         app[appkeys.STORES] = stores
-        app[appkeys.LEDGER] = stores.ledger(settings.dedup_window_s, settings.stream_max_events)
+        app[appkeys.LEDGER] = stores.ledger(settings.dedup_window_s, settings.stream_max_events,
+                                            settings.max_datasets, settings.max_objects)
         yield
     finally:
         await stores.close()
@@ -145,7 +148,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         app[STORE_START_UP] = with_store
     app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
                                      rebuild=rebuild, attribution=_attribution(app),
-                                     max_skew_s=settings.max_future_skew_s)
+                                     max_skew_s=settings.max_future_skew_s, past_total=_past_total(store, config))
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = stores.decisions(settings.dedup_window_s, config.enforcement.redis_timeout_ms / 1000)
@@ -159,6 +162,18 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         _, url = await app[appkeys.PORTAL_LINKS].mint("pool", None)
         log.info("pool page, to open in a browser: %s", url, extra={"url": url})
     yield
+
+
+def _past_total(store: ClickHouseStore | None, config: PoolConfig) -> PastTotal | None:
+    """A flow's pool total in a period that is over, from history: the base of its 2^53 - 1 guard."""
+    if store is None:
+        return None
+    history = HistoryReader(store, config.pool.id)
+
+    async def total(metric: str, period: Period) -> int:
+        return sum(row.value for row in await history.flow_by_signatory(metric, period.first_day, period.last_day))
+
+    return total
 
 
 def _attribution(app: web.Application) -> Attribution:

@@ -19,7 +19,11 @@ def test_an_admin_token_cannot_be_bound_and_the_error_names_its_position():
 BOUND_GATEWAY = {"Authorization": "Bearer bound-gateway-secret"}
 LOIRET = {"name": "Loiret", "kind": "departement", "hosts": ["loiret.data.example"], "joined_at": "2020-01-01"}
 CHER = {"name": "Cher", "kind": "departement", "hosts": ["cher.data.example"], "joined_at": "2020-01-01"}
-BOUND = '[[tokens]]\nrole = "gateway"\ntoken = "bound-gateway-secret"\nsignatory = "loiret"\n'
+BOUND = ('[[tokens]]\nrole = "gateway"\ntoken = "bound-gateway-secret"\nsignatory = "loiret"\n'
+         '[[tokens]]\nrole = "producer"\ntoken = "loiret-producer-secret"\nsignatory = "loiret"\n'
+         '[[tokens]]\nrole = "producer"\ntoken = "cher-producer-secret"\nsignatory = "cher"\n')
+LOIRET_PRODUCER = {"Authorization": "Bearer loiret-producer-secret"}
+CHER_PRODUCER = {"Authorization": "Bearer cher-producer-secret"}
 
 
 @pytest.fixture
@@ -93,3 +97,85 @@ async def test_a_bound_gateways_hook_denies_another_signatorys_request_with_403_
         other = await client.get("/v1/authz", headers={**headers, "X-Original-Host": host})
         assert other.status == 403 and await other.read() == b""
     assert await _used(client, "cher") == 0 and await _used(client, "loiret") == 1
+
+
+# --- bound producers: stock ownership and dedup namespaces ---
+
+def snapshot(i, sid, dataset="arrets", records=100, type_="dataset.records", time="2026-04-20T10:00:00Z", **data):
+    body = {"dataset": dataset, "records": records, "raw_bytes": records * 10, **data}
+    if type_ == "dataset.deleted":
+        body = {"dataset": dataset}
+    return {"specversion": "1.0", "id": f"{sid}-{i}", "source": "backoffice", "type": type_, "time": time,
+            "subject": sid, "data": body}
+
+
+async def _stock(client, sid: str, metric: str = "records") -> int:
+    from meter.http import appkeys
+
+    ledger = client.app[appkeys.LEDGER]
+    return int(await ledger.client.hget(ledger.keys.stock(metric), sid) or 0)
+
+
+@pytest.mark.redis
+@pytest.mark.chdb
+@pytest.mark.parametrize("attack", ["dataset.records", "dataset.deleted"])
+async def test_a_bound_producer_cannot_snapshot_or_delete_another_signatorys_dataset(client, attack):
+    await _registered(client)
+    assert (await client.post("/v1/events", json=[snapshot(1, "cher")], headers=CHER_PRODUCER)).status == 202
+    batch = [snapshot(1, "loiret", dataset="own"), snapshot(2, "loiret", type_=attack, records=0)]
+    resp = await client.post("/v1/events", json=batch, headers=LOIRET_PRODUCER)
+    assert resp.status == 409
+    body = (await resp.json())["error"]
+    assert body["type"] == "not_owner" and body["details"][0]["index"] == 1
+    assert await _stock(client, "cher") == 100 and await _stock(client, "loiret") == 0  # nothing of the batch
+
+
+@pytest.mark.redis
+@pytest.mark.chdb
+async def test_an_unbound_collector_may_transfer_a_dataset_and_the_new_owner_then_holds_it(client):
+    from tests.conftest import auth
+
+    await _registered(client)
+    assert (await client.post("/v1/events", json=[snapshot(1, "cher")], headers=CHER_PRODUCER)).status == 202
+    moved = snapshot(9, "loiret", records=70, time="2026-04-20T11:00:00Z")
+    assert (await client.post("/v1/events", json=[moved], headers=auth("producer"))).status == 202
+    assert await _stock(client, "cher") == 0 and await _stock(client, "loiret") == 70
+    again = snapshot(3, "cher", records=5, time="2026-04-20T11:30:00Z")
+    assert (await client.post("/v1/events", json=[again], headers=CHER_PRODUCER)).status == 409
+    own = snapshot(4, "loiret", records=80, time="2026-04-20T11:30:00Z")
+    assert (await client.post("/v1/events", json=[own], headers=LOIRET_PRODUCER)).status == 202
+    assert await _stock(client, "loiret") == 80
+
+
+@pytest.mark.redis
+@pytest.mark.chdb
+async def test_a_bound_producer_cannot_make_a_collectors_event_a_duplicate(client):
+    from tests.conftest import auth
+
+    await _registered(client)
+    # the catalogue collector's ids are predictable: a bound producer sends them first
+    squat = {**snapshot(1, "loiret", records=0, type_="dataset.deleted"), "id": "arrets@deleted-1", "source": "ods"}
+    resp = await client.post("/v1/events", json=[squat], headers=LOIRET_PRODUCER)
+    assert resp.status == 202 and (await resp.json()) == {"accepted": 1, "duplicates": 0}
+    real = {**snapshot(1, "loiret", records=0, type_="dataset.deleted"), "id": "arrets@deleted-1", "source": "ods"}
+    resp = await client.post("/v1/events", json=[real], headers=auth("producer"))
+    assert (await resp.json()) == {"accepted": 1, "duplicates": 0}  # counted, not a duplicate
+    resp = await client.post("/v1/events", json=[squat], headers=LOIRET_PRODUCER)
+    assert (await resp.json()) == {"accepted": 0, "duplicates": 1}  # its own namespace still dedups
+
+
+@pytest.mark.redis
+@pytest.mark.chdb
+async def test_a_rebuild_keeps_each_events_dedup_namespace(client, redis_client, pool_id):
+    from tests.conftest import auth, delete_pool_keys, wait_written
+
+    await _registered(client)
+    squat = {**snapshot(1, "loiret", records=3), "id": "same-id", "source": "ods"}
+    assert (await client.post("/v1/events", json=[squat], headers=LOIRET_PRODUCER)).status == 202
+    await wait_written(client)
+    await delete_pool_keys(redis_client, pool_id)  # Redis lost everything of this pool
+    resp = await client.post("/v1/events", json=[squat], headers=LOIRET_PRODUCER)  # rebuilds first
+    assert (await resp.json()) == {"accepted": 0, "duplicates": 1}
+    real = {**snapshot(1, "loiret", records=4, time="2026-04-20T11:00:00Z"), "id": "same-id", "source": "ods"}
+    resp = await client.post("/v1/events", json=[real], headers=auth("producer"))
+    assert (await resp.json()) == {"accepted": 1, "duplicates": 0}

@@ -10,6 +10,7 @@ K = Keys("p")
 BUILT = {
     "denial_minutes": K.denial_minutes, "denials:": K.denials(7)[:-1], "ds:": K.dataset("x")[:-1],
     "held:": K.held("m")[:-1], "hosts": K.hosts, "ledger_epoch": K.ledger_epoch,
+    "index:ds": K.datasets_index, "index:obj": K.objects_index,
     "resv:": K.reservation("r")[:-1], "resv_expired:": K.reservation_expired("r")[:-1],
     "resv_expiry": K.reservations, "seen:": K.seen_digest("x")[:-1],
     "signatory_ids": K.signatory_ids,
@@ -37,6 +38,10 @@ def test_every_key_carries_the_pool_hash_tag():
     assert all(k.startswith("meter:{p}:") for k in (K.stream, K.backlog, K.seen("s", "i"), K.flow("m", "2026-04"),
                                                     K.allotments("m", "current"), K.lock("writer")))
     assert K.seen("s", "i") != K.seen("s", "j") != K.seen_check("i")
+
+
+def test_a_bound_senders_dedup_keys_are_its_signatorys_own():
+    assert K.seen("s", "i", "loiret") not in (K.seen("s", "i"), K.seen("s", "i", "cher"), K.seen("loiret", "s\x00i"))
 
 
 def test_the_elastic_index_keys_are_the_pools_and_per_metric_and_period():

@@ -142,3 +142,81 @@ def test_a_client_that_hangs_up_mid_body_is_logged_at_info_and_counted_apart(tmp
     hung = [line for line in lines if line.get("msg") == "client hung up"]
     assert len(hung) == 1 and hung[0]["level"] == "info", hung
     assert not [line for line in lines if line.get("level") in ("error", "critical")]
+
+
+# --- bounded Redis and exact totals ---
+
+def records(i, dataset, n=1, time="2026-04-20T10:00:00Z", type_="dataset.records"):
+    data = {"dataset": dataset, "records": n, "raw_bytes": n} if type_ == "dataset.records" else {"dataset": dataset}
+    return {"specversion": "1.0", "id": f"r{i}", "source": "test", "type": type_, "time": time,
+            "subject": "loiret", "data": data}
+
+
+class TestBoundedRedis:
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.model_copy(update={"max_datasets": 3, "max_objects": 2, "dedup_window_s": 3600})
+
+    async def test_one_dataset_more_than_the_pool_keeps_is_409_and_counted(self, client):
+        resp = await client.post("/v1/events", json=[records(i, f"d{i}") for i in range(3)], headers=auth("producer"))
+        assert resp.status == 202
+        resp = await client.post("/v1/events", json=[records(9, "d0", 5), records(10, "d3")], headers=auth("producer"))
+        assert resp.status == 409
+        error = (await resp.json())["error"]
+        assert error["type"] == "too_many_datasets" and error["details"][0]["index"] == 1
+        telemetry = client.app[appkeys.TELEMETRY]
+        assert telemetry.stock_refused.labels("dataset")._value.get() == 1
+        ledger = client.app[appkeys.LEDGER]
+        assert await ledger.client.hget(ledger.keys.dataset("d0"), "a") == b"1"  # nothing of the batch
+        # a deleted dataset frees its place, and its entry is forgotten after the dedup window
+        later = "2026-04-20T11:00:00Z"
+        resp = await client.post("/v1/events", json=[records(11, "d0", time=later, type_="dataset.deleted"),
+                                                     records(12, "d3", time=later)], headers=auth("producer"))
+        assert resp.status == 202, await resp.text()
+        assert 0 < await ledger.client.ttl(ledger.keys.dataset("d0")) <= 3600
+        assert await ledger.client.ttl(ledger.keys.dataset("d3")) == -1
+        assert await ledger.client.scard(ledger.keys.datasets_index) == 3
+
+    async def test_one_object_more_than_the_pool_keeps_is_409(self, client):
+        objects = [{"specversion": "1.0", "id": f"o{i}", "source": "test", "type": "content.bytes",
+                    "subject": "loiret", "data": {"object": f"img{i}.png", "bytes": 10}} for i in range(3)]
+        resp = await client.post("/v1/events", json=objects, headers=auth("producer"))
+        assert resp.status == 409 and (await resp.json())["error"]["type"] == "too_many_objects"
+
+    async def test_a_name_longer_than_256_characters_is_invalid(self, client):
+        resp = await client.post("/v1/events", json=[records(1, "d" * 257)], headers=auth("producer"))
+        assert resp.status == 400 and (await resp.json())["error"]["details"][0]["field"] == "data.dataset"
+
+
+MAX = 2**53 - 1
+
+
+async def test_a_batch_taking_a_past_periods_total_past_2_53_is_409_and_accepts_nothing(client):
+    def call(i, count, time="2025-01-10T10:00:00Z"):
+        return {"specversion": "1.0", "id": f"c{i}", "source": "test", "type": "api.call", "time": time,
+                "subject": "loiret", "data": {"count": count}}
+
+    resp = await client.post("/v1/events", json=[call(1, MAX - 10)], headers=auth("producer"))
+    assert resp.status == 202
+    resp = await client.post("/v1/events", json=[call(2, 5), call(3, 6)], headers=auth("producer"))
+    assert resp.status == 409 and (await resp.json())["error"]["type"] == "total_overflow"
+    resp = await client.post("/v1/events", json=[call(4, 10)], headers=auth("producer"))
+    assert resp.status == 202  # exactly 2^53 - 1: still exact
+    resp = await client.post("/v1/events", json=[call(5, MAX - 1, "2026-04-20T10:00:00Z"), call(6, 2)],
+                             headers=auth("producer"))
+    assert resp.status == 409  # the current period too, and the whole batch
+
+
+async def test_a_past_periods_guard_starts_from_its_total_in_history(client):
+    from tests.conftest import wait_written
+
+    def call(i, count):
+        return {"specversion": "1.0", "id": f"h{i}", "source": "test", "type": "api.call",
+                "time": "2025-02-10T10:00:00Z", "subject": "loiret", "data": {"count": count}}
+
+    assert (await client.post("/v1/events", json=[call(1, MAX - 3)], headers=auth("producer"))).status == 202
+    await wait_written(client)
+    ledger = client.app[appkeys.LEDGER]
+    await ledger.client.delete(ledger.keys.flow("api_calls", "2025-02"))  # the guard expired
+    resp = await client.post("/v1/events", json=[call(2, 4)], headers=auth("producer"))
+    assert resp.status == 409 and (await resp.json())["error"]["type"] == "total_overflow"

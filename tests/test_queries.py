@@ -107,7 +107,7 @@ def test_latest_allocation():
 
 def test_received_between():
     assert queries.received_between("m", "p", T0, datetime(2026, 4, 2, tzinfo=UTC)) == (
-        "SELECT source, id, check_id, check_keys, toUnixTimestamp64Milli(received)"
+        "SELECT source, id, check_id, check_keys, toUnixTimestamp64Milli(received), dedup_ns"
         " FROM m.events WHERE pool = {pool:String}"
         " AND received >= {start:DateTime64(6, 'UTC')} AND received < {end:DateTime64(6, 'UTC')}",
         {"pool": "p", "start": "2026-04-01 10:30:00.000000", "end": "2026-04-02 00:00:00.000000"})

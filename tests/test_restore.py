@@ -11,7 +11,7 @@ from meter.http import appkeys
 from tests.conftest import auth, delete_pool_keys, make_config, wait_written
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
-RESTORED = ("seen:", "flow:", "stock:", "ds:", "obj:", "signatories", "signatory_ids", "hosts")
+RESTORED = ("seen:", "flow:", "stock:", "ds:", "obj:", "index:", "signatories", "signatory_ids", "hosts")
 
 
 @pytest.fixture
@@ -47,9 +47,10 @@ async def test_the_rebuild_restores_exactly_what_ingest_and_decide_wrote(client,
               event(5, "dataset.records", dataset="adresses", records=120, raw_bytes=4000),
               event(6, "dataset.records", subject="cher", dataset="routes", records=30, raw_bytes=900),
               event(7, "content.bytes", object="logo.png", bytes=5000),
-              event(8, "api.call", source="other", count=1)]
+              event(8, "api.call", source="other", count=1),
+              event(9, "dataset.records", dataset="vide", records=0, raw_bytes=0)]  # at 0: expires
     resp = await client.post("/v1/events", json=events, headers=auth("producer"))
-    assert resp.status == 202 and (await resp.json())["accepted"] == 8
+    assert resp.status == 202 and (await resp.json())["accepted"] == 9
     for ask in ({"signatory": "loiret", "metric": "api_calls", "amount": 2, "id": "call-a"},
                 {"signatory": "loiret", "metric": "api_calls", "id": "call-c"},
                 {"signatory": "cher", "metric": "update_bytes", "amount": 50, "id": "call-d"},
@@ -59,7 +60,9 @@ async def test_the_rebuild_restores_exactly_what_ingest_and_decide_wrote(client,
     await wait_written(client)
     prefix = client.app[appkeys.LEDGER].keys.prefix
     before = await snapshot(redis_client, prefix)
-    assert sum(name.startswith("seen:") for name in before) == 8 + 1 + 3  # events, the alias, checks with an id
+    assert sum(name.startswith("seen:") for name in before) == 9 + 1 + 3  # events, the alias, checks with an id
+    assert before["index:ds"][0] == {(prefix + "ds:adresses").encode(), (prefix + "ds:routes").encode()}
+    assert 0 < before["ds:vide"][1] <= client.app[appkeys.SETTINGS].dedup_window_s
 
     await delete_pool_keys(redis_client, pool_id)  # Redis lost the pool
     assert await client.app[appkeys.REBUILDER].ensure()

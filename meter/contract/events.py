@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from meter.config.settings import Settings
-from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT, Int, Text
+from meter.contract.fields import MAX_ID, MAX_ITEM, MAX_NAME, MAX_SUBJECT, Int, Text
 
 # RFC 3339 date-time, years 1970 (the start of ClickHouse's dates) to 2099
 TIME = (r"^(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):"
@@ -26,7 +26,7 @@ _OPEN = ConfigDict(extra="ignore")
 
 class ApiCallData(BaseModel):
     model_config = _OPEN
-    dataset: Text(MAX_NAME) | None = None  # type: ignore[valid-type]
+    dataset: Text(MAX_ITEM) | None = None  # type: ignore[valid-type]
     count: Int(1) = 1  # type: ignore[valid-type]
     host: Text(MAX_NAME) | None = Field(None, description="the host called; attributes an event without subject")  # type: ignore[valid-type]
     check_id: Text(MAX_ID) | None = Field(None, description="the id of a consumed check this call duplicates")  # type: ignore[valid-type]
@@ -34,14 +34,14 @@ class ApiCallData(BaseModel):
 
 class UpdateBytesData(BaseModel):
     model_config = _OPEN
-    dataset: Text(MAX_NAME) | None = None  # type: ignore[valid-type]
+    dataset: Text(MAX_ITEM) | None = None  # type: ignore[valid-type]
     bytes: Int(0)  # type: ignore[valid-type]
     kind: Literal["data", "content"]
 
 
 class DatasetRecordsData(BaseModel):
     model_config = _OPEN
-    dataset: Text(MAX_NAME)  # type: ignore[valid-type]
+    dataset: Text(MAX_ITEM)  # type: ignore[valid-type]
     records: Int(0)  # type: ignore[valid-type]
     raw_bytes: Int(0)  # type: ignore[valid-type]
     publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
@@ -49,19 +49,19 @@ class DatasetRecordsData(BaseModel):
 
 class ContentBytesData(BaseModel):
     model_config = _OPEN
-    object: Text(MAX_NAME)  # type: ignore[valid-type]
+    object: Text(MAX_ITEM)  # type: ignore[valid-type]
     bytes: Int(0)  # type: ignore[valid-type]
 
 
 class DatasetDeletedData(BaseModel):
     model_config = _OPEN
-    dataset: Text(MAX_NAME)  # type: ignore[valid-type]
+    dataset: Text(MAX_ITEM)  # type: ignore[valid-type]
     publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
 
 
 class DatasetMetadataData(BaseModel):
     model_config = _OPEN
-    dataset: Text(MAX_NAME)  # type: ignore[valid-type]
+    dataset: Text(MAX_ITEM)  # type: ignore[valid-type]
     publisher: Text(MAX_NAME) | None = Field(None, description="attributes an event without subject")  # type: ignore[valid-type]
     metas: dict[str, Any] = Field(description="the dataset's metas as the portal exports them (templates "
                                               "'default', 'dcat', ...); DESIGN 12 says which fields are checked")

@@ -16,6 +16,7 @@ from meter.config.settings import MAX_INT
 MAX_ID = 256
 MAX_SUBJECT = 128
 MAX_NAME = 512
+MAX_ITEM = 256  # a dataset's or a content object's name: part of a Redis key (DESIGN §4)
 TEXT = r"^[^\x00-\x1f\x7f-\x9f]+$"  # no C0 or C1 control character (the JSON Schema regex too)
 
 

@@ -94,6 +94,12 @@ class TooManyItems(Conflict):
 
     type = "too_many_datasets"
 
+    def __init__(self, kind: str, most: int, index: int | None) -> None:
+        super().__init__(f"the pool keeps at most {most} {kind}; none of the batch was accepted",
+                         [{"index": index, "field": "data", "reason": f"one more than the {most} {kind} kept"}])
+        self.kind = kind
+        self.type = f"too_many_{kind}"
+
 
 class TotalOverflow(Conflict):
     """A total would pass 2^53 - 1, where numbers stop being exact (409); nothing was accepted."""

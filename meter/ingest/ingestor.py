@@ -7,6 +7,7 @@ producer hears "accepted".
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from meter.attribution.events import Attribution
 from meter.compliance.checks import check
 from meter.core import quotas
 from meter.core.clock import Clock
-from meter.core.errors import Forbidden
+from meter.core.errors import Forbidden, TooManyItems, Unavailable
 from meter.core.periods import FLOW_PERIOD, Period, counter_ttl
 from meter.ingest.validation import DEFAULT_SKEW_S, UsageEvent, validate_events
 from meter.ledger.keys import Keys
@@ -27,11 +28,14 @@ from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
 from meter.store.rows import event_row, metadata_row
 
+PastTotal = Callable[[str, Period], Awaitable[int]]  # a flow's pool total of a period, from history
+
 
 class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
                  max_events: int, rebuild: Rebuild | None = None,
-                 attribution: Attribution | None = None, max_skew_s: int = DEFAULT_SKEW_S) -> None:
+                 attribution: Attribution | None = None, max_skew_s: int = DEFAULT_SKEW_S,
+                 past_total: PastTotal | None = None) -> None:
         self.attribution = attribution or Attribution(ledger.owners(), {})
         self.ledger = ledger
         self.keys: Keys = ledger.keys
@@ -41,6 +45,7 @@ class Ingestor:
         self.telemetry = telemetry
         self.max_events = max_events
         self.max_skew_s = max_skew_s
+        self.past_total = past_total
         self.rebuild = rebuild
         self._periods: dict[tuple[str, date], Period] = {}
 
@@ -53,10 +58,19 @@ class Ingestor:
         except Exception:
             self.telemetry.events_rejected.inc(len(raw))
             raise
-        registered = await self.ledger.registered({ev.subject or UNATTRIBUTED for ev in events})
-        batch = self._ledger_events(events, registered, received.timestamp())
-        # never count into an empty ledger: rebuild it first
-        result = await once_rebuilt(lambda: self.ledger.ingest(batch), self.rebuild)
+        async def count() -> IngestResult:
+            # the registry is read inside: after a rebuild, the signatories are those it restored
+            registered = await self.ledger.registered({ev.subject or UNATTRIBUTED for ev in events})
+            past: dict[str, Period] = {}
+            batch = self._ledger_events(events, registered, received.timestamp(), bound_signatory or "", past)
+            await self._seed_guards(past)
+            return await self.ledger.ingest(batch, bound=bound_signatory is not None)
+
+        try:  # never count into an empty ledger: rebuild it first
+            result = await once_rebuilt(count, self.rebuild)
+        except TooManyItems as exc:
+            self.telemetry.stock_refused.labels("dataset" if exc.kind == "datasets" else "object").inc()
+            raise
         self.telemetry.events_ingested.inc(result.accepted)
         self.telemetry.events_duplicate.inc(result.duplicates)
         self.telemetry.events_unattributed.inc(result.unattributed)
@@ -81,7 +95,21 @@ class Ingestor:
                 self._periods.clear()
         return period
 
-    def _ledger_events(self, events: list[UsageEvent], registered: set[str], received: float) -> list[LedgerEvent]:
+    async def _seed_guards(self, past: dict[str, Period]) -> None:
+        """A period that is over has no counter in Redis: its 2^53 - 1 guard starts from its total
+        in history (events still in the stream aside), once per dedup window (DESIGN §4)."""
+        if not past or self.past_total is None:
+            return
+        for key in await self.ledger.missing(list(past)):
+            metric = key.split(":")[-2]
+            try:
+                total = await self.past_total(metric, past[key])
+            except Unavailable:
+                continue  # ClickHouse away: the guard starts from this batch
+            await self.ledger.seed_guard(key, total)
+
+    def _ledger_events(self, events: list[UsageEvent], registered: set[str], received: float, namespace: str,
+                       past: dict[str, Period]) -> list[LedgerEvent]:
         out: list[LedgerEvent] = []
         flows: dict[tuple[str, date], tuple[str, int]] = {}  # (metric, day) -> (counter key, ttl)
         now = self.clock.now()
@@ -90,14 +118,19 @@ class Ingestor:
             day = ev.time.astimezone(self.tz).date()
             alias = self.keys.seen_check(ev.check_id) if ev.check_id else ""
             row = metadata_row(self.pool, ev, sig, received, check(ev.dataset, ev.metas or {}, ev.last_update, now)) \
-                if ev.type == "dataset.metadata" else event_row(self.pool, ev, sig, day, received)
-            out.append(LedgerEvent(self.keys.seen(ev.source, ev.id), sig, self._ledger_effect(ev, day, now, flows),
-                                   alias, row))
+                if ev.type == "dataset.metadata" else event_row(self.pool, ev, sig, day, received, namespace)
+            effect = self._ledger_effect(ev, day, now, flows)
+            if effect.kind == "f" and effect.t < 0:
+                past[effect.key] = self._period(FLOW_PERIOD[quotas.FLOW_BY_EVENT[ev.type]], day)
+            out.append(LedgerEvent(self.keys.seen(ev.source, ev.id, namespace), sig, effect, alias, row))
         return out
 
     def _flow_counter(self, metric: str, day: date, now: datetime) -> tuple[str, int]:
+        """The period's counter and how long it must live; a period over: its guard, and minus the
+        time the guard lives (ingest.lua)."""
         period = self._period(FLOW_PERIOD[metric], day)
-        return self.keys.flow(metric, period.label), counter_ttl(period.end.timestamp(), now.timestamp())
+        ttl = counter_ttl(period.end.timestamp(), now.timestamp())
+        return self.keys.flow(metric, period.label), ttl if ttl > 0 else -self.ledger.dedup_window_s
 
     def _ledger_effect(self, ev: UsageEvent, day: date, now: datetime,
                        flows: dict[tuple[str, date], tuple[str, int]]) -> LedgerEffect:

@@ -15,9 +15,13 @@ class Keys:
         self.prefix = f"meter:{{{pool}}}:"
 
     # ingestion
-    def seen(self, source: str, event_id: str) -> str:
-        """Dedup marker of one (source, id); a digest keeps long ids from costing memory."""
-        return self.seen_digest(hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=12).hexdigest())
+    def seen(self, source: str, event_id: str, namespace: str = "") -> str:
+        """Dedup marker of one (source, id); a digest keeps long ids from costing memory.
+
+        ``namespace``: the signatory a bound token sends for (DESIGN §4), so that a bound producer
+        can never make another producer's event a duplicate; '' for unbound tokens."""
+        name = f"{source}\x00{event_id}" if not namespace else f"\x01{namespace}\x00{source}\x00{event_id}"
+        return self.seen_digest(hashlib.blake2b(name.encode(), digest_size=12).hexdigest())
 
     def seen_digest(self, digest: str) -> str:
         """The dedup marker of a digest kept in history (``events.check_keys``): restored on rebuild."""
@@ -57,6 +61,16 @@ class Keys:
     def content_object(self, name: str) -> str:
         """Hash of one content object's last snapshot: sig, a (bytes), b (0), t (ms)."""
         return f"{self.prefix}obj:{name}"
+
+    @property
+    def datasets_index(self) -> str:
+        """Set of the hashes of the datasets whose stock is not 0: its size is bounded (max_datasets)."""
+        return f"{self.prefix}index:ds"
+
+    @property
+    def objects_index(self) -> str:
+        """Set of the hashes of the content objects whose size is not 0 (max_objects)."""
+        return f"{self.prefix}index:obj"
 
     # registry
     @property

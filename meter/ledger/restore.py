@@ -19,7 +19,8 @@ flushes it, rebuilds and compares):
 - the stocks: per dataset ``keys.dataset(id)`` = {sig, a: records, b: raw_bytes, t: time ms}
   (ingest.lua's kind ``d``), per content object ``keys.content_object(name)`` = {sig, a: bytes,
   b: 0, t} (kind ``c``), and the pooled totals ``keys.stock(metric)`` (a field per signatory and
-  ``*``);
+  ``*``); the live items (not 0) in the index sets ``keys.datasets_index`` / ``objects_index``,
+  and one at 0 expiring after the dedup window, as ingest.lua leaves them;
 - the registry (``registry_store.queue_record``), and last the epoch, in the same MULTI.
 """
 from __future__ import annotations
@@ -74,7 +75,7 @@ class LedgerRestore:
         """The dedup keys one received event leaves behind, and their values (ingest.lua, decide.lua)."""
         values = {}
         if event.source != USAGE_SOURCE:  # decide.lua's usage rows have no dedup key of their own
-            values[self.keys.seen(event.source, event.id)] = "1"
+            values[self.keys.seen(event.source, event.id, event.dedup_ns)] = "1"  # in its sender's namespace
         if event.check_id:
             values[self.keys.seen_check(event.check_id)] = "1"  # an api.call event counted this check
         for entry in event.check_keys:  # "digest:fingerprint" of a check allowed and counted
@@ -98,9 +99,10 @@ class LedgerRestore:
         return restored
 
     async def ledger(self, flows: Sequence[FlowCounters], snapshots: Sequence[Snapshot],
-                     pooled_stocks: Sequence[str], signatories: Sequence[SignatoryState]) -> None:
+                     pooled_stocks: Sequence[str], signatories: Sequence[SignatoryState], window_s: int) -> None:
         """Replace the counters, the stocks and the registry, and set the epoch: one MULTI."""
         pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.keys.datasets_index, self.keys.objects_index)
         for flow in flows:
             key = self.keys.flow(flow.metric, flow.label)
             pipe.delete(key)
@@ -111,7 +113,7 @@ class LedgerRestore:
                 pipe.expire(key, flow.ttl_s)
         totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for snap in snapshots:
-            for metric, v in self._queue_snapshot(pipe, snap).items():
+            for metric, v in self._queue_snapshot(pipe, snap, window_s).items():
                 totals[metric][snap.signatory] += v
                 totals[metric]["*"] += v
         for metric in pooled_stocks:
@@ -127,14 +129,19 @@ class LedgerRestore:
         async with translated("rebuild"):
             await pipe.execute()
 
-    def _queue_snapshot(self, pipe: Pipeline, snap: Snapshot) -> dict[str, int]:
+    def _queue_snapshot(self, pipe: Pipeline, snap: Snapshot, window_s: int) -> dict[str, int]:
         """Queue one stock item's snapshot hash; returns the levels it adds to the pooled totals."""
         kind, _, name = snap.item.partition(":")
         if kind == "ds":  # the ledger effect of dataset.records (ingest.lua's 'd')
-            pipe.hset(self.keys.dataset(name), mapping={"sig": snap.signatory, "a": snap.records,
-                                                        "b": snap.raw_bytes, "t": snap.time_ms})
-            return {"records": snap.records, "raw_bytes": snap.raw_bytes}
-        # of content.bytes (ingest.lua's 'c')
-        pipe.hset(self.keys.content_object(name), mapping={"sig": snap.signatory, "a": snap.bytes, "b": 0,
-                                                           "t": snap.time_ms})
-        return {"content_bytes": snap.bytes}
+            key, index = self.keys.dataset(name), self.keys.datasets_index
+            pipe.hset(key, mapping={"sig": snap.signatory, "a": snap.records, "b": snap.raw_bytes, "t": snap.time_ms})
+            levels = {"records": snap.records, "raw_bytes": snap.raw_bytes}
+        else:  # of content.bytes (ingest.lua's 'c')
+            key, index = self.keys.content_object(name), self.keys.objects_index
+            pipe.hset(key, mapping={"sig": snap.signatory, "a": snap.bytes, "b": 0, "t": snap.time_ms})
+            levels = {"content_bytes": snap.bytes}
+        if any(levels.values()):  # live: it counts against the pool's bound
+            pipe.sadd(index, key)
+        else:  # at 0: forgotten after the dedup window
+            pipe.expire(key, window_s)
+        return levels

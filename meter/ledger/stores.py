@@ -53,8 +53,9 @@ class Stores:
         """Redis answers (readiness)."""
         return bool(await self._client.ping())
 
-    def ledger(self, dedup_window_s: int, backlog_limit: int) -> RedisLedger:
-        return RedisLedger(self._client, self.keys, dedup_window_s, backlog_limit)
+    def ledger(self, dedup_window_s: int, backlog_limit: int, max_datasets: int = 100_000,
+               max_objects: int = 100_000) -> RedisLedger:
+        return RedisLedger(self._client, self.keys, dedup_window_s, backlog_limit, max_datasets, max_objects)
 
     def decisions(self, dedup_window_s: int, timeout_s: float) -> RedisDecisions:
         return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s)

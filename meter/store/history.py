@@ -81,6 +81,7 @@ class Received(NamedTuple):
     check_id: str
     check_keys: list[str]
     received_ms: int
+    dedup_ns: str = ""  # the bound signatory whose namespace deduplicated it, else ''
 
 
 class HistoryReader:
@@ -122,7 +123,7 @@ class HistoryReader:
 
     async def received_between(self, start: datetime, end: datetime) -> list[Received]:
         rows = await self.store.rows(*queries.received_between(self.db, self.pool, start, end))
-        return [Received(src, i, c, list(keys), int(ms)) for src, i, c, keys, ms in rows]
+        return [Received(src, i, c, list(keys), int(ms), ns) for src, i, c, keys, ms, ns in rows]
 
     async def history_count(self) -> int:
         """Events and signatory changes of the pool (none: a new pool, not a lost ledger)."""

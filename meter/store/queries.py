@@ -109,7 +109,7 @@ def received_between(db: str, pool: str, start: datetime, end: datetime) -> Quer
 
     Read a slice of the window at a time, so a rebuild never holds a month of ids in memory.
     """
-    sql = ("SELECT source, id, check_id, check_keys, toUnixTimestamp64Milli(received)"
+    sql = ("SELECT source, id, check_id, check_keys, toUnixTimestamp64Milli(received), dedup_ns"
            f" FROM {db}.events WHERE pool = {{pool:String}}"
            " AND received >= {start:DateTime64(6, 'UTC')} AND received < {end:DateTime64(6, 'UTC')}")
     return sql, {"pool": pool, "start": ch_time(start), "end": ch_time(end)}

@@ -22,12 +22,13 @@ def ch_time(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def event_row(pool: str, ev: UsageEvent, signatory: str, day: date, received: float) -> bytes:
+def event_row(pool: str, ev: UsageEvent, signatory: str, day: date, received: float, dedup_ns: str = "") -> bytes:
+    """``dedup_ns``: the signatory a bound token sent it for (its dedup namespace), else ''."""
     return orjson.dumps({
         "pool": pool, "source": ev.source, "id": ev.id, "type": ev.type, "time": round(ev.time.timestamp(), 6),
         "day": day.isoformat(), "signatory": signatory, "subject": ev.subject, "dataset": ev.dataset,
         "object": ev.object, "kind": ev.kind, "amount": ev.amount, "raw_bytes": ev.raw_bytes,
-        "check_id": ev.check_id, "received": received,
+        "check_id": ev.check_id, "received": received, "dedup_ns": dedup_ns,
     })
 
 

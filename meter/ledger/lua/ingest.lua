@@ -7,8 +7,11 @@
 -- ARGV[1]  key prefix "meter:{pool}:"
 -- ARGV[2]  dedup window, seconds          ARGV[3] backlog limit, events
 -- ARGV[4]  n, the number of events        ARGV[5] ClickHouse table the rows go to
+-- ARGV[6]  '1': the sender's token is bound to a signatory (its snapshots may not touch
+--          another's dataset or object; it never marks a check as reported), else ''
+-- ARGV[7]  most datasets, ARGV[8] most content objects the pool keeps (DESIGN §4)
 -- then n groups of 3 values, one per event: seen, meta, row
---   seen   dedup key of (source, id)
+--   seen   dedup key of (source, id), in the sender's namespace (its signatory, when bound)
 --   meta   "kind|sig|key|a|b|t|alias" joined by the unit separator (\31), one argument instead
 --          of seven because redis-py's argument packing, not Redis, is the cost at this rate:
 --   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot | 'm' dataset metadata (DESIGN §12:
@@ -17,17 +20,24 @@
 --   key    flow: the period's counter hash; d/c/m: the item's snapshot hash
 --   a      flow: amount; d: records; c: bytes
 --   b      d: raw_bytes; otherwise 0
---   t      flow: seconds the counter hash must live (<= 0: period long over, history only);
---          d/c: event time (ms), the newer snapshot wins
+--   t      flow: seconds the counter hash must live; < 0: the period is over, and the hash
+--          is only the guard of its pool total ('*', seeded from history) for -t seconds;
+--          d/c/m: event time (ms), the newer snapshot wins
 --   alias  dedup key of the check this api.call repeats, or ''
 --   row    the row for ClickHouse (one JSON line)
 -- The ledger rebuild writes the dedup markers, counters and snapshot hashes again from history,
 -- in these layouts: meter/ledger/restore.py (tests/test_restore.py holds the two equal).
+-- A dataset's or object's hash at 0 expires after the dedup window; the live (non-zero) ones are
+-- members of the index sets 'index:ds' and 'index:obj', whose sizes the caps bound.
 -- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}; or the
 -- error BACKLOG_FULL, LEDGER_LOST (the ledger must be rebuilt first), BAD_META (a malformed
--- meta) or TOO_LARGE (a pool total would pass 2^53 - 1), and then nothing changed.
+-- meta), TOO_LARGE (a total would pass 2^53 - 1), NOT_OWNER i (event i, from 1, of a bound
+-- sender touches another's dataset or object), TOO_MANY_DATASETS i or TOO_MANY_OBJECTS i (one
+-- more than the cap), and then nothing changed.
 local prefix, window = ARGV[1], tonumber(ARGV[2])
 local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+local bound, max_ds, max_obj = ARGV[6] == '1', tonumber(ARGV[7]), tonumber(ARGV[8])
+local FIRST = 9 -- ARGV index of the first event's seen key
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
   return redis.error_reply('LEDGER_LOST')
 end
@@ -55,6 +65,8 @@ local function move(metric, old_sig, old_v, new_sig, new_v)
   add(totals[metric], '*', new_v)
 end
 
+local INDEX_DS, INDEX_OBJ = prefix .. 'index:ds', prefix .. 'index:obj'
+
 local function snapshot(kind, key, sig, a, b, t, sa, sb, st)
   local cur = redis.call('HMGET', key, 'sig', 'a', 'b', 't')
   if t < tonumber(cur[4] or '-1') then
@@ -67,6 +79,14 @@ local function snapshot(kind, key, sig, a, b, t, sa, sb, st)
     move('content_bytes', cur[1], tonumber(cur[2] or '0'), sig, a)
   end
   redis.call('HSET', key, 'sig', sig, 'a', sa, 'b', sb, 't', st)
+  local index = kind == 'd' and INDEX_DS or INDEX_OBJ
+  if a == 0 and b == 0 then -- a deleted item is forgotten after the dedup window
+    redis.call('SREM', index, key)
+    redis.call('EXPIRE', key, window)
+  else
+    redis.call('SADD', index, key)
+    redis.call('PERSIST', key)
+  end
 end
 
 -- every meta is read before anything is written: a malformed one changes nothing. So is the
@@ -79,20 +99,60 @@ local metas, worst = {}, {}
 local function grow(key, v)
   worst[key] = (worst[key] or 0) + v
 end
+-- ownership and the caps are read before anything is written too: a bound sender's snapshot of
+-- another's item refuses the whole batch, and so does one item more than the pool keeps
+local live, delta = {}, {d = 0, c = 0} -- whether each item is left non-zero, and the index's growth
+local function check_item(i, kind, sig, key, a, b)
+  if kind == 'f' then
+    return nil
+  end
+  if bound then
+    local owner = redis.call('HGET', key, 'sig')
+    if owner and owner ~= sig then
+      return 'NOT_OWNER ' .. (i + 1)
+    end
+  end
+  if kind == 'm' then
+    return nil
+  end
+  local index, most = INDEX_DS, max_ds
+  if kind == 'c' then
+    index, most = INDEX_OBJ, max_obj
+  end
+  local was = live[key]
+  if was == nil then
+    was = redis.call('SISMEMBER', index, key) == 1
+  end
+  local is = a ~= 0 or b ~= 0
+  live[key] = is
+  if is and not was then
+    delta[kind] = delta[kind] + 1
+    if redis.call('SCARD', index) + delta[kind] > most then
+      return (kind == 'd' and 'TOO_MANY_DATASETS ' or 'TOO_MANY_OBJECTS ') .. (i + 1)
+    end
+  elseif was and not is then -- a deletion earlier in the batch frees its place
+    delta[kind] = delta[kind] - 1
+  end
+  return nil
+end
 for i = 0, n - 1 do
-  local m = {string.match(ARGV[7 + i * 3], META)}
+  local m = {string.match(ARGV[FIRST + 1 + i * 3], META)}
   if #m ~= 7 then
     return redis.error_reply('BAD_META event ' .. (i + 1))
   end
   metas[i] = m
-  local kind, a = m[1], tonumber(m[4])
+  local kind, a, b = m[1], tonumber(m[4]), tonumber(m[5])
   if kind == 'f' then
     grow(m[3], a)
   elseif kind == 'd' then
     grow(RECORDS, a)
-    grow(RAW, tonumber(m[5]))
+    grow(RAW, b)
   elseif kind == 'c' then
     grow(CONTENT, a)
+  end
+  local refused = check_item(i, kind, m[2], m[3], a, b)
+  if refused then
+    return redis.error_reply(refused)
   end
 end
 for key, v in pairs(worst) do
@@ -102,7 +162,7 @@ for key, v in pairs(worst) do
 end
 
 for i = 0, n - 1 do
-  local o = 6 + i * 3
+  local o = FIRST + i * 3
   local seen = ARGV[o]
   local kind, sig, key, sa, sb, st, alias = unpack(metas[i])
   local a, b, t = tonumber(sa), tonumber(sb), tonumber(st)
@@ -116,7 +176,7 @@ for i = 0, n - 1 do
   if not fresh then
     dups = dups + 1
   else
-    if alias ~= '' then
+    if alias ~= '' and not bound then -- a bound sender cannot mark a check as reported
       redis.call('SET', alias, '1', 'EX', window)
     end
     accepted = accepted + 1
@@ -128,14 +188,16 @@ for i = 0, n - 1 do
     else
       rows[#rows + 1] = ARGV[o + 2]
     end
-    if kind == 'f' and t > 0 then
+    if kind == 'f' then
       local f = flows[key]
       if not f then
-        f = {fields = {}, exp = t}
+        f = {fields = {}, exp = math.abs(t)}
         flows[key] = f
       end
-      add(f.fields, sig, a)
-      add(f.fields, '*', a)
+      if t > 0 then
+        add(f.fields, sig, a)
+      end
+      add(f.fields, '*', a) -- a period over keeps its pool total only, as the guard of 2^53 - 1
     elseif kind == 'd' or kind == 'c' then
       snapshot(kind, key, sig, a, b, t, sa, sb, st)
     end
