@@ -3,7 +3,7 @@
 # nginx (the gateway in the /v1/authz end-to-end test), promtool (checks /metrics) and logrotate
 # (rotates the access log under the collector).
 # As root with apt-get, missing Debian packages are installed (redis-server, nginx-light,
-# prometheus, caddy, poppler-utils, logrotate), with one `apt-get update` only when something is missing;
+# prometheus, caddy, poppler-utils, logrotate, chromium), with one `apt-get update` only when something is missing;
 # otherwise a missing Redis is an error and a missing nginx or promtool a warning.
 # Arguments name more commands to install the same way, each from the Debian package of that name
 # (`make bench` asks for wrk).
@@ -26,8 +26,9 @@ missing=()
 have nginx || missing+=(nginx-light)
 have promtool || missing+=(prometheus)
 have caddy || missing+=(caddy)  # the second real gateway of the /v1/authz end-to-end test (forward_auth)
-have pdftotext || missing+=(poppler-utils)  # reads the text back out of the reports' PDFs
+have pdftotext || missing+=(poppler-utils)  # reads the text back out of the reports' PDFs; pdftoppm (same package) renders their pages
 have logrotate || missing+=(logrotate)  # the collector's rotation tests run the real one
+have chromium || missing+=(chromium)  # renders the reports' HTML (compliance section test)
 for extra in "$@"; do have "$extra" || missing+=("$extra"); done
 
 if [ "${#missing[@]}" -gt 0 ]; then

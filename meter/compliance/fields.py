@@ -24,25 +24,28 @@ from typing import Any
 class Field:
     name: str
     label_fr: str
+    label_en: str
     places: tuple[tuple[str, str], ...]  # (template, key) in metas, first present wins
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("title", "Titre", (("default", "title"),)),
-    Field("publisher", "Organisation", (("default", "publisher"),)),
-    Field("description", "Descriptif", (("default", "description"),)),
-    Field("created", "Date de création", (("dcat", "created"),)),
-    Field("modified", "Date de modification", (("default", "modified"),)),
-    Field("issued", "Date de publication", (("dcat", "issued"),)),
-    Field("license", "Licence", (("default", "license"),)),
-    Field("theme", "Thématiques", (("default", "theme"),)),
-    Field("keyword", "Mots-clés", (("default", "keyword"),)),
-    Field("frequency", "Fréquence de mise à jour", (("dcat", "accrualperiodicity"),)),
-    Field("coverage", "Couverture géographique", (("dcat", "spatial"), ("default", "territory"))),
-    Field("granularity", "Granularité", (("dcat", "granularity"),)),
+    Field("title", "Titre", "Title", (("default", "title"),)),
+    Field("publisher", "Organisation", "Organisation", (("default", "publisher"),)),
+    Field("description", "Descriptif", "Description", (("default", "description"),)),
+    Field("created", "Date de création", "Creation date", (("dcat", "created"),)),
+    Field("modified", "Date de modification", "Modification date", (("default", "modified"),)),
+    Field("issued", "Date de publication", "Publication date", (("dcat", "issued"),)),
+    Field("license", "Licence", "Licence", (("default", "license"),)),
+    Field("theme", "Thématiques", "Themes", (("default", "theme"),)),
+    Field("keyword", "Mots-clés", "Keywords", (("default", "keyword"),)),
+    Field("frequency", "Fréquence de mise à jour", "Update frequency", (("dcat", "accrualperiodicity"),)),
+    Field("coverage", "Couverture géographique", "Geographic coverage",
+          (("dcat", "spatial"), ("default", "territory"))),
+    Field("granularity", "Granularité", "Granularity", (("dcat", "granularity"),)),
 )
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 LABELS_FR: dict[str, str] = {f.name: f.label_fr for f in FIELDS}
+LABELS_EN: dict[str, str] = {f.name: f.label_en for f in FIELDS}
 
 _TAG = re.compile(r"<[^>]*>")
 

@@ -303,4 +303,45 @@ class PortalLinkList(_Answer):
     links: list[PortalLinkInfo]
 
 
+# catalogue compliance (DESIGN §12)
+
+class InvalidField(_Answer):
+    field: str
+    reason: str
+
+
+class DatasetCompliance(_Answer):
+    dataset: str
+    title: str | None = Field(description="metas.default.title as plain text; null when missing")
+    missing: list[str] = Field(description="the fields of article 2.6 that are missing, in the convention's order "
+                                           "(title, publisher, description, created, modified, issued, license, "
+                                           "theme, keyword, frequency, coverage, granularity)")
+    invalid: list[InvalidField] = Field(description="fields present but not valid (a frequency off the list)")
+    frequency: str | None = Field(description="the convention's French label when valid, else the value as given")
+    last_update: str | None = Field(description="RFC 3339: when the data last changed, as the portal says")
+    late: bool = Field(description="not updated within its frequency's maximum age (article 2.2)")
+    due: str | None = Field(description="last_update plus its frequency's maximum age; null when never late")
+
+
+class ComplianceSummary(_Answer):
+    datasets: int = Field(ge=0)
+    complete: int = Field(ge=0, description="datasets with nothing missing and nothing invalid")
+    late: int = Field(ge=0)
+
+
+class SignatoryCompliance(_Answer):
+    signatory: str
+    checked_at: str
+    datasets: list[DatasetCompliance]
+    summary: ComplianceSummary
+
+
+class PoolCompliance(_Answer):
+    pool: str
+    checked_at: str
+    signatories: dict[str, ComplianceSummary] = Field(description="every signatory active now, and any other "
+                                                                  "that has datasets")
+    unattributed: ComplianceSummary
+
+
 Decisions = Decision | list[Decision]

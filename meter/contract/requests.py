@@ -103,6 +103,13 @@ class UsageQuery(PeriodQuery):
         "the signatory; a token bound to one may leave it out"))
 
 
+class ComplianceQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    signatory: Text(MAX_SUBJECT) | None = Field(None, description=(  # type: ignore[valid-type]
+        "one signatory's datasets ('unattributed': the datasets of publishers the pool does not know); "
+        "without it, every signatory's summary (a token bound to a signatory gets its own datasets)"))
+
+
 class AuthzQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
     deny_status: Literal["403", "429"] = Field("429", description="403 for nginx's auth_request")

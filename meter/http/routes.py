@@ -8,6 +8,7 @@ from meter.http import (
     appkeys,
     authz,
     check,
+    compliance,
     events,
     ops,
     portal,
@@ -68,6 +69,7 @@ def route_table() -> list[web.RouteDef]:
         web.get("/v1/reports/{month}/{id}", reports.get_report),
         web.post("/v1/reports/{month}/send", reports.send_reports),
         web.get("/v1/alerts", reports.list_alerts),
+        web.get("/v1/compliance", compliance.get_compliance),  # DESIGN §12
         # the partners' pages (DESIGN §11)
         web.post("/v1/portal/links", portal.post_link),
         web.get("/v1/portal/links", portal.list_links),

@@ -6,6 +6,7 @@ numbers. Every figure comes with a short sentence that says what it means.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from meter.config.settings import CapsSection
@@ -178,8 +179,19 @@ def build(figures: MonthFigures, ctx: Context) -> Document:
     sections += [_denials(figures, ctx.sig, w, t), _allocation(figures, ctx.lang, t)]
     if ctx.sig != L.POOL:
         sections.append(_next(figures, ctx.sig, w, t))
+    sections.append(_compliance(figures, ctx, w))
     return Document(ctx.lang, t["title"].format(name=ctx.name, month=month), notes, sections,
                     t["footer"].format(pool=ctx.pool_name))
+
+
+def _compliance(figures: MonthFigures, ctx: Context, w: Words) -> Section:
+    """Metadata and updates (DESIGN §12), as they stand at the month's end (or now)."""
+    from meter.reports import compliance  # it builds this module's Sections
+
+    day = (figures.as_of - timedelta(microseconds=1)).astimezone(figures.period.tz).date()
+    if ctx.sig == L.POOL:
+        return compliance.pool_section(figures.compliance, ctx.names, day, w)
+    return compliance.partner_section(figures.compliance.get(ctx.sig, []), day, w)
 
 
 def _usage(figures: MonthFigures, ctx: Context, w: Words, t: dict, intro: str) -> Section:

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from meter.compliance.checks import DatasetCheck
+from meter.compliance.service import checked
 from meter.core.periods import Period
 from meter.store import queries
 from meter.store.clickhouse import ClickHouseStore
@@ -48,6 +50,7 @@ class MonthFigures:
     denials: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)  # sig -> (metric, scope) -> n
     allocations: dict[str, Allocation] = field(default_factory=dict)  # by period label (month and days)
     next_allocation: dict[str, Any] | None = None
+    compliance: dict[str, list[DatasetCheck]] = field(default_factory=dict)  # sig -> its datasets, checked at as_of
 
     def month_total(self, metric: str, sig: str) -> int:
         return sum(self.daily.get(metric, {}).get(sig, {}).values())
@@ -106,6 +109,8 @@ async def read_month(store: ClickHouseStore, pool: str, period: Period, now: dat
             figures.allocations[label] = Allocation(doc["policy"], doc["signatories"], explanation)
     if project is not None:
         figures.next_allocation = await project(period.next())
+    for sig, found in await checked(store, pool, as_of):  # the latest metadata, late or not at as_of
+        figures.compliance.setdefault(sig, []).append(found)
     return figures
 
 

@@ -18,7 +18,7 @@ from fpdf import FPDF
 
 from meter.reports.document import Document, Section
 from meter.reports.pdf_fonts import fresh_font
-from meter.reports.pdf_layout import TableStyle, paragraph, table
+from meter.reports.pdf_layout import TableStyle, bullet, paragraph, table
 
 FONT_DIR = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
 BLUE = (26, 54, 93)
@@ -101,11 +101,13 @@ def _section(pdf: _Pdf, section: Section, chart: bytes) -> None:
     if section.table is not None:
         _table(pdf, section)
     pdf.set_font("DejaVu", "", 9.5)
+    for item in section.items:
+        bullet(pdf, item, 5)
+    if section.items and section.after:
+        pdf.ln(1.5)
     for text in section.after:
         paragraph(pdf, text, 5)
         pdf.ln(1)
-    for item in section.items:
-        paragraph(pdf, "•  " + item, 5)
 
 
 def _table(pdf: _Pdf, section: Section) -> None:

@@ -74,6 +74,14 @@ def paragraph(pdf: FPDF, text: str, line_height: float, fill: bool = False) -> N
         pdf.cell(pdf.epw, line_height, line, fill=fill, new_x="LMARGIN", new_y="NEXT")
 
 
+def bullet(pdf: FPDF, text: str, line_height: float, indent: float = 4.5) -> None:
+    """A list item: a bullet, then ``text`` wrapped with its lines aligned after the bullet."""
+    width = pdf.epw - indent
+    for i, line in enumerate(wrap(text, width - 2 * pdf.c_margin, measure(pdf))):
+        pdf.cell(indent, line_height, "•" if i == 0 else "", align="R")
+        pdf.cell(width, line_height, line, new_x="LMARGIN", new_y="NEXT")
+
+
 @dataclass(frozen=True)
 class TableStyle:
     line_height: float
