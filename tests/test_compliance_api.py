@@ -195,3 +195,20 @@ async def test_malformed_metadata_events_are_refused_with_their_field(catalogue,
     resp = await post(catalogue, [ev])
     assert resp.status == 400
     assert any(field in d["field"] for d in (await resp.json())["error"]["details"])
+
+
+async def test_a_bound_producer_may_not_send_metadata_for_another_s_dataset(catalogue):
+    """Stock ownership (DESIGN §4): the dataset belongs to the signatory of its latest snapshot."""
+    snapshot = {"specversion": "1.0", "id": "stades@1", "source": "ods", "type": "dataset.records",
+                "time": "2026-11-20T09:00:00Z", "data": {"dataset": "stades", "records": 5, "raw_bytes": 50,
+                                                          "publisher": "Département du Loiret"}}
+    assert (await post(catalogue, [snapshot])).status == 202
+    mine = metadata("parcs", full_metas("Parcs", "Cher"), None, "parcs@meta-1", subject="cher", publisher=None)
+    theirs = metadata("stades", full_metas("Stades", "Cher"), None, "stades@meta-1", subject="cher", publisher=None)
+    resp = await post(catalogue, [mine, theirs], BOUND_PRODUCER)
+    assert resp.status == 409
+    assert (await resp.json())["error"]["type"] == "not_owner"
+    await wait_written(catalogue)
+    _, body = await compliance(catalogue, signatory="cher")
+    assert [d["dataset"] for d in body["datasets"]] == ["parkings"]  # nothing of the batch was taken
+    assert (await post(catalogue, [mine], BOUND_PRODUCER)).status == 202
