@@ -17,6 +17,8 @@ def explanation_variable() -> dashboard.QueryVariable:
 def build() -> dashboard.Dashboard:
     top = grid("Top signatories by API calls", sql.TOP_SIGNATORIES).override_by_name(
         "Share of the pool", [dm.DynamicConfigValue("unit", "percent")])
+    compliance = grid("Complete datasets per signatory (convention, article 2.6)", sql.COMPLETE_SHARE).override_by_name(
+        "Complete share", [dm.DynamicConfigValue("unit", "percent")])
     return (
         base("meter / Pool", "meter-pool", ["pool"])
         .with_variable(pool_variable()).with_variable(timezone_variable()).with_variable(explanation_variable())
@@ -33,5 +35,6 @@ def build() -> dashboard.Dashboard:
         .with_panel(top.span(12).height(9))
         .with_panel(series("Denials per minute by scope", sql.DENIALS_BY_SCOPE, "short", {}, bars=True)
                     .span(12).height(9))
+        .with_panel(compliance.span(12).height(9))
     )
 

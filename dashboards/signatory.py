@@ -30,4 +30,6 @@ def build() -> dashboard.Dashboard:
                            "decbytes", {"Daily allotment": "red"}, bars=True).span(12).height(9))
         .with_panel(grid("API calls per dataset", sql.SIGNATORY_DATASET_CALLS).span(12).height(9))
         .with_panel(datasets.span(12).height(9))
+        .with_panel(grid("Catalogue compliance: metadata (article 2.6) and updates (2.2)",
+                         sql.SIGNATORY_COMPLIANCE).span(24).height(9))
     )

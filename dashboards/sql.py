@@ -7,6 +7,8 @@ denials their per-minute table, API calls per dataset ``api_calls_by_dataset``: 
 """
 from __future__ import annotations
 
+from meter.compliance.fields import FIELD_NAMES, LABELS_FR
+
 POOL = "pool = ${pool:sqlstring}"
 SIG = "${signatory:sqlstring}"
 TODAY = "toDate($__toTime, '${timezone}')"
@@ -215,3 +217,39 @@ ORDER BY "Records" DESC LIMIT 20
 """
 
 SIGNATORY_DENIALS = denials_per_minute("concat(metric, ' / ', scope) AS constraint", f" AND signatory = {SIG}")
+
+# --- catalogue compliance (DESIGN §12): dataset_metadata, latest row per dataset by the range's end ---
+
+# the checks' field names as the partners read them (Titre, Descriptif, ...): one list, the checks'
+_NAMES = "[" + ", ".join(f"'{name}'" for name in FIELD_NAMES) + "]"
+_LABELS = "[" + ", ".join("'" + LABELS_FR[name].replace("'", "\\'") + "'" for name in FIELD_NAMES) + "]"
+
+
+def _labels(column: str) -> str:
+    return f"arrayStringConcat(arrayMap(f -> transform(f, {_NAMES}, {_LABELS}, f), {column}), ', ')"
+
+
+_METADATA = f"""SELECT dataset, argMax(signatory, k) AS owner, argMax(deleted, k) AS gone, argMax(title, k) AS title,
+       argMax(missing, k) AS missing, argMax(invalid, k) AS invalid, argMax(frequency, k) AS frequency,
+       argMax(max_age_days, k) AS max_age_days, argMax(last_update, k) AS last_update
+FROM (SELECT *, {LATEST} AS k FROM dataset_metadata WHERE {POOL} AND time <= $__toTime)
+GROUP BY dataset"""
+# late (article 2.2): the range's end is past last_update plus its frequency's maximum age (0: never late)
+_DUE = "if(max_age_days > 0 AND last_update IS NOT NULL, last_update + toIntervalDay(max_age_days), NULL)"
+
+SIGNATORY_COMPLIANCE = f"""
+SELECT dataset AS "Dataset", title AS "Title", {_labels('missing')} AS "Missing", {_labels('invalid')} AS "Invalid",
+       frequency AS "Frequency", last_update AS "Last update", {_DUE} AS "Due",
+       if({_DUE} < $__toTime, 'late', '') AS "Late"
+FROM ({_METADATA})
+WHERE gone = 0 AND owner = {SIG}
+ORDER BY "Late" DESC, length(missing) + length(invalid) DESC, dataset
+"""
+
+COMPLETE_SHARE = f"""
+SELECT owner AS "Signatory", count() AS "Datasets", countIf(empty(missing) AND empty(invalid)) AS "Complete",
+       countIf({_DUE} < $__toTime) AS "Late", round(100 * "Complete" / count(), 1) AS "Complete share"
+FROM ({_METADATA})
+WHERE gone = 0
+GROUP BY owner ORDER BY "Complete share", owner
+"""

@@ -64,7 +64,27 @@ def events() -> list[CloudEvent]:
                               {"object": "alpha-logo", "bytes": 2_000_000 + 100_000 * i}))
     out.append(_event("recs-beta-roads", "dataset.records", "beta", _at(LAST_DAY, 7),
                       {"dataset": "beta-roads", "records": 1200, "raw_bytes": 64_000}))
-    return out
+    return out + metadata_events()
+
+
+def _metas(title: str, frequency: str = "Mensuelle", **default: Any) -> dict[str, Any]:
+    return {"default": {"title": title, "publisher": "P", "description": "<p>Arbres.</p>", "theme": ["Environnement"],
+                        "keyword": ["arbres"], "license": "Licence Ouverte v2.0", "modified": "2026-04-01T00:00:00Z",
+                        "territory": ["Centre-Val de Loire"], **default},
+            "dcat": {"created": "2019-01-01", "issued": "2019-01-02", "accrualperiodicity": frequency,
+                     "granularity": "Arbre"}}
+
+
+def metadata_events() -> list[CloudEvent]:
+    """The catalogue's metadata (DESIGN §12): alpha has a complete dataset and an incomplete, late
+    one; beta's are complete; gamma's frequency is off the convention's list."""
+    found = [("alpha", "alpha-trees", _metas("Arbres"), "2026-04-10T00:00:00Z"),
+             ("alpha", "alpha-roads", _metas("Routes", keyword=[], description="<p><br></p>"), "2026-02-01T00:00:00Z"),
+             ("beta", "beta-trees", _metas("Arbres de Beta"), "2026-04-15T00:00:00Z"),
+             ("beta", "beta-roads", _metas("Routes de Beta", "Annuelle"), "2025-06-01T00:00:00Z"),
+             ("gamma", "gamma-trees", _metas("Arbres de Gamma", "Tous les mois"), "2026-04-01T00:00:00Z")]
+    return [_event(f"meta-{dataset}", "dataset.metadata", sid, _at(LAST_DAY, 6),
+                   {"dataset": dataset, "metas": metas, "last_update": last}) for sid, dataset, metas, last in found]
 
 
 async def send_events(client) -> int:

@@ -147,6 +147,26 @@ async def test_denials_and_the_explanation_come_from_the_service(seeded, pool_id
     assert list(explanation[0].values()) == [f"Policy: equal. {alloc['explanation']}"]
 
 
+async def test_compliance_panels_match_the_compliance_api(seeded, pool_id):
+    """The Signatory table and the Pool's share of complete datasets say what GET /v1/compliance says."""
+    rows = await run(seeded, "Catalogue compliance: metadata (article 2.6) and updates (2.2)", window(pool_id))
+    assert [(r["Dataset"], r["Missing"], r["Late"]) for r in rows] == [
+        ("alpha-roads", "Descriptif, Mots-clés", "late"), ("alpha-trees", "", "")]
+    api = await get(seeded, "/v1/compliance", signatory="alpha")
+    assert {d["dataset"]: d["late"] for d in api["datasets"]} == {r["Dataset"]: r["Late"] == "late" for r in rows}
+    assert rows[0]["Frequency"] == "Mensuelle" and rows[0]["Title"] == "Routes"
+    gamma = await run(seeded, "Catalogue compliance: metadata (article 2.6) and updates (2.2)",
+                      window(pool_id, signatory="gamma"))
+    assert [(r["Invalid"], r["Frequency"]) for r in gamma] == [("Fréquence de mise à jour", "Tous les mois")]
+    shares = {r["Signatory"]: r for r in await run(seeded, "Complete datasets per signatory (convention, article 2.6)",
+                                                    window(pool_id))}
+    summaries = (await get(seeded, "/v1/compliance"))["signatories"]
+    for sid, summary in summaries.items():
+        assert (shares[sid]["Datasets"], shares[sid]["Complete"], shares[sid]["Late"]) == (
+            summary["datasets"], summary["complete"], summary["late"]), sid
+    assert {sid: r["Complete share"] for sid, r in shares.items()} == {"alpha": 50, "beta": 100, "gamma": 0}
+
+
 async def test_a_quote_in_a_variable_stays_inside_its_string(seeded, pool_id):
     rows = await run(seeded, "Each metric against its allotment", window(pool_id, signatory="a'b"))
     assert {r["allotment"] for r in rows} == {0}
