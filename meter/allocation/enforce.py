@@ -19,7 +19,7 @@ from fractions import Fraction
 
 
 class ProtectionIndex:
-    """sum_t protected_t(f) without a scan: three groups and two running sums, as in decide.lua.
+    """sum_t protected_t(f) without a scan: three groups and two running sums, as in decide.lua (elastic.lua).
 
     'b' (behind pace, u T < e A): contributes (1 - f) A, summed as ``sa``; 'm' (on or ahead of
     pace, u < A): A - u, summed as ``sx``, and kept in a heap by u / A so that time can move
