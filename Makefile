@@ -11,7 +11,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run test lint bench stop-redis clean dashboards bench-dashboards secrets
+.PHONY: help venv run test test-at soak lint bench stop-redis clean dashboards bench-dashboards secrets
 
 help: ## list the targets
 	@echo "meter: quota metering service"
@@ -38,6 +38,14 @@ run: venv ## serve in the foreground (starts a private Redis on :6390 if none an
 test: venv lint ## lint and type-check, ensure Redis, nginx and promtool are there, then run the whole suite
 	scripts/test-deps.sh
 	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+test-at: venv ## the date-dependent tests with the clock moved (libfaketime): make test-at DATE='2026-12-31 22:30:00'
+	@test -n "$(DATE)" || { echo "make test-at DATE='YYYY-MM-DD HH:MM:SS' (UTC) [PYTEST_ARGS=tests]"; exit 2; }
+	scripts/at-date.sh "$(DATE)" $(PYTEST_ARGS)
+
+soak: venv ## mixed load on loopback with faults injected, then the invariants as a table (SOAK_S=180, at most 600)
+	scripts/test-deps.sh
+	PATH="$$PATH:/usr/local/sbin:/usr/sbin:/sbin" $(VENV)/bin/python scripts/soak.py
 
 lint: venv ## ruff (lint and import order) on meter/, tests/ and bench/; mypy on meter/ (strict on core/, ledger/, store/)
 	$(VENV)/bin/ruff check meter tests bench

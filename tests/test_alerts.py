@@ -39,6 +39,7 @@ def test_forecast_waits_for_a_tenth_of_the_period_and_names_the_local_date():
     assert rules.exhaustion(500, 1000, march, tenth) == date(2026, 3, 20)
     assert rules.exhaustion(100, 1000, march, tenth) is None  # would last past the month's end
     assert rules.exhaustion(1000, 1000, march, tenth) is None  # used up: the 100 % threshold says so
+    assert rules.exhaustion(1, 10**15, march, tenth) is None  # years past 9999: no OverflowError (make soak)
 
 
 @pytest.fixture

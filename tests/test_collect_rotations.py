@@ -84,13 +84,14 @@ async def once(client, gw: Gateway) -> Tally:
 
 
 class Following:
-    """``meter collect access-log --follow`` as a task of the test's loop."""
+    """``meter collect access-log --follow`` as a task of the test's loop (sending to ``url``, by
+    default the meter's)."""
 
-    def __init__(self, client, gw: Gateway) -> None:
+    def __init__(self, client, gw: Gateway, url: str | None = None) -> None:
         self.client, self.stop = client, asyncio.Event()
         self.task = asyncio.create_task(collect_access_logs(
-            [gw.log], str(client.make_url("")), TOKENS["producer"], gw.log.parent.parent / "state", "gw", True,
-            self.stop))
+            [gw.log], url or str(client.make_url("")), TOKENS["producer"], gw.log.parent.parent / "state", "gw",
+            True, self.stop))
 
     async def until(self, expected: int, timeout: float = 20.0) -> Tally:
         """Stop once the meter counted ``expected`` calls (or at the timeout); the tally."""
@@ -240,3 +241,87 @@ def test_generations_are_ordered_oldest_first(tmp_path):
     for name in ("api.log-20261130", "api.log-20261128.gz", "api.log-20261129.gz"):
         (dated.parent / name).write_text("")
     assert [p.name for p in generations(dated)] == ["api.log-20261128.gz", "api.log-20261129.gz", "api.log-20261130"]
+
+
+async def test_many_renames_with_compression_while_following_and_writing(client, gw):
+    follow = Following(client, gw)
+    for _ in range(6):
+        for _ in range(8):
+            gw.write(25)
+            await asyncio.sleep(0.1)
+        logrotate(gw, "nocreate", "compress", "delaycompress")
+        gw.reopen()
+    gw.write(25)
+    tally = await follow.until(gw.n, timeout=30)
+    exact(tally, gw.n)
+    assert await used(client) == gw.n
+
+
+@pytest.fixture
+async def gate(client, aiohttp_server):
+    """A door in front of the meter: while ``gate.down`` is set it answers 503, else it passes the
+    request on (a meter restarting, or a Redis away, as the collector sees them)."""
+    from aiohttp import web
+
+    class Gate:
+        down = False
+
+    async def handler(request: web.Request) -> web.Response:
+        if Gate.down:
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        resp = await client.post(request.path, data=await request.read(), headers=request.headers)
+        return web.Response(status=resp.status, body=await resp.read(), content_type=resp.content_type)
+
+    app = web.Application()
+    app.router.add_post("/v1/events", handler)
+    server = await aiohttp_server(app)
+    Gate.url = str(server.make_url(""))
+    return Gate
+
+
+async def test_renames_with_compression_while_the_meter_is_away(client, gw, gate):
+    gw.write(100)
+    follow = Following(client, gw, gate.url)
+    await asyncio.sleep(0.6)
+    gate.down = True  # the collector retries one batch meanwhile, holding its file
+    for n in (40, 60, 80):
+        gw.write(n)
+        await asyncio.sleep(0.3)
+        logrotate(gw, "nocreate", "compress", "delaycompress")
+        gw.reopen()
+    gw.write(30)
+    await asyncio.sleep(1.5)
+    gate.down = False
+    tally = await follow.until(gw.n, timeout=40)
+    exact(tally, gw.n)
+    assert await used(client) == gw.n
+
+
+async def test_a_file_that_grew_while_the_meter_was_away_is_read_to_its_end_first(client, gw, gate):
+    """Found by ``make soak``: the collector waited on one batch while the gateway wrote on and
+    logrotate renamed the file; once the batch went through, the file had been quiet "for long
+    enough" by the clock of its last read, and the collector moved on, leaving the lines written
+    meanwhile behind."""
+
+    async def writing():
+        while True:
+            gw.write(5)
+            await asyncio.sleep(0.1)
+
+    w = asyncio.create_task(writing())
+    follow = Following(client, gw, gate.url)
+    await asyncio.sleep(3)
+    gate.down = True
+    await asyncio.sleep(1.7)
+    logrotate(gw, "nocreate", "compress", "delaycompress")
+    gw.reopen()
+    await asyncio.sleep(2)
+    gate.down = False
+    await asyncio.sleep(0.3)
+    logrotate(gw, "nocreate", "compress", "delaycompress")
+    gw.reopen()
+    await asyncio.sleep(3)
+    w.cancel()
+    tally = await follow.until(gw.n, timeout=40)
+    exact(tally, gw.n)
+    assert await used(client) == gw.n

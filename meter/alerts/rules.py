@@ -25,5 +25,7 @@ def exhaustion(used: int, limit: int, period: Period, now: datetime) -> date | N
     elapsed = (now - period.start).total_seconds()
     if limit <= 0 or used <= 0 or elapsed < FORECAST_AFTER * period.seconds or used >= limit:
         return None  # too early to tell, nothing used, or already used up (threshold alerts say so)
-    at = period.start + timedelta(seconds=elapsed * limit / used)
-    return at.astimezone(period.tz).date() if at < period.end else None
+    lasts_s = elapsed * limit / used  # compared before it becomes a date: a vast limit is past year 9999
+    if lasts_s >= period.seconds:
+        return None
+    return (period.start + timedelta(seconds=lasts_s)).astimezone(period.tz).date()

@@ -150,8 +150,11 @@ class Seen:
 
 
 def rotation(path: Path) -> list[Seen]:
-    """Every file of ``path``'s rotation, oldest first, the file at the path last."""
-    return [seen for p in [*generations(path), path] if (seen := Seen.of(p)) is not None]
+    """Every file of ``path``'s rotation, oldest first, the file at the path last. A compressed file
+    beside its uncompressed original (logrotate is compressing it) is left out: it may be incomplete."""
+    files = [seen for p in [*generations(path), path] if (seen := Seen.of(p)) is not None]
+    plain = {s.head for s in files if not s.compressed and s.head}
+    return [s for s in files if not (s.compressed and s.head in plain)]
 
 
 def find(files: list[Seen], inode: int, head: str) -> int | None:
@@ -259,6 +262,14 @@ class LogCollector:
 
     def open(self) -> None:
         """Resume where the checkpoint says: in the file it names, wherever rotation put it."""
+        for _ in range(5):
+            try:
+                return self._resume()
+            except FileNotFoundError:  # logrotate moved it between the listing and the opening
+                time.sleep(0.1)
+        self._resume()
+
+    def _resume(self) -> None:
         pos = self.checkpoints.get(self.key)
         if pos is None:
             if self.path.exists():
@@ -341,16 +352,21 @@ class LogCollector:
             files = rotation(self.path)
             copy = next((s for s in reversed(files) if cur.head and s.head == cur.head
                          and (s.inode != cur.inode or s.compressed)), None)
-            if copy is None:
-                log.warning("%s was truncated with no copy beside it: reading it again from 0", self.path)
-                self._switch(self.path, 0)
-            else:
-                self._switch(copy.path, cur.offset, cur.head)
+            try:
+                if copy is None:
+                    log.warning("%s was truncated with no copy beside it: reading it again from 0", self.path)
+                    self._switch(self.path, 0)
+                else:
+                    self._switch(copy.path, cur.offset, cur.head)
+            except FileNotFoundError:
+                return False  # compressed or removed since it was listed: look again
             return True
         if not cur.compressed and _inode(self.path) == cur.inode:
             return False  # still the file at the path
         if not quiet:
             return False  # the gateway may still write to it until it reopens
+        if not cur.compressed and os.fstat(cur.f.fileno()).st_size > cur.f.tell():
+            return False  # it grew while a batch waited for the meter: read it again first
         files = rotation(self.path)
         i = find(files, cur.inode, cur.head)
         if i is not None:
@@ -360,7 +376,10 @@ class LogCollector:
             newer = [s for s in files if s.mtime >= mtime and not (cur.head and s.head == cur.head)]
         if not newer:
             return False
-        self._switch(newer[0].path, 0)
+        try:
+            self._switch(newer[0].path, 0)
+        except FileNotFoundError:
+            return False  # compressed or removed since it was listed: look again
         return True
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from meter.core import errors
 from meter.core.problems import MAX_MESSAGE, bounded, clip
 from meter.http import appkeys
 from meter.http.auth import secret_from
+from meter.ledger.client import REDIS_AWAY
 
 log = logging.getLogger("meter.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -112,6 +113,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         message = exc.reason if exc.status != 413 else f"the body is larger than {limit} bytes"
         allow = _allow(request, exc)  # a 405 names the methods the route takes (RFC 9110)
         return json_response(error_body(kind, message), exc.status, {"Allow": allow} if allow else None)
+    except REDIS_AWAY as exc:  # a read that went to Redis without ledger's wrapper: unavailable all the same
+        unavailable = errors.LedgerUnavailable(f"Redis is unavailable: {exc.__class__.__name__}", retry_after_s=2)
+        request.app[appkeys.TELEMETRY].errors.labels("http", unavailable.type).inc()
+        return render(unavailable)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         request.app[appkeys.TELEMETRY].errors.labels("http", "internal").inc()

@@ -12,6 +12,7 @@ from meter.core.errors import ConfigError, LedgerUnavailable
 
 log = logging.getLogger("meter.redis")
 DRIVER_ERRORS = (rex.ConnectionError, rex.TimeoutError, OSError)  # BusyLoadingError is a ConnectionError
+REDIS_AWAY = (rex.ConnectionError, rex.TimeoutError)  # what a read that met no Redis raises
 REFUSED_WRITES = (rex.OutOfMemoryError, rex.ReadOnlyError)  # redis-py strips their OOM / READONLY prefix
 
 
