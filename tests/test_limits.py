@@ -220,3 +220,25 @@ async def test_a_past_periods_guard_starts_from_its_total_in_history(client):
     await ledger.client.delete(ledger.keys.flow("api_calls", "2025-02"))  # the guard expired
     resp = await client.post("/v1/events", json=[call(2, 4)], headers=auth("producer"))
     assert resp.status == 409 and (await resp.json())["error"]["type"] == "total_overflow"
+
+
+@pytest.mark.parametrize("path", ["/v1/reports/2026-11%0A/pool", "/v1/reports/2026-11%0A",
+                                  "/v1/usage?signatory=loiret&period=2026-03%0A",
+                                  "/v1/pool?period=2026-03-01%0A", "/v1/allocations?period=2026-03%0A"])
+async def test_a_path_or_query_value_is_matched_whole(client, path):
+    resp = await client.get(path, headers=auth("admin"))
+    assert resp.status in (400, 404), (path, resp.status)
+
+
+def test_a_period_with_a_trailing_newline_is_no_period():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from meter.core.errors import InvalidRequest
+    from meter.core.periods import parse_period
+
+    now = datetime(2026, 4, 20, tzinfo=UTC)
+    assert parse_period("2026-11", ZoneInfo("Europe/Paris"), now).label == "2026-11"
+    for text in ("2026-11\n", "2026-11-02\n"):
+        with pytest.raises(InvalidRequest):
+            parse_period(text, ZoneInfo("Europe/Paris"), now)

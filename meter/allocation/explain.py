@@ -5,7 +5,8 @@ wording lives in one table per language so the two cannot drift apart in what th
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 from meter.allocation.base import UNATTRIBUTED, Allotment, Member, Params
 from meter.core import quotas
@@ -193,3 +194,19 @@ def _pro_rata(say: _Say, members: Sequence[Member]) -> list[str]:
         return []
     examples = ", ".join(f"{say.name(m.id)} ({say.percent(m.active_fraction)})" for m in partial[:EXAMPLES])
     return [say.plural("pro_rata", len(partial), examples=examples)]
+
+
+ANOTHER = {"en": "a partner", "fr": "un autre partenaire"}
+
+
+def anonymised(text: str, others: Iterable[str], own: Iterable[str], lang: str) -> str:
+    """``text`` with each of ``others`` (other signatories' ids and names) replaced by "a partner":
+    what a signatory reads of an allocation names no other signatory (DESIGN §4). ``own`` (its id
+    and name) stays, even where another's name is part of it."""
+    keep = {term for term in own if term}
+    terms = sorted({t for t in others if t and t != UNATTRIBUTED} | keep, key=len, reverse=True)
+    if not terms or not set(terms) - keep:
+        return text
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, terms)) + r")(?![\w-])")
+    another = ANOTHER.get(lang, ANOTHER["en"])
+    return pattern.sub(lambda m: m[0] if m[0] in keep else another, text)

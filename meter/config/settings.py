@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from meter.core import quotas
+from meter.core.addresses import refuse_bad_addresses
 from meter.core.errors import ConfigError
 
 DEFAULT_POOL_FILE = Path(__file__).resolve().parents[2] / "examples" / "demo-pool.toml"
@@ -54,7 +55,7 @@ class PoolSection(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not _POOL_ID.match(v):
+        if not _POOL_ID.fullmatch(v):
             raise ValueError("must be 1-32 characters of a-z, 0-9, '_' or '-', starting with a letter or digit")
         return v
 
@@ -218,17 +219,14 @@ class ReportsSection(_Strict):
     @field_validator("send_time")
     @classmethod
     def _time(cls, v: str) -> str:
-        if not _SEND_TIME.match(v):
+        if not _SEND_TIME.fullmatch(v):
             raise ValueError("must be HH:MM (24-hour clock, pool time), e.g. '07:00'")
         return v
 
     @field_validator("admins")
     @classmethod
     def _admins(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if not re.fullmatch(r"[^@\s]+@[^@\s]+", a)]
-        if bad:
-            raise ValueError(f"not an email address: {', '.join(map(repr, bad))}")
-        return v
+        return refuse_bad_addresses(v)
 
 
 class AlertsSection(_Strict):

@@ -102,7 +102,7 @@ def parse_period(text: str | None, tz: ZoneInfo, now: datetime, field: str = "pe
     if text is None or text == "":
         return month_of(now, tz)
     try:
-        if isinstance(text, str) and (m := _MONTH.match(text) or _DAY.match(text)):
+        if isinstance(text, str) and (m := _MONTH.fullmatch(text) or _DAY.fullmatch(text)):
             first = date(int(m[1]), int(m[2]), int(m[3]) if m.re is _DAY else 1)
             if FIRST_YEAR <= first.year <= LAST_YEAR:
                 return Period("month" if m.re is _MONTH else "day", first, tz)

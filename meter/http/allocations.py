@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from meter.allocation.base import AllocationError, Member, Params, apportion
+from meter.allocation.explain import anonymised
 from meter.allocation.policies import POLICIES
 from meter.contract.answers import Allocation, Error, Simulation
 from meter.contract.requests import PeriodQuery, RecomputeRequest, SimulationRequest
@@ -26,9 +27,16 @@ _UNAVAILABLE = Answer("the store or Redis is unavailable", Error, ("Retry-After"
 async def get_allocations(request: web.Request) -> web.Response:
     doc = await request.app[appkeys.ALLOCATOR].get(period_param(request))
     signatory = request[appkeys.PRINCIPAL].signatory
-    if signatory is not None:  # a bound reader sees its own allotments only
+    if signatory is not None:  # a bound reader sees its own allotments only, and no other's name
+        records = await request.app[appkeys.REGISTRY].list()
+        own = [signatory, *(r.get("name", "") for r in records if r.get("id") == signatory)]
+        others = [*doc["signatories"], *(term for r in records if r.get("id") != signatory
+                                         for term in (r.get("id", ""), r.get("name", "")))]
         doc["signatories"] = {k: v for k, v in doc["signatories"].items() if k == signatory}
         doc.pop("inputs", None)
+        doc["explanation"] = anonymised(doc["explanation"], others, own, "en")
+        if doc.get("explanation_fr"):
+            doc["explanation_fr"] = anonymised(doc["explanation_fr"], others, own, "fr")
     return json_response(Allocation.model_validate(doc))
 
 

@@ -30,7 +30,7 @@ def _reports(request: web.Request) -> Reports:
 
 def _month(request: web.Request) -> Period:
     text = request.match_info["month"]
-    if not re.match(MONTH, text):
+    if not re.fullmatch(MONTH, text):
         raise InvalidRequest("month must be YYYY-MM", [{"field": "month", "reason": f"{text!r} is not YYYY-MM"}])
     config = request.app[appkeys.CONFIG]
     return parse_period(text, config.tz, request.app[appkeys.CLOCK].now(), field="month")

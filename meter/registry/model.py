@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from meter.core.addresses import refuse_bad_addresses
 from meter.core.errors import InvalidRequest
 from meter.core.problems import details
 
@@ -31,7 +32,6 @@ KINDS: tuple[str, ...] = get_args(Kind)
 FIELDS = ("name", "kind", "population", "publication", "hosts", "emails", "joined_at", "left_at", "weight")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 MAX_HOST = 253
 MAX_NAME = 200
 # Bounds that keep one typo from taking the whole pool under a weighted policy (no partner is
@@ -82,10 +82,7 @@ class SignatoryBody(BaseModel):
     @field_validator("emails")
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
-        bad = [email for email in v if not _EMAIL.fullmatch(email)]
-        if bad:
-            raise ValueError(f"not an email address: {', '.join(map(repr, bad))}")
-        return list(dict.fromkeys(v))
+        return list(dict.fromkeys(refuse_bad_addresses(v)))
 
     @field_validator("joined_at", "left_at", mode="before")
     @classmethod

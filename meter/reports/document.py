@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from meter.allocation.explain import anonymised
 from meter.config.settings import CapsSection
 from meter.registry.ids import UNATTRIBUTED
 from meter.reports import lines as L
@@ -176,7 +177,7 @@ def build(figures: MonthFigures, ctx: Context) -> Document:
         sections += [_ranking(figures, ctx, w, t), _unattributed(figures, w, t), _near(figures, ctx, w, t)]
     else:
         sections += _datasets(figures, ctx.sig, w, t)
-    sections += [_denials(figures, ctx.sig, w, t), _allocation(figures, ctx.lang, t)]
+    sections += [_denials(figures, ctx.sig, w, t), _allocation(figures, ctx, t)]
     if ctx.sig != L.POOL:
         sections.append(_next(figures, ctx.sig, w, t))
     sections.append(_compliance(figures, ctx, w))
@@ -258,11 +259,17 @@ def _denials(figures: MonthFigures, sig: str, w: Words, t: dict) -> Section:
     return Section(t["denials"], [t["denials_some"].format(n=w.number(total))], items=items)
 
 
-def _allocation(figures: MonthFigures, lang: str, t: dict) -> Section:
+def _allocation(figures: MonthFigures, ctx: Context, t: dict) -> Section:
     found = figures.allocations.get(figures.period.label)
     if found is None or found.policy == "none":
         return Section(t["allocation"], [t["allocation_none"]])
-    return Section(t["allocation"], [found.explanation.get(lang) or found.explanation["en"]])
+    lang = ctx.lang if found.explanation.get(ctx.lang) else "en"
+    text = found.explanation[lang]
+    if ctx.sig != L.POOL:  # a partner's report names no other partner (DESIGN §4)
+        others = [*found.allotments, *(term for sid, name in ctx.names.items() if sid != ctx.sig
+                                       for term in (sid, name))]
+        text = anonymised(text, others, (ctx.sig, ctx.name), lang)
+    return Section(t["allocation"], [text])
 
 
 def _next(figures: MonthFigures, sig: str, w: Words, t: dict) -> Section:

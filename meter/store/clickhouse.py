@@ -181,7 +181,7 @@ class ClickHouseStore:
 
     async def insert_json(self, table: str, payload: bytes, token: str) -> None:
         """Insert JSONEachRow ``payload``; the same ``token`` twice inserts once (crash replays)."""
-        if not _TOKEN.match(token) or not _TABLE.match(table):
+        if not _TOKEN.fullmatch(token) or not _TABLE.fullmatch(table):
             raise ValueError(f"bad table or deduplication token: {table!r} {token!r}")
         await self._ready()
         await self.backend.insert_json(self.table(table), payload, token)
