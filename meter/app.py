@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -24,7 +25,7 @@ from meter.collectors.ods_job import OdsPoll
 from meter.config.exposure import refuse_demo_tokens
 from meter.config.settings import PoolConfig, Settings, load_pool_config
 from meter.core.clock import Clock, SystemClock
-from meter.core.errors import ConfigError, StoreUnavailable
+from meter.core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
 from meter.core.periods import Period
 from meter.decision.engine import Decider
 from meter.decision.reservations import Reservations
@@ -39,8 +40,10 @@ from meter.mail.outbox import Outbox
 from meter.mail.smtp import Mail, SmtpSender, smtp_transport
 from meter.observability.telemetry import Telemetry
 from meter.portal.links import PortalLinks, base_url
+from meter.portal.pages import Pages
 from meter.registry.csvimport import parse_csv_bytes
 from meter.registry.service import Registry
+from meter.reports.lines import POOL
 from meter.reports.schedule import run_scheduled
 from meter.reports.service import Reports
 from meter.sink.writer import StreamWriter
@@ -154,10 +157,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     decisions = stores.decisions(settings.dedup_window_s, config.enforcement.redis_timeout_ms / 1000)
     app[appkeys.DECIDER] = Decider(decisions, config, clock, telemetry, rebuild=rebuild)
     app[appkeys.RESERVATIONS] = Reservations(app[appkeys.DECIDER], decisions)
-    _mail_services(app)
     app[appkeys.PORTAL_LINKS] = PortalLinks(stores.portal, app[appkeys.REGISTRY],
                                             clock, config.tz,
                                             base_url(settings.public_url, settings.http_host, settings.http_port))
+    _mail_services(app)
+    app[appkeys.PORTAL_PAGES] = Pages(app.get(appkeys.REPORTS), app[appkeys.REGISTRY], app[appkeys.ALERTS], config,
+                                      clock)
     if settings.startup_pool_link:
         _, url = await app[appkeys.PORTAL_LINKS].mint("pool", None)
         log.info("pool page, to open in a browser: %s", url, extra={"url": url})
@@ -303,7 +308,23 @@ def _mail_services(app: web.Application) -> None:
         allocator = app[appkeys.ALLOCATOR]
         app[appkeys.REPORTS] = Reports(stores.reports, stores.allotments, stores.locks, stores.stream, store,
                                        app[appkeys.REGISTRY], config, clock, outbox, mail,
-                                       allocator.get if allocator.enabled else None)
+                                       allocator.get if allocator.enabled else None,
+                                       page_link=_page_link(app[appkeys.PORTAL_LINKS]))
+
+
+def _page_link(links: PortalLinks) -> Callable[[str, datetime], Awaitable[str | None]]:
+    """A mailed report's link to its page (DESIGN §8): the pool's for the consolidated report; none
+    for a partner that has left since (its page is closed)."""
+
+    async def mint(sig: str, until: datetime) -> str | None:
+        if sig == POOL:
+            return (await links.mint("pool", None, until=until))[1]
+        try:
+            return (await links.mint("signatory", sig, until=until))[1]
+        except (Conflict, NotFound):
+            return None
+
+    return mint
 
 
 def _mail_jobs(app: web.Application, scheduler: Scheduler) -> None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What `make test` needs besides the venv: a Redis on 127.0.0.1:6379 (the suite uses a real one),
-# nginx (the gateway in the /v1/authz end-to-end test), promtool (checks /metrics) and logrotate
-# (rotates the access log under the collector).
+# nginx (the gateway in the /v1/authz end-to-end test), promtool (checks /metrics), logrotate
+# (rotates the access log under the collector) and chromium (the partners' pages in a real browser:
+# Playwright drives Debian's chromium, nothing downloaded).
 # As root with apt-get, missing Debian packages are installed (redis-server, nginx-light,
-# prometheus, caddy, poppler-utils, logrotate, chromium), with one `apt-get update` only when something is missing;
-# otherwise a missing Redis is an error and a missing nginx or promtool a warning.
+# prometheus, caddy, poppler-utils, logrotate, chromium), with one `apt-get update` only when something
+# is missing; otherwise a missing Redis is an error and a missing nginx or promtool a warning.
 # Arguments name more commands to install the same way, each from the Debian package of that name
 # (`make bench` asks for wrk).
 set -euo pipefail
@@ -28,7 +29,7 @@ have promtool || missing+=(prometheus)
 have caddy || missing+=(caddy)  # the second real gateway of the /v1/authz end-to-end test (forward_auth)
 have pdftotext || missing+=(poppler-utils)  # reads the text back out of the reports' PDFs; pdftoppm (same package) renders their pages
 have logrotate || missing+=(logrotate)  # the collector's rotation tests run the real one
-have chromium || missing+=(chromium)  # renders the reports' HTML (compliance section test)
+have chromium || missing+=(chromium)  # renders the reports' HTML; tests/test_portal_browser.py (Playwright, axe-core)
 for extra in "$@"; do have "$extra" || missing+=("$extra"); done
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -62,4 +63,4 @@ if [ "$redis_rc" -ne 0 ]; then
         wait_redis "$REDIS_URL" 15 || die "the test Redis did not answer at 127.0.0.1:6379 within 15 s (log: $log)"
     fi
 fi
-note "test prerequisites ready: Redis at 127.0.0.1:6379, nginx: $(command -v nginx || echo missing), promtool: $(command -v promtool || echo missing)"
+note "test prerequisites ready: Redis at 127.0.0.1:6379, nginx: $(command -v nginx || echo missing), promtool: $(command -v promtool || echo missing), chromium: $(command -v chromium || echo missing)"

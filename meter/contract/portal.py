@@ -16,7 +16,11 @@ _ONE_SCOPE: Any = {"anyOf": [
 ]}
 LINK_ID_PATH: dict[str, Any] = {"type": "string", "maxLength": 64, "description": "the link's id"}
 KEY_PATH: dict[str, Any] = {"type": "string", "maxLength": 256, "description": "the link's key"}
-MONTH_QUERY = MONTH
+REPORT_FILE = MONTH.removesuffix("$") + r"\.(pdf|csv)$"  # YYYY-MM.pdf, YYYY-MM.csv
+REPORT_FILE_PATH: dict[str, Any] = {"type": "string", "pattern": REPORT_FILE,
+                                    "description": "YYYY-MM.pdf or YYYY-MM.csv: a finished month's report"}
+SIGNATORY_PATH: dict[str, Any] = {"type": "string", "maxLength": 128, "description": "a partner's id"}
+STATIC_PATH: dict[str, Any] = {"type": "string", "maxLength": 64, "description": "a file name"}
 
 
 class PortalLinkRequest(BaseModel):
@@ -48,3 +52,5 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     mois: str | None = Field(None, pattern=MONTH, description="YYYY-MM: a past month")
+    tri: Literal["nom", "appels", "part", "enregistrements", "volume"] | None = Field(
+        None, description="the pool page: the partners' table sorted by this column")

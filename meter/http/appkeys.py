@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from meter.mail.outbox import Outbox
     from meter.observability.telemetry import Telemetry
     from meter.portal.links import PortalLinks
+    from meter.portal.pages import Pages
     from meter.registry.service import Registry
     from meter.reports.service import Reports
     from meter.sink.writer import StreamWriter
@@ -50,5 +51,6 @@ REPORTS: web.AppKey[Reports] = web.AppKey("reports")
 ALERTS: web.AppKey[Alerts] = web.AppKey("alerts")
 # the partners' pages (DESIGN §11)
 PORTAL_LINKS: web.AppKey[PortalLinks] = web.AppKey("portal_links")
+PORTAL_PAGES: web.AppKey[Pages] = web.AppKey("portal_pages")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")  # the authenticated token of a request

@@ -74,4 +74,9 @@ def route_table() -> list[web.RouteDef]:
         web.post("/v1/portal/links", portal.post_link),
         web.get("/v1/portal/links", portal.list_links),
         web.delete("/v1/portal/links/{id}", portal.delete_link),
+        web.get("/portal/static/{name}", portal.static),
+        web.get("/portal/{key}", portal.page),
+        web.get("/portal/{key}/rapports/{file}", portal.report_file),
+        web.get("/portal/{key}/partenaire/{sig}", portal.partner_page),
+        web.get("/portal/{key}/partenaire/{sig}/rapports/{file}", portal.partner_report_file),
     ]

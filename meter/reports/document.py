@@ -6,7 +6,7 @@ numbers. Every figure comes with a short sentence that says what it means.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from meter.allocation.explain import anonymised
@@ -71,6 +71,12 @@ TEXT: dict[str, dict[str, Any]] = {
         "near_none": "Aucun partenaire n'a atteint {n} d'une de ses parts.",
         "near_item": "{name} – {metric} : {percent} de sa part",
         "footer": "Ce rapport est produit automatiquement par le service de suivi des quotas du {pool}.",
+        "page": "Votre page en ligne",
+        "page_text": "Pour suivre votre utilisation au jour le jour, ouvrez votre page (lien personnel, valable "
+                     "jusqu'au {day}) :",
+        "page_pool": "La page du portail",
+        "page_pool_text": "Pour suivre l'utilisation de tous les partenaires au jour le jour, ouvrez la page du "
+                          "portail (lien personnel, valable jusqu'au {day}) :",
     },
     "en": {
         "title": "Monthly report – {name} – {month}",
@@ -123,6 +129,11 @@ TEXT: dict[str, dict[str, Any]] = {
         "near_none": "No partner reached {n} of one of its shares.",
         "near_item": "{name} – {metric}: {percent} of its share",
         "footer": "This report is produced automatically by the quota service of the {pool}.",
+        "page": "Your page online",
+        "page_text": "To follow your usage day by day, open your page (a personal link, valid until {day}):",
+        "page_pool": "The portal's page",
+        "page_pool_text": "To follow every partner's usage day by day, open the portal's page (a personal link, "
+                          "valid until {day}):",
     },
 }
 
@@ -163,6 +174,8 @@ class Context:
     names: dict[str, str]  # every partner active in the month: id -> name
     caps: CapsSection
     lang: str
+    page_url: str | None = None  # a fresh link to its page (DESIGN §8, §11): the mailed report carries one
+    page_until: date | None = None
 
 
 def build(figures: MonthFigures, ctx: Context) -> Document:
@@ -181,6 +194,11 @@ def build(figures: MonthFigures, ctx: Context) -> Document:
     if ctx.sig != L.POOL:
         sections.append(_next(figures, ctx.sig, w, t))
     sections.append(_compliance(figures, ctx, w))
+    if ctx.page_url is not None and ctx.page_until is not None:
+        pool = ctx.sig == L.POOL
+        sections.append(Section(t["page_pool" if pool else "page"],
+                                [t["page_pool_text" if pool else "page_text"].format(day=w.day(ctx.page_until))],
+                                items=[ctx.page_url]))
     return Document(ctx.lang, t["title"].format(name=ctx.name, month=month), notes, sections,
                     t["footer"].format(pool=ctx.pool_name))
 

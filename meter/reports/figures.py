@@ -47,6 +47,7 @@ class MonthFigures:
     stocks: dict[str, dict[str, int]] = field(default_factory=dict)  # metric -> sig -> value at as_of
     top_calls: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     top_records: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    datasets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # sig -> every dataset, largest first
     denials: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)  # sig -> (metric, scope) -> n
     allocations: dict[str, Allocation] = field(default_factory=dict)  # by period label (month and days)
     next_allocation: dict[str, Any] | None = None
@@ -94,9 +95,8 @@ async def read_month(store: ClickHouseStore, pool: str, period: Period, now: dat
     for sig, dataset, calls in await store.rows(*top_calls):
         figures.top_calls.setdefault(sig, []).append((dataset, int(calls)))
     for sig, dataset, records in await store.rows(*queries.dataset_records_at(db, pool, as_of)):
-        ranked = figures.top_records.setdefault(sig, [])
-        if len(ranked) < TOP:
-            ranked.append((dataset, int(records)))
+        figures.datasets.setdefault(sig, []).append((dataset, int(records)))
+    figures.top_records = {sig: every[:TOP] for sig, every in figures.datasets.items()}
     denials: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
     for sig, metric, scope, n in await store.rows(*queries.denials_between(db, pool, period.start, period.end)):
         denials[sig][(metric, scope)] = int(n)

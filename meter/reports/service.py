@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from meter.config.settings import PoolConfig
@@ -33,6 +34,14 @@ from meter.store.clickhouse import ClickHouseStore
 
 log = logging.getLogger("meter.reports")
 QUEUE_LOCK_S = 60  # queueing a month's sends: one request at a time
+PageLink = Callable[[str, datetime], Awaitable[str | None]]  # (signatory or "pool", valid until) -> its URL
+
+
+def next_send(period: Period, config: PoolConfig) -> datetime:
+    """When the report after ``period``'s is due: the month after next, on the send day and time."""
+    month = period.next().next().first_day
+    hour, minute = (int(part) for part in config.reports.send_time.split(":"))
+    return datetime(month.year, month.month, config.reports.send_day, hour, minute, tzinfo=config.tz)
 
 
 def active_in(record: dict[str, Any], period: Period) -> bool:
@@ -45,9 +54,11 @@ def active_in(record: dict[str, Any], period: Period) -> bool:
 class Reports:
     def __init__(self, records: ReportRecords, allotments: AllotmentStore, locks: Locks, stream: RedisStream,
                  store: ClickHouseStore, registry: Registry, config: PoolConfig, clock: Clock, outbox: Outbox,
-                 mail: Mail, project: Projection | None = None) -> None:
+                 mail: Mail, project: Projection | None = None,
+                 page_link: PageLink | None = None) -> None:
         self.records, self.allotments, self.locks, self.stream = records, allotments, locks, stream
         self.store, self.registry = store, registry
+        self.page_link = page_link  # mints the link to a partner's (or the pool's) page that a mailed report carries
         self.config, self.clock, self.outbox, self.mail, self.project = config, clock, outbox, mail, project
         self.pool = config.pool.id
         self._sending: asyncio.Task | None = None
@@ -58,8 +69,10 @@ class Reports:
         """Every signatory active in ``period``, by id."""
         return {r["id"]: r for r in await self.registry.list() if active_in(r, period)}
 
-    async def figures(self, period: Period) -> MonthFigures:
-        return await read_month(self.store, self.pool, period, self.clock.now(), self.project, self._recent)
+    async def figures(self, period: Period, project: bool = True) -> MonthFigures:
+        """The month's figures; ``project``: with next month's allocation (the reports say it)."""
+        return await read_month(self.store, self.pool, period, self.clock.now(), self.project if project else None,
+                                self._recent)
 
     async def _recent(self, labels: list[str]) -> dict[str, dict[str, Any]]:
         """The allocation documents Redis still keeps for ``labels`` (one MGET)."""
@@ -191,6 +204,10 @@ class Reports:
             cache[month] = (await self.partners(period), await self.figures(period))
         partners, figures = cache[month]
         ctx = await self.context(period, sig, partners)
+        if self.page_link is not None:  # valid until 7 days after the next report (DESIGN §8)
+            until = max(next_send(period, self.config) + timedelta(days=7), self.clock.now() + timedelta(days=7))
+            ctx.page_url = await self.page_link(sig, until)
+            ctx.page_until = until.astimezone(self.config.tz).date() if ctx.page_url else None
         msg = await asyncio.to_thread(self._message, figures, ctx, record)
         entry = Entry(record["message_id"], "mail", msg, {"sender": self.mail.sender, "recipients":
                                                            record["recipients"], "ref": "report"})
