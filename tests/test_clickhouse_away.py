@@ -134,7 +134,7 @@ async def _ready(client):
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(update={"writer_unready_s": 1.0})
+    return settings.model_copy(update={"writer_unready_s": 3.0})
 
 
 @pytest.mark.both_stores
@@ -142,16 +142,19 @@ async def test_inserts_refused_make_the_service_unready_after_the_setting_then_i
     store = client.app[appkeys.STORE]
     await store.command(f"ALTER TABLE {store.db}.events ADD CONSTRAINT refused_for_the_test CHECK 0")
     await send(client, 0, 12)
-    await asyncio.sleep(0.5)
+
+    async def failing():
+        return "writer_failing_s" in (await readyz(client))[1]
+
+    await until(failing, timeout=10, every=0.05)
     status, checks = await readyz(client)
     assert status == 200 and checks["writer"] is True  # failing, not yet for METER_WRITER_UNREADY_S
-    assert checks["writer_failing_s"] > 0
 
     async def unready():
         status, checks = await readyz(client)
         return status == 503 and checks["writer"] is False and checks["clickhouse"] is True
 
-    await until(unready, timeout=10)
+    await until(unready, timeout=20)
     assert await client.app[appkeys.LEDGER].backlog() > 0
 
     await store.command(f"ALTER TABLE {store.db}.events DROP CONSTRAINT refused_for_the_test")
