@@ -7,7 +7,9 @@ The month's events are generated inside chDB (INSERT ... SELECT FROM numbers(N),
 same materialized views as the writer's inserts), so loading 10 M events takes seconds rather
 than the time ingestion would. The service's objects are the real ones (create_app with a fixed
 clock), on the shared Redis under a pool of the benchmark's own, removed afterwards.
-Prints: the load time, the queries of all reports of the month, and the whole run.
+Each partner also has 12 datasets whose metadata (DESIGN §12) is incomplete or late in part, so
+every report carries its compliance section. Prints: the load time, the queries of all reports of
+the month, and the whole run.
 """
 from __future__ import annotations
 
@@ -78,6 +80,39 @@ def load_sql(db: str, n_events: int, n_partners: int) -> str:
         f" AS s FROM numbers({n_events}))")
 
 
+DATASETS_PER_PARTNER = 12
+
+
+def _metas(i: int) -> dict:
+    """A dataset's metadata as the portal exports it; one in three lacks something, one in five is
+    late (its last update is set by ``metadata_rows``), one in eleven has no DCAT template."""
+    metas = {"default": {"title": f"Jeu de données {i}", "publisher": "Commune",
+                         "description": "<p>Un descriptif <b>en HTML</b>, comme le portail l'exporte.</p>" * 8,
+                         "theme": ["Environnement"], "keyword": ["arbres", "voirie"], "license": "Licence Ouverte v2.0",
+                         "modified": "2026-10-01T00:00:00+00:00", "territory": ["Centre-Val de Loire"]},
+             "dcat": {"created": "2019-01-01", "issued": "2019-01-02",
+                      "accrualperiodicity": "Tous les mois" if i % 13 == 0 else "Mensuelle", "granularity": "Commune"}}
+    if i % 3 == 0:
+        metas["default"]["keyword"] = []
+        metas["default"]["description"] = "<p><br></p>"
+    if i % 11 == 0:
+        del metas["dcat"]
+    return metas
+
+
+def metadata_rows(n_partners: int) -> bytes:
+    """Each partner's datasets' latest metadata (DESIGN §12), as the writer would insert them."""
+    rows = []
+    for p in range(n_partners):
+        for d in range(DATASETS_PER_PARTNER):
+            i = p * DATASETS_PER_PARTNER + d
+            last = "2026-06-01 00:00:00" if i % 5 == 0 else "2026-10-20 00:00:00"
+            rows.append(json.dumps({"pool": POOL, "dataset": f"ds-{p:03d}-{d}", "signatory": f"sig-{p:03d}",
+                                    "time": "2026-10-25 00:00:00", "received": "2026-10-25 00:00:00",
+                                    "max_age_days": 40, "last_update": last, "metas": json.dumps(_metas(i))}))
+    return "\n".join(rows).encode()
+
+
 async def run(n_events: int, n_partners: int) -> dict[str, float]:
     config = parse_pool_config(pool_file())
     clock = FixedClock(datetime(2026, 10, 1, 6, tzinfo=UTC))
@@ -107,6 +142,7 @@ async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partne
     store, ledger = app[appkeys.STORE], app[appkeys.LEDGER]
     started = time.perf_counter()
     await store.command(load_sql(store.db, n_events, n_partners))
+    await store.insert_json("dataset_metadata", metadata_rows(n_partners), "bench-metadata")
     load_s = time.perf_counter() - started
     while await ledger.backlog() > 0:  # the allocation rows reach ClickHouse through the writer
         await asyncio.sleep(0.05)
@@ -114,7 +150,7 @@ async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partne
     reports = app[appkeys.REPORTS]
     period = parse_period(MONTH, app[appkeys.CONFIG].tz, clock.now())
     started = time.perf_counter()
-    await reports.figures(period)
+    checked = sum(len(found) for found in (await reports.figures(period)).compliance.values())
     queries_s = time.perf_counter() - started
     started = time.perf_counter()
     result = await reports.queue(period, None, resend=False)
@@ -124,10 +160,12 @@ async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partne
     sent = sum(1 for r in statuses["reports"] if r["status"] == "sent")
     print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
     print(f"events: {n_events:,} API calls in {MONTH} for {n_partners} partners, loaded in {load_s:.1f} s")
-    print(f"queries of all {n_partners + 1} reports (one read of the month): {queries_s * 1000:,.0f} ms")
+    print(f"queries of all {n_partners + 1} reports (one read of the month, {checked} datasets' metadata "
+          f"checked): {queries_s * 1000:,.0f} ms")
     print(f"whole run (queries, render HTML/text/CSV/PDF/chart, send): {whole_s:.1f} s for {result['queued']} "
           f"reports, {whole_s / max(1, result['queued']) * 1000:,.0f} ms each; {sent} sent, {smtp.messages} received")
-    return {"reports": result["queued"], "queries_s": round(queries_s, 3), "run_s": round(whole_s, 1)}
+    return {"reports": result["queued"], "datasets_checked": checked, "queries_s": round(queries_s, 3),
+            "run_s": round(whole_s, 1)}
 
 
 def main() -> None:
