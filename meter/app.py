@@ -84,7 +84,8 @@ def create_app(settings: Settings, config: PoolConfig | None = None, clock: Cloc
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     settings, config = app[appkeys.SETTINGS], app[appkeys.CONFIG]
-    stores = await Stores.open(settings.redis_url, config.pool.id)
+    stores = await Stores.open(settings.redis_url, config.pool.id, cluster=settings.redis_cluster,
+                               wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms)
     try:
         app[appkeys.STORES] = stores
         app[appkeys.LEDGER] = stores.ledger(settings.dedup_window_s, settings.stream_max_events,

@@ -34,6 +34,7 @@ from meter.ledger.keys import Keys
 from meter.observability.telemetry import Telemetry
 from meter.store.clickhouse import ChdbBackend, ClickHouseStore
 from tests.clickhouse_http import StandIn, statement
+from tests.redis_cluster import cluster_redis, redis_cluster  # noqa: F401  (fixtures, for every test)
 from tests.service import private_redis  # noqa: F401  (a fixture, for every test)
 from tests.smtp_catcher import SmtpServer
 

@@ -49,3 +49,21 @@ def test_missing_pool_file_is_named(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_pool_config(tmp_path / "nope.toml")
     assert "nope.toml" in err.value.message and "METER_CONFIG" in err.value.message
+
+
+@pytest.mark.parametrize(("url", "named"), [("unix:///run/redis.sock", "over TCP"),
+                                            ("redis://127.0.0.1:7000/2", "only database 0")])
+def test_a_cluster_needs_a_nodes_address_and_database_0(monkeypatch, url, named):
+    monkeypatch.setenv("METER_REDIS_CLUSTER", "true")
+    monkeypatch.setenv("METER_REDIS_URL", url)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "METER_REDIS_CLUSTER" in err.value.message and named in err.value.message
+
+
+def test_cluster_and_wait_settings_read_from_the_environment(monkeypatch):
+    for name, value in {"CLUSTER": "true", "URL": "redis://10.0.0.5:7000", "WAIT_REPLICAS": "1",
+                        "WAIT_MS": "250"}.items():
+        monkeypatch.setenv(f"METER_REDIS_{name}", value)
+    s = load_settings()
+    assert (s.redis_cluster, s.redis_wait_replicas, s.redis_wait_ms) == (True, 1, 250)

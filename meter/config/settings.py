@@ -13,6 +13,7 @@ import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -20,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -275,6 +277,12 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis Cluster (DESIGN §7): the URL names any one node; redis-py's cluster client finds the others.
+    redis_cluster: bool = False
+    # Writes that answer 2xx (events, consuming checks, reservations, commits) wait until this many
+    # replicas hold them (WAIT); one that does not within redis_wait_ms answers 503. 0: no wait.
+    redis_wait_replicas: int = Field(0, ge=0, le=16)
+    redis_wait_ms: int = Field(100, ge=1, le=10_000)
     clickhouse_url: str = ""
     clickhouse_database: str = "meter"
     data_dir: Path = Path("var")
@@ -346,6 +354,17 @@ class Settings(BaseSettings):
     def _redis_url(cls, v: str) -> str:
         if not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @field_validator("redis_cluster")
+    @classmethod
+    def _cluster_url(cls, v: bool, info: ValidationInfo) -> bool:
+        url = urlsplit(info.data.get("redis_url", ""))
+        if v and url.scheme == "unix":
+            raise ValueError("a cluster is reached over TCP: METER_REDIS_URL must be redis:// or rediss:// "
+                             "naming one of its nodes")
+        if v and url.path.strip("/") not in ("", "0"):
+            raise ValueError(f"a cluster has only database 0; METER_REDIS_URL names {url.path.strip('/')!r}")
         return v
 
 

@@ -147,6 +147,13 @@ class LedgerLost(LedgerUnavailable):
     type = "ledger_lost"
 
 
+class ReplicasBehind(LedgerUnavailable):
+    """A write reached fewer Redis replicas than ``METER_REDIS_WAIT_REPLICAS`` in time (503): it
+    may be lost by a failover, so it is not acknowledged; the client's retry is deduplicated."""
+
+    type = "replicas_behind"
+
+
 class BacklogFull(Unavailable):
     """The stream of events not yet written to ClickHouse is at its maximum length."""
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from meter.config.settings import PoolConfig
 from meter.core import quotas
 from meter.core.clock import Clock
-from meter.core.errors import Unavailable
+from meter.core.errors import ReplicasBehind, Unavailable
 from meter.core.periods import FLOW_PERIOD, Period, counter_ttl, period_of
 from meter.decision.batcher import Coalescer
 from meter.decision.model import Ask, Decision
@@ -102,6 +102,8 @@ class Decider:
         now_ms = int(now.timestamp() * 1000)
         try:  # never answer from an empty ledger: rebuild it first
             verdicts = await once_rebuilt(lambda: self.ledger.decide(args, now_ms), self.rebuild)
+        except ReplicasBehind:  # decided and counted, but a failover could lose it: 503, not a degraded answer
+            raise
         except Unavailable as exc:  # Redis away, or the ledger lost and ClickHouse away to rebuild it
             return [self._degraded(ask, exc, periods) for ask in asks]
         return [self._decision(ask, v, periods) for ask, v in zip(asks, verdicts)]

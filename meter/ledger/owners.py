@@ -27,7 +27,7 @@ class RedisOwners:
             return []
         args = [self.keys.prefix, *(part for pair in pairs for part in pair)]
         async with translated("attribution"):
-            reply = await self._attribute(keys=[], args=args)
+            reply = await self._attribute(keys=[self.keys.hosts], args=args)  # the key routes it to the pool's slot
         return [as_text(sig) for sig in reply]
 
     async def ids_by_name(self) -> dict[str, str]:

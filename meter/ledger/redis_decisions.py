@@ -19,6 +19,7 @@ from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import shared_script_error
+from meter.ledger.replication import Replication
 from meter.ledger.wire import (
     DecisionArgs,
     Settled,
@@ -30,11 +31,13 @@ from meter.ledger.wire import (
 
 
 class RedisDecisions:
-    def __init__(self, client: redis.Redis, keys: Keys, idempotency_s: int, timeout_s: float) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, idempotency_s: int, timeout_s: float,
+                 replication: Replication | None = None) -> None:
         self.client = client
         self.keys = keys
         self.idempotency_s = idempotency_s
         self.timeout_s = timeout_s
+        self.replication = replication or Replication(client)
         self._decide = client.register_script(scripts.source("decide"))
         self._reservation = client.register_script(scripts.source("reservation"))
 
@@ -42,16 +45,17 @@ class RedisDecisions:
         """All ``asks`` in one decide.lua call, atomically; one verdict per ask, in order. What
         the batch consumes goes to the stream as usage facts (the writer builds the rows)."""
         metrics, decisions = pack_decisions(asks)
-        return unpack_verdicts(await self._decide_packed(metrics, decisions, now_ms))
+        writes = any(a.consume or a.reserve_id for a in asks)  # what a failover must not lose
+        return unpack_verdicts(await self._decide_packed(metrics, decisions, now_ms, writes))
 
     async def release_expired_reservations(self, now_ms: int) -> None:
         """Release the reservations past their expiry: decide.lua does so before a batch when its
         metrics hold some, so a batch of no decisions releases them all (when no traffic does)."""
-        await self._decide_packed(b"[]", b"[]", now_ms)
+        await self._decide_packed(b"[]", b"[]", now_ms, False)
 
-    async def _decide_packed(self, metrics: bytes, decisions: bytes, now_ms: int) -> list[Any]:
+    async def _decide_packed(self, metrics: bytes, decisions: bytes, now_ms: int, writes: bool) -> list[Any]:
         argv = [self.keys.prefix, now_ms, self.idempotency_s, metrics, decisions]
-        return await self._call(self._decide, argv, "decide")
+        return await self._call(self._decide, argv, "decide", writes)
 
     async def reserved(self, rid: str) -> tuple[str, str] | None:
         """The metric and signatory a reservation holds (None: unknown, settled or expired)."""
@@ -69,7 +73,7 @@ class RedisDecisions:
         goes to the stream as a usage fact (the writer builds the row)."""
         argv = [self.keys.prefix, op, rid, amount, counter, ttl, now_ms]
         try:
-            return unpack_settled(await self._call(self._reservation, argv, op))
+            return unpack_settled(await self._call(self._reservation, argv, op, True))
         except rex.ResponseError as exc:
             if "NOT_FOUND" in str(exc):
                 raise NotFound(f"no reservation {rid!r} (unknown, settled, or expired)") from None
@@ -81,13 +85,14 @@ class RedisDecisions:
                     from None
             raise
 
-    async def _call(self, script: AsyncScript, argv: list[Any], what: str) -> list[Any]:
+    async def _call(self, script: AsyncScript, argv: list[Any], what: str, writes: bool) -> list[Any]:
+        keys = [self.keys.stream, self.keys.backlog]
+        timeout_s = self.timeout_s + (self.replication.extra_s if writes else 0.0)
         async with translated(what):
             try:
-                return await asyncio.wait_for(script(keys=[self.keys.stream, self.keys.backlog], args=argv),
-                                              self.timeout_s)
+                return await asyncio.wait_for(self.replication.run(script, keys, argv, wait=writes), timeout_s)
             except TimeoutError:
-                raise LedgerUnavailable(f"Redis did not answer within {self.timeout_s * 1000:.0f} ms") from None
+                raise LedgerUnavailable(f"Redis did not answer within {timeout_s * 1000:.0f} ms") from None
             except rex.ResponseError as exc:
                 if shared := shared_script_error(exc, what):
                     raise shared from None

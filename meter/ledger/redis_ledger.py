@@ -14,6 +14,7 @@ from meter.ledger import scripts
 from meter.ledger.client import translated
 from meter.ledger.keys import Keys
 from meter.ledger.owners import RedisOwners
+from meter.ledger.replication import Replication
 from meter.ledger.stream import read_backlog
 from meter.ledger.wire import IngestResult, LedgerEvent, pack_events
 
@@ -29,13 +30,15 @@ def shared_script_error(exc: rex.ResponseError, what: str) -> Exception | None:
 
 class RedisLedger:
     def __init__(self, client: redis.Redis, keys: Keys, dedup_window_s: int, backlog_limit: int,
-                 max_datasets: int = 100_000, max_objects: int = 100_000) -> None:
+                 max_datasets: int = 100_000, max_objects: int = 100_000,
+                 replication: Replication | None = None) -> None:
         self.client = client
         self.keys = keys
         self.dedup_window_s = dedup_window_s
         self.backlog_limit = backlog_limit
         self.max_datasets = max_datasets
         self.max_objects = max_objects
+        self.replication = replication or Replication(client)
         self._ingest = client.register_script(scripts.source("ingest"))
 
     async def registered(self, ids: Iterable[str]) -> set[str]:
@@ -56,7 +59,7 @@ class RedisLedger:
         async with translated("ingest"):
             try:
                 keys = [self.keys.stream, self.keys.backlog]
-                accepted, dups, _, unattributed = await self._ingest(keys=keys, args=argv)
+                accepted, dups, _, unattributed = await self.replication.run(self._ingest, keys, argv)
             except rex.ResponseError as exc:
                 if shared := shared_script_error(exc, "ingest"):
                     raise shared from None

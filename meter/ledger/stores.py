@@ -24,18 +24,23 @@ from meter.ledger.redis_portal import RedisPortalLinks
 from meter.ledger.registry_store import RegistryStore
 from meter.ledger.report_records import ReportRecords
 from meter.ledger.restore import LedgerRestore
+from meter.ledger.replication import Replication
 from meter.ledger.stream import RedisStream
 
 
 class Stores:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, replication: Replication | None = None) -> None:
         self._client = client
         self.keys = keys
+        self.replication = replication or Replication(client)
 
     @classmethod
-    async def open(cls, url: str, pool: str, check: bool = True) -> Stores:
-        """Connect; with ``check``, make sure Redis answers and never evicts (start-up)."""
-        client = connect(url)
+    async def open(cls, url: str, pool: str, check: bool = True, cluster: bool = False, wait_replicas: int = 0,
+                   wait_ms: int = 100) -> Stores:
+        """Connect (``cluster``: ``url`` names one node of a Redis Cluster); with ``check``, make sure
+        Redis answers and never evicts (start-up). ``wait_replicas``: the writes that answer 2xx
+        wait for that many replicas (``replication.py``)."""
+        client = connect(url, cluster=cluster)
         try:
             if check:
                 async with translated("start-up"):
@@ -44,7 +49,7 @@ class Stores:
         except BaseException:
             await client.aclose()
             raise
-        return cls(client, Keys(pool))
+        return cls(client, Keys(pool), Replication(client, wait_replicas, wait_ms))
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -55,10 +60,11 @@ class Stores:
 
     def ledger(self, dedup_window_s: int, backlog_limit: int, max_datasets: int = 100_000,
                max_objects: int = 100_000) -> RedisLedger:
-        return RedisLedger(self._client, self.keys, dedup_window_s, backlog_limit, max_datasets, max_objects)
+        return RedisLedger(self._client, self.keys, dedup_window_s, backlog_limit, max_datasets, max_objects,
+                           replication=self.replication)
 
     def decisions(self, dedup_window_s: int, timeout_s: float) -> RedisDecisions:
-        return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s)
+        return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s, self.replication)
 
     @cached_property
     def allotments(self) -> AllotmentStore:

@@ -28,7 +28,7 @@ def read_file(path: Path) -> bytes:
 async def import_file(settings: Settings, config: PoolConfig, path: Path) -> dict[str, int]:
     """Parse ``path`` first (a bad file never touches Redis), then import it in one transaction."""
     rows = parse_csv_bytes(read_file(path))
-    stores = await Stores.open(settings.redis_url, config.pool.id, check=False)
+    stores = await Stores.open(settings.redis_url, config.pool.id, check=False, cluster=settings.redis_cluster)
     try:
         registry = Registry(stores.registry, None, config.tz, SystemClock())
         return await registry.import_rows(rows, by=CLI_LABEL)
