@@ -22,9 +22,9 @@ from meter.ledger.redis_jobs import RedisJobs
 from meter.ledger.redis_ledger import RedisLedger
 from meter.ledger.redis_portal import RedisPortalLinks
 from meter.ledger.registry_store import RegistryStore
+from meter.ledger.replication import Replication
 from meter.ledger.report_records import ReportRecords
 from meter.ledger.restore import LedgerRestore
-from meter.ledger.replication import Replication
 from meter.ledger.stream import RedisStream
 
 
