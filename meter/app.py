@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from meter.alerts.service import Alerts
-from meter.alerts.webhook import webhook_transport
+from meter.alerts.webhook import WebhookTransport
 from meter.allocation.service import Allocator
 from meter.attribution.events import Attribution
 from meter.collectors.ods_job import OdsPoll
@@ -290,7 +290,9 @@ def _mail_services(app: web.Application) -> None:
     if smtp_url:
         transports["mail"] = smtp_transport(SmtpSender(smtp_url))
     if config.alerts.webhook_url:
-        transports["webhook"] = webhook_transport(config.alerts.webhook_secret)
+        webhook = WebhookTransport(config.alerts.webhook_secret)
+        transports["webhook"] = webhook
+        app.on_cleanup.append(lambda _: webhook.close())  # its one session, reused by every delivery
 
     def sent(meta: dict) -> None:
         if meta.get("ref") == "report":

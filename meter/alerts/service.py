@@ -27,7 +27,7 @@ from meter.ledger.alerts_store import AlertStore
 from meter.ledger.allotments import AllotmentStore
 from meter.ledger.counters import CounterStore
 from meter.mail.outbox import Entry, Outbox
-from meter.mail.smtp import Mail
+from meter.mail.smtp import MESSAGE_POLICY, Mail
 from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
 from meter.reports.words import Words
@@ -139,7 +139,7 @@ class Alerts:
                   "date": w.day(date.fromisoformat(alert["exhaustion_date"])) if alert.get("exhaustion_date") else "",
                   "who": body["pool"] if record is None else name, "used": w.amount(alert["metric"], alert["used"]),
                   "limit": w.amount(alert["metric"], alert["limit"]), "period": alert["period"]}
-        msg = EmailMessage()
+        msg = EmailMessage(policy=MESSAGE_POLICY)
         msg["From"], msg["To"], msg["Message-ID"] = self.mail.sender, ", ".join(recipients), msg_id
         msg["Subject"] = SUBJECTS[lang][alert["type"]].format(**values)
         msg["Date"] = format_datetime(self.clock.now())

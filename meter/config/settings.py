@@ -5,6 +5,7 @@ the key and says what is wrong (see ``ConfigError``).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import os
@@ -231,6 +232,24 @@ class ReportsSection(_Strict):
         return refuse_bad_addresses(v)
 
 
+MIN_WEBHOOK_KEY_BYTES = 24
+
+
+def webhook_key_problem(secret: str) -> str | None:
+    """Why ``secret`` is not a usable Standard Webhooks secret ('whsec_' + base64 of at least
+    24 bytes: an empty key would let anyone sign), or None."""
+    if not secret.startswith("whsec_"):
+        return "must be 'whsec_' followed by a base64 key"
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return "the part after 'whsec_' is not base64"
+    if len(key) < MIN_WEBHOOK_KEY_BYTES:
+        return (f"the key after 'whsec_' is {len(key)} bytes; at least {MIN_WEBHOOK_KEY_BYTES} "
+                "(make one with: echo whsec_$(openssl rand -base64 32))")
+    return None
+
+
 class AlertsSection(_Strict):
     thresholds: list[int] = Field(default_factory=lambda: [80, 90, 100])
     forecast: bool = True
@@ -248,8 +267,8 @@ class AlertsSection(_Strict):
     def _webhook(self) -> AlertsSection:
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
             raise ValueError("webhook_url must start with http:// or https://")
-        if self.webhook_url and not self.webhook_secret.startswith("whsec_"):
-            raise ValueError("webhook_secret must be 'whsec_' followed by a base64 key when webhook_url is set")
+        if self.webhook_url and (problem := webhook_key_problem(self.webhook_secret)):
+            raise ValueError(f"webhook_secret (required with webhook_url): {problem}")
         return self
 
 

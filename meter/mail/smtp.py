@@ -5,6 +5,7 @@ driver's errors become ``MailError`` here, so the outbox never sees an aiosmtpli
 """
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +23,11 @@ class DeliveryError(MeterError):
 # to 10 minutes); a slow server is slow, not failed. The whole attempt is bounded by the outbox
 # (METER_MAIL_ATTEMPT_S).
 REPLY_TIMEOUT_S = 60
+# The policy of every message meter writes: headers folded only past 998 characters (SMTP's line
+# limit). Python's folder splits a non-ASCII header into RFC 2047 encoded words at a space and
+# drops that space ("… API à 1 %" read back as "… APIà 1 %"); a subject (a name of at most 200
+# characters) fits on one line, so it is never folded.
+MESSAGE_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)

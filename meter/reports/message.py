@@ -18,6 +18,7 @@ import hashlib
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from meter.mail.smtp import MESSAGE_POLICY
 from meter.reports.render import CHART_CID, Rendered
 
 
@@ -29,7 +30,7 @@ def message_id(pool: str, month: str, sig: str, send_no: int, mail_from: str) ->
 
 def report_message(report: Rendered, pool: str, mail_from: str, recipients: list[str], msg_id: str) -> EmailMessage:
     month, sig = report.figures.period.label, report.context.sig
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MESSAGE_POLICY)
     msg["From"] = mail_from
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = report.document.title
