@@ -79,7 +79,7 @@ async def poll(client, portal, tmp_path):
 
     async def sink(events):
         sent = await meter.send(events)
-        return sent.accepted, sent.duplicates
+        return sent.accepted, sent.duplicates, sent.refused
 
     async def once(apikey=KEY):
         clock = client.app[appkeys.CLOCK]
@@ -218,3 +218,52 @@ async def test_metadata_is_stored_latest_per_dataset_and_a_deletion_drops_it(cli
     assert [c.dataset for c in (await compliance_for(store, pool, "loiret", clock.now())).datasets] == ["bus", "cars"]
     summaries = await pool_compliance(store, pool, clock.now())
     assert {s: (v.datasets, v.complete) for s, v in summaries.items()} == {"loiret": (2, 2)}
+
+
+async def test_an_export_past_the_size_cap_fails_without_being_read_whole(client, tmp_path, aiohttp_server):
+    sent = 0
+
+    async def endless(request: web.Request) -> web.StreamResponse:  # a portal that never stops
+        nonlocal sent
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        await resp.write(b"[")
+        entry = b'{"dataset_id": "x", "metas": {"default": {"records_count": 1}}},'
+        try:
+            while sent < 50_000_000:
+                await resp.write(entry * 1000)
+                sent += len(entry) * 1000
+        except ConnectionError:
+            pass
+        return resp
+
+    app = web.Application()
+    app.router.add_get(EXPORT_PATH, endless)
+    server = await aiohttp_server(app)
+    url = str(server.make_url("")).rstrip("/")
+
+    async def sink(events):
+        raise AssertionError("nothing may be sent")
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(CatalogueError, match="larger than 1000000 bytes"):
+            await poll_once(session, url, "", OdsState(tmp_path / "ods.json", url), sink,
+                            client.app[appkeys.CLOCK].now(), max_bytes=1_000_000)
+    assert sent < 10_000_000 and not (tmp_path / "ods.json").exists()
+
+
+async def test_refused_datasets_are_counted_and_the_command_exits_1(client, portal, tmp_path):
+    from datetime import UTC, datetime
+
+    client.app[appkeys.CLOCK].set(datetime.now(UTC))  # the command stamps its events with the real time
+    fake, url = portal
+    fake.put("arrets", 100, 5_000, "Département du Loiret", T1)
+    fake.put("d" * 300, 7, 70, "Département du Loiret", T1)  # a name the meter refuses (over 256)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "meter", "collect", "ods", "--portal", url, "--apikey", KEY,
+        "--url", str(client.make_url("")), "--token", TOKENS["producer"], "--state", str(tmp_path / "state"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 1, err
+    assert b"2 datasets" in out and b"2 refused" in out  # its snapshot and its metadata
+    assert (await records(client))[0] == {"unattributed": 100}

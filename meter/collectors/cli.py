@@ -41,6 +41,8 @@ def add_parser(sub: Any) -> None:
     _common(ods)
     ods.add_argument("--portal", required=True, help="the portal's base URL")
     ods.add_argument("--apikey", default=None, help="the portal's API key (default: METER_ODS_APIKEY)")
+    ods.add_argument("--max-bytes", type=int, default=512 * 1024 * 1024,
+                     help="the largest catalogue export read (default 512 MiB); past it the poll fails")
     ods.set_defaults(func=_ods)
 
 
@@ -79,27 +81,29 @@ def _access_log(args: argparse.Namespace) -> int:
 
 
 def _ods(args: argparse.Namespace) -> int:
-    from meter.collectors.ods import CatalogueError, OdsState, poll_once
+    from meter.collectors.ods import CatalogueError, OdsState, PollResult, poll_once
     from meter.collectors.sender import MeterClient, Stopped
 
     token, state = _token(args), _state(args)
     apikey = args.apikey if args.apikey is not None else os.environ.get("METER_ODS_APIKEY", "")
 
-    async def run() -> str:
+    async def run() -> PollResult:
         stop = _stop_on_signals()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
             client = MeterClient(session, args.url, token, stop)
 
-            async def sink(events: list[dict[str, Any]]) -> tuple[int, int]:
+            async def sink(events: list[dict[str, Any]]) -> tuple[int, int, int]:
                 sent = await client.send(events)
-                return sent.accepted, sent.duplicates
+                return sent.accepted, sent.duplicates, sent.refused
 
-            result = await poll_once(session, args.portal, apikey, OdsState(state / "ods.json", args.portal),
-                                     sink, datetime.now(UTC))
-            return result.summary(args.portal)
+            return await poll_once(session, args.portal, apikey, OdsState(state / "ods.json", args.portal),
+                                   sink, datetime.now(UTC), args.max_bytes)
 
     try:
-        print(asyncio.run(run()), flush=True)
+        result = asyncio.run(run())
+        print(result.summary(args.portal), flush=True)
+        if result.refused:  # the summary counts them; the status says it (DESIGN §4)
+            return 1
     except CatalogueError as exc:
         print(f"error: {exc.message}; nothing changed", file=sys.stderr)
         return 1

@@ -13,6 +13,10 @@ sent again only when the metadata or the data changed (a portal that gives no
 catalogue is remembered only once the meter accepted everything; a failed, malformed or empty
 export changes nothing.
 
+The export is read as a stream (ijson) with a size cap (``--max-bytes``, default 512 MiB: past it
+the poll fails and changes nothing), so a huge answer costs the collector a bounded amount of
+memory. Datasets the meter refuses are counted in the summary (DESIGN §4).
+
 Quirks of the portal that matter: ``records_count`` is missing for datasets without records
 (federated, files only): 0; ``processing`` (and its ``records_size``) may be missing: 0 bytes;
 dataset ids are case sensitive (kept as they are).
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import ijson
 import orjson
 
 from meter.collectors.state import read_json, write_atomically
@@ -38,7 +43,9 @@ SOURCE = "ods"
 BATCH = 1000
 BATCH_BYTES = 4 * 1024 * 1024  # half the meter's default body limit: long HTML descriptions add up
 METADATA_TEMPLATES = ("default", "dcat")  # where the twelve fields of article 2.6 are (DESIGN §12)
-Sink = Callable[[list[dict[str, Any]]], Awaitable[tuple[int, int]]]  # events -> (accepted, duplicates)
+MAX_BYTES = 512 * 1024 * 1024  # the export's size cap
+# events -> (accepted, duplicates, refused: events the meter called invalid and that were dropped)
+Sink = Callable[[list[dict[str, Any]]], Awaitable[tuple[int, int, int]]]
 
 
 class CatalogueError(MeterError):
@@ -108,31 +115,50 @@ def _timestamp(value: Any) -> str:
     return parsed.isoformat() if parsed.tzinfo is not None else ""
 
 
-def parse_catalogue(body: bytes) -> dict[str, Dataset]:
-    """The datasets of one export by id, or ``CatalogueError``; never a partial catalogue."""
+class _Capped:
+    """An answer's body read in chunks, at most ``limit`` bytes; the first must open an array."""
+
+    def __init__(self, content: aiohttp.StreamReader, limit: int) -> None:
+        self.content = content
+        self.limit = limit
+        self.read_bytes = 0
+
+    async def read(self, n: int = 65536) -> bytes:
+        chunk = await self.content.read(n)
+        if self.read_bytes == 0 and chunk.strip() and not chunk.lstrip().startswith(b"["):
+            raise CatalogueError("the export is not a JSON array")
+        self.read_bytes += len(chunk)
+        if self.read_bytes > self.limit:
+            raise CatalogueError(f"the export is larger than {self.limit} bytes (--max-bytes)")
+        return chunk
+
+
+async def read_catalogue(body: Any) -> dict[str, Dataset]:
+    """The datasets of one export by id, read as a stream from ``body`` (an object with an async
+    ``read``), or ``CatalogueError``; never a partial catalogue."""
+    datasets: dict[str, Dataset] = {}
     try:
-        entries = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        async for entry in ijson.items(body, "item", use_float=True):
+            d = _dataset(entry, len(datasets))
+            datasets[d.id] = d
+    except ijson.JSONError as exc:
         raise CatalogueError(f"the export is not valid JSON: {exc}") from None
-    if not isinstance(entries, list):
-        raise CatalogueError("the export is not a JSON array")
-    if not entries:
+    if not datasets:
         raise CatalogueError("the export is empty: kept the last good catalogue (no dataset deleted)")
-    datasets = [_dataset(entry, i) for i, entry in enumerate(entries)]
-    return {d.id: d for d in datasets}
+    return datasets
 
 
-async def fetch_catalogue(session: aiohttp.ClientSession, portal: str, apikey: str) -> dict[str, Dataset]:
+async def fetch_catalogue(session: aiohttp.ClientSession, portal: str, apikey: str,
+                          max_bytes: int = MAX_BYTES) -> dict[str, Dataset]:
     headers = {"Authorization": f"Apikey {apikey}"} if apikey else {}
     url = portal.rstrip("/") + EXPORT_PATH
     try:
         async with session.get(url, headers=headers) as resp:
-            body = await resp.read()
             if resp.status != 200:
                 raise CatalogueError(f"the portal answered HTTP {resp.status} for {url}")
+            return await read_catalogue(_Capped(resp.content, max_bytes))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise CatalogueError(f"the portal cannot be reached at {url}: {exc.__class__.__name__}: {exc}") from None
-    return parse_catalogue(body)
 
 
 @dataclass
@@ -230,23 +256,25 @@ class PollResult:
     accepted: int
     duplicates: int
     metadata: int = 0  # dataset.metadata events sent (changed metadata or data)
+    refused: int = 0  # events the meter refused as invalid (dropped)
 
     def summary(self, portal: str) -> str:
         return (f"sent {self.accepted} events ({self.duplicates} duplicates) from {portal}: "
-                f"{self.datasets} datasets, {self.deleted} deleted, {self.metadata} metadata")
+                f"{self.datasets} datasets, {self.deleted} deleted, {self.metadata} metadata, "
+                f"{self.refused} refused")
 
 
 async def poll_once(session: aiohttp.ClientSession, portal: str, apikey: str, state: OdsState, sink: Sink,
-                    now: datetime) -> PollResult:
+                    now: datetime, max_bytes: int = MAX_BYTES) -> PollResult:
     """Fetch, send, then remember; raises ``CatalogueError`` (nothing sent, nothing remembered)."""
-    catalogue = await fetch_catalogue(session, portal, apikey)
+    catalogue = await fetch_catalogue(session, portal, apikey, max_bytes)
     memory = state.load()
     events, after = plan(catalogue, memory, now)
-    accepted = duplicates = 0
+    accepted = duplicates = refused = 0
     for batch in batches(events):
-        a, d = await sink(batch)
-        accepted, duplicates = accepted + a, duplicates + d
+        a, d, r = await sink(batch)
+        accepted, duplicates, refused = accepted + a, duplicates + d, refused + r
     state.save(after)
     deleted = sum(1 for ev in events if ev["type"] == "dataset.deleted")
     metadata = sum(1 for ev in events if ev["type"] == "dataset.metadata")
-    return PollResult(len(catalogue), deleted, accepted, duplicates, metadata)
+    return PollResult(len(catalogue), deleted, accepted, duplicates, metadata, refused)

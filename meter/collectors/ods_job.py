@@ -27,9 +27,9 @@ class OdsPoll:
         self.ingestor = ingestor
         self.clock = clock
 
-    async def _sink(self, events: list[dict[str, Any]]) -> tuple[int, int]:
-        result = await self.ingestor.ingest(events)
-        return result.accepted, result.duplicates
+    async def _sink(self, events: list[dict[str, Any]]) -> tuple[int, int, int]:
+        result = await self.ingestor.ingest(events)  # in-process: an invalid batch fails the poll whole
+        return result.accepted, result.duplicates, 0
 
     async def __call__(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
