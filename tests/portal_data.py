@@ -26,6 +26,28 @@ RECORDS = {"horaires-mairie": 412, "marches-publics": 18_250, "salles-communales
            "equipements-sportifs": 950, "dechetteries": 64}
 
 
+def _metas(title: str, frequency: str, **drop: bool) -> dict:
+    """An ODS Explore v2.1 export's metas, complete but for the ``drop``ped fields."""
+    default = {"title": title, "publisher": "Commune", "description": f"<p>{title}, mis à jour par la commune.</p>",
+               "modified": "2026-11-02T08:15:00+00:00", "license": "Licence Ouverte v2.0 (Etalab)",
+               "theme": ["Administration"], "keyword": ["commune"], "territory": ["Cher"]}
+    dcat = {"created": "2021-03-01T00:00:00+00:00", "issued": "2021-03-04T00:00:00+00:00",
+            "accrualperiodicity": frequency, "spatial": "Cher", "granularity": "Commune"}
+    for name in drop:
+        default.pop(name, None)
+        dcat.pop(name, None)
+    return {"default": default, "dcat": dcat}
+
+
+METADATA = {  # dataset: (metas, last update): one complete, one incomplete, one late
+    "horaires-mairie": (_metas("Horaires de la mairie", "Annuelle"), "2026-09-01T08:00:00Z"),
+    "marches-publics": (_metas("Marchés publics", "Mensuelle", description=True, keyword=True),
+                        "2026-11-03T08:00:00Z"),
+    "salles-communales": (_metas("Salles communales", "Hebdomadaire"), "2026-09-15T08:00:00Z"),
+    "stationnement": (_metas("Stationnement", "Temps réel"), "2026-11-17T23:00:00Z"),
+}
+
+
 def config(pool_id: str):
     return make_config(pool_id, POOL_EXTRA)
 
@@ -58,6 +80,11 @@ async def seed(client, clock) -> None:
             n += 1
             stock = {"dataset": dataset, "records": RECORDS[dataset], "raw_bytes": RECORDS[dataset] * 900}
             events.append(_event(n, sid, "dataset.records", "2026-10-02T06:00:00Z", stock))
+    owner = {dataset: sid for sid, (_, _, per) in PARTNERS.items() for dataset in per}
+    for dataset, (metas, last_update) in METADATA.items():
+        n += 1
+        events.append(_event(n, owner[dataset], "dataset.metadata", "2026-11-18T06:00:00Z",
+                             {"dataset": dataset, "metas": metas, "last_update": last_update}))
     for i in range(0, len(events), 500):
         resp = await client.post("/v1/events", json=events[i:i + 500], headers=auth("producer"))
         assert resp.status == 202, await resp.text()

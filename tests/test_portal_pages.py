@@ -121,3 +121,14 @@ async def test_the_style_sheet_is_cached_long_and_named_by_its_content(client):
     assert "max-age=31536000" in resp.headers["Cache-Control"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert (await client.get("/portal/static/other.css")).status == 404
+
+
+async def test_the_pages_show_the_datasets_compliance(client, clock):
+    await portal_data.seed(client, clock)
+    page = await (await client.get(await _link(client, {"signatory": "sancerre"}))).text()
+    assert "Métadonnées et mises à jour" in page
+    assert "Marchés publics" in page and "Descriptif" in page and "Mots-clés" in page  # what to fill in
+    assert "Salles communales" in page and "ise à jour attendue au plus tard" in page  # late
+    pool = await (await client.get(await _link(client, {"scope": "pool"}))).text()
+    assert "2 complets sur 3, 1 en retard" in pool  # Sancerre: marchés publics lacks two fields, one is late
+    assert "1 complet sur 1" in pool  # Vierzon: stationnement (the catalogue knows no other of its datasets)

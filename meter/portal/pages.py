@@ -19,7 +19,7 @@ from meter.config.settings import PoolConfig
 from meter.core.clock import Clock
 from meter.core.errors import NotFound, StoreUnavailable
 from meter.core.periods import Period, local_day
-from meter.portal.view import Compliance, Views, report_months
+from meter.portal.view import Views, report_months
 from meter.registry.service import Registry
 from meter.reports.lines import POOL
 from meter.reports.service import Reports, active_in
@@ -79,23 +79,17 @@ class Pages:
         return _env().get_template(template).render(up=up, css_version=css_version(),
                                                     pool_name=self.config.pool.name, **values)
 
-    async def compliance(self, sig: str) -> Compliance | None:
-        """The compliance of a partner's datasets (DESIGN §12) for its page: None until the catalogue's
-        compliance is read by the service (issue 20); the page's ``compliance`` block shows it then."""
-        return None
-
     async def partner(self, sig: str, period: Period, up: str, reports_base: str, back: str | None = None) -> str:
         record = await self.registry.get_or_none(sig)
         if record is None:
             raise NotFound(f"no signatory {sig!r}")
         reports = self._reports()
-        figures, everyone, alerts, compliance = await asyncio.gather(
-            reports.figures(period, project=False), self.registry.list(),
-            self.alerts.list(period, sig, sig), self.compliance(sig))
+        figures, everyone, alerts = await asyncio.gather(
+            reports.figures(period, project=False), self.registry.list(), self.alerts.list(period, sig, sig))
         others = {r["id"]: r.get("name") or r["id"] for r in everyone}
         today = self.today()
         view = self.views.partner(figures, sig, record, others, today, alerts,
-                                  report_months(date.fromisoformat(record["joined_at"]), today), compliance)
+                                  report_months(date.fromisoformat(record["joined_at"]), today))
         return self._page("partner.html", up, v=view, reports_base=reports_base, back=back)
 
     async def pool(self, period: Period, sort: str, up: str, partner_base: str) -> str:

@@ -15,8 +15,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from meter.alerts import rules
+from meter.compliance.checks import DatasetCheck, summarise
 from meter.config.settings import METRICS, PoolConfig
 from meter.core.periods import Period, local_day
+from meter.reports import compliance as compliance_words
 from meter.reports import lines as L
 from meter.reports.figures import MonthFigures
 from meter.reports.words import Words
@@ -101,10 +103,11 @@ class DatasetLine:
 
 @dataclass
 class Compliance:
-    """Reserved for the catalogue's compliance (DESIGN §12): a sentence and one row per dataset."""
+    """The compliance of a partner's datasets (DESIGN §12), in the monthly report's words."""
 
-    sentence: str
-    rows: list[tuple[str, str, str]]  # dataset, missing fields, late
+    paragraphs: list[str]
+    items: list[str]
+    after: list[str]
 
 
 @dataclass
@@ -179,7 +182,7 @@ class PoolView:
     contact: list[str]
     previous_month: str | None
     next_month: str | None
-    compliance: bool = False  # a compliance column (DESIGN §12), once the service reads it
+    compliance: bool = True  # the compliance column (DESIGN §12)
     sorts: dict[str, str] = field(default_factory=lambda: dict(SORTS))
 
     @property
@@ -189,7 +192,7 @@ class PoolView:
             ("nom", "Partenaire", ""), ("appels", "Appels API", ""), (None, "Part d'appels", "large"),
             ("part", "Part utilisée", ""), ("enregistrements", "Enregistrements", "large"),
             ("volume", "Volume de données", "large")]
-        return found + ([(None, "Conformité", "large")] if self.compliance else [])
+        return found + ([(None, "Métadonnées", "large")] if self.compliance else [])
 
 
 def _level(percent: float | None) -> str:
@@ -283,9 +286,22 @@ class Views:
 
     # a partner's page
 
+    def compliance(self, figures: MonthFigures, sig: str) -> Compliance:
+        """What is missing or late among ``sig``'s datasets, as the report says it (§8, §12)."""
+        day = local_day(figures.as_of - timedelta(microseconds=1), figures.period.tz)
+        section = compliance_words.partner_section(figures.compliance.get(sig, []), day, self.w)
+        return Compliance(section.paragraphs, section.items, section.after)
+
+    def _compliance_cell(self, checks: list[DatasetCheck]) -> str:
+        found = summarise(checks)
+        if not found.datasets:
+            return "aucun jeu"
+        text = f"{self.w.number(found.complete)} complet{'s' if found.complete > 1 else ''} sur " \
+               f"{self.w.number(found.datasets)}"
+        return text + (f", {self.w.number(found.late)} en retard" if found.late else "")
+
     def partner(self, figures: MonthFigures, sig: str, record: dict[str, Any], others: dict[str, str],
-                today: date, alerts: list[dict[str, Any]], reports: list[str],
-                compliance: Compliance | None) -> PartnerView:
+                today: date, alerts: list[dict[str, Any]], reports: list[str]) -> PartnerView:
         w, caps = self.w, self.config.caps
         name = record.get("name") or sig
         period = figures.period
@@ -321,7 +337,7 @@ class Views:
             denials=self._denials(figures.denials.get(sig, {})),
             runs_out=self._runs_out(allotment is not None), explanation=summary, explanation_detail=detail,
             reports=[ReportLink(m, w.month(date.fromisoformat(m + "-01"))) for m in reports],
-            contact=self.contact(), compliance=compliance, previous_month=prev, next_month=nxt)
+            contact=self.contact(), compliance=self.compliance(figures, sig), previous_month=prev, next_month=nxt)
 
     def pool_lines(self, figures: MonthFigures) -> list[Gauge]:
         lines = L.lines(figures, L.POOL, self.config.caps)
@@ -370,7 +386,7 @@ class Views:
     def _runs_out(self, has_share: bool) -> list[str]:
         policy = self.config.allocation
         enforced = self.config.enforcement.enforced("api_calls")
-        reset = "le 1er du mois suivant, à minuit"
+        reset = "1er du mois suivant, à minuit"
         if not enforced:
             return ["Le portail compte vos appels mais ne les refuse pas pour l'instant : rien ne s'arrête "
                     "quand la part est dépassée, mais la Région en est informée."]
@@ -420,8 +436,7 @@ class Views:
 
     # the pool's page
 
-    def pool(self, figures: MonthFigures, names: dict[str, str], today: date, sort: str,
-             compliance: dict[str, str] | None = None) -> PoolView:
+    def pool(self, figures: MonthFigures, names: dict[str, str], today: date, sort: str) -> PoolView:
         w, caps = self.w, self.config.caps
         period = figures.period
         month = w.month(period.first_day)
@@ -436,7 +451,7 @@ class Views:
             records, raw = figures.used("records", sig), figures.used("raw_bytes", sig)
             rows.append(PoolRow(sig, name, used, w.number(used), w.amount("api_calls", allotment), pct,
                                 w.percent(pct), _level(pct), records, w.number(records), raw,
-                                w.amount("raw_bytes", raw), (compliance or {}).get(sig, "–")))
+                                w.amount("raw_bytes", raw), self._compliance_cell(figures.compliance.get(sig, []))))
         rows.sort(key=_SORT_KEYS.get(sort, _SORT_KEYS["appels"]))
         calls = gauges[0]
         headline = (f"Les partenaires ont utilisé {calls.used_text} appels API sur un plafond de {calls.limit_text} "
@@ -458,7 +473,7 @@ class Views:
             month=period.label, month_label=month, provisional=figures.provisional, as_of=self._as_of(figures),
             headline=headline, gauges=gauges, chart=chart, rows=rows, sort=sort if sort in _SORT_KEYS else "appels",
             unattributed=f"Trafic non rattaché à un partenaire : {w.number(un)} appels API.",
-            explanation=summary, explanation_detail=detail, compliance=compliance is not None,
+            explanation=summary, explanation_detail=detail, compliance=True,
             contact=self.contact(), previous_month=prev, next_month=nxt)
 
 
