@@ -87,7 +87,10 @@ class RedisDecisions:
 
     async def _call(self, script: AsyncScript, argv: list[Any], what: str, writes: bool) -> list[Any]:
         keys = [self.keys.stream, self.keys.backlog]
-        timeout_s = self.timeout_s + (self.replication.extra_s if writes else 0.0)
+        # waiting for replicas: the script's answer, then WAIT's, each within the Redis timeout, plus the wait
+        timeout_s = self.timeout_s
+        if writes and self.replication.waits:
+            timeout_s = self.timeout_s * 2 + self.replication.extra_s
         async with translated(what):
             try:
                 return await asyncio.wait_for(self.replication.run(script, keys, argv, wait=writes), timeout_s)

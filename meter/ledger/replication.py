@@ -34,6 +34,7 @@ class Replication:
         self.replicas = replicas
         self.wait_ms = wait_ms
         self._cluster = cast(RedisCluster, client) if is_cluster(client) else None
+        self._loaded: set[str] = set()  # scripts loaded once up front: a NOSCRIPT would cost a second wait
 
     @property
     def waits(self) -> bool:
@@ -48,6 +49,9 @@ class Replication:
         """The script's reply; with ``wait`` (and replicas asked for), only once n replicas hold it."""
         if not (wait and self.waits):
             return await script(keys=keys, args=args)
+        if script.sha not in self._loaded:
+            await self.client.script_load(script.script)  # a cluster loads it on every master
+            self._loaded.add(script.sha)
         try:
             return await self._run_and_wait(script, keys, args)
         except rex.NoScriptError:  # a restarted, flushed or newly promoted master: nothing ran
@@ -59,6 +63,7 @@ class Replication:
         pipe.evalsha(script.sha, len(keys), *keys, *args)
         node = None
         if self._cluster is not None:
+            await self._cluster.initialize()  # the first call, or a refresh of the topology that is due
             node = self._cluster.get_node_from_key(keys[0])
             pipe.execute_command("WAIT", self.replicas, self.wait_ms, target_nodes=node)
         else:
