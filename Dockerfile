@@ -14,7 +14,8 @@ COPY meter ./meter
 RUN pip install . && rm -rf /src
 
 # The installed package sits in site-packages, away from examples/: give the demo pool file a
-# fixed place (compose mounts the real one over it).
+# fixed place (compose mounts deploy/compose/pool.toml over it). Its tokens are public: on
+# 0.0.0.0 the service refuses to start with them, so mount a pool file of your own.
 COPY examples/demo-pool.toml /etc/meter/pool.toml
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/meter --create-home --shell /usr/sbin/nologin meter

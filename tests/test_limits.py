@@ -242,3 +242,17 @@ def test_a_period_with_a_trailing_newline_is_no_period():
     for text in ("2026-11\n", "2026-11-02\n"):
         with pytest.raises(InvalidRequest):
             parse_period(text, ZoneInfo("Europe/Paris"), now)
+
+
+def test_the_spec_documents_the_408_409_and_413_answers():
+    from meter.http.openapi import spec
+
+    paths = spec()["paths"]
+    events = paths["/v1/events"]["post"]["responses"]
+    assert {"408", "409", "413"} <= set(events)
+    assert "total_overflow" in events["409"]["description"] and "not_owner" in events["409"]["description"]
+    assert "409" in paths["/v1/reservations/{id}/commit"]["post"]["responses"]
+    for path, method in (("/v1/check", "post"), ("/v1/reservations", "post"), ("/v1/signatories/{id}", "put")):
+        assert {"408", "413"} <= set(paths[path][method]["responses"]), path
+    details = spec()["components"]["schemas"]["ErrorInfo"]["properties"]["details"]
+    assert "MoreProblems" in str(details) and "101" in str(details)
