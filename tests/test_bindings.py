@@ -105,6 +105,8 @@ def snapshot(i, sid, dataset="arrets", records=100, type_="dataset.records", tim
     body = {"dataset": dataset, "records": records, "raw_bytes": records * 10, **data}
     if type_ == "dataset.deleted":
         body = {"dataset": dataset}
+    if type_ == "dataset.metadata":
+        body = {"dataset": dataset, "metas": {"default": {"title": "Arrêts"}}}
     return {"specversion": "1.0", "id": f"{sid}-{i}", "source": "backoffice", "type": type_, "time": time,
             "subject": sid, "data": body}
 
@@ -118,8 +120,8 @@ async def _stock(client, sid: str, metric: str = "records") -> int:
 
 @pytest.mark.redis
 @pytest.mark.chdb
-@pytest.mark.parametrize("attack", ["dataset.records", "dataset.deleted"])
-async def test_a_bound_producer_cannot_snapshot_or_delete_another_signatorys_dataset(client, attack):
+@pytest.mark.parametrize("attack", ["dataset.records", "dataset.deleted", "dataset.metadata"])
+async def test_a_bound_producer_cannot_snapshot_delete_or_describe_another_signatorys_dataset(client, attack):
     await _registered(client)
     assert (await client.post("/v1/events", json=[snapshot(1, "cher")], headers=CHER_PRODUCER)).status == 202
     batch = [snapshot(1, "loiret", dataset="own"), snapshot(2, "loiret", type_=attack, records=0)]
