@@ -18,6 +18,7 @@ from meter.core.errors import IdConflict, LedgerUnavailable, NotFound, Reservati
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
+from meter.ledger.lean import LeanScripts
 from meter.ledger.redis_ledger import shared_script_error
 from meter.ledger.replication import Replication
 from meter.ledger.wire import (
@@ -32,8 +33,9 @@ from meter.ledger.wire import (
 
 class RedisDecisions:
     def __init__(self, client: redis.Redis, keys: Keys, idempotency_s: int, timeout_s: float,
-                 replication: Replication | None = None) -> None:
+                 replication: Replication | None = None, lean: LeanScripts | None = None) -> None:
         self.client = client
+        self.lean = lean  # decide.lua's own connection (lean.py); None: through redis-py
         self.keys = keys
         self.idempotency_s = idempotency_s
         self.timeout_s = timeout_s
@@ -93,7 +95,11 @@ class RedisDecisions:
             timeout_s = self.timeout_s * 2 + self.replication.extra_s
         async with translated(what):
             try:
-                return await asyncio.wait_for(self.replication.run(script, keys, argv, wait=writes), timeout_s)
+                if self.lean is not None and script is self._decide:
+                    call = self.replication.run_lean(self.lean, script, keys, argv, wait=writes)
+                else:
+                    call = self.replication.run(script, keys, argv, wait=writes)
+                return await asyncio.wait_for(call, timeout_s)
             except TimeoutError:
                 raise LedgerUnavailable(f"Redis did not answer within {timeout_s * 1000:.0f} ms") from None
             except rex.ResponseError as exc:

@@ -26,6 +26,7 @@ from redis.commands.core import AsyncScript
 
 from meter.core.errors import ReplicasBehind
 from meter.ledger.client import is_cluster
+from meter.ledger.lean import LeanScripts
 
 
 class Replication:
@@ -75,6 +76,29 @@ class Replication:
                                         None) != node.name:
             raise ReplicasBehind("the Redis cluster moved this pool while writing: the write is not known to be "
                                  "replicated; retry (it is deduplicated)", retry_after_s=1)
+        self._check(acked)
+        return reply
+
+    async def run_lean(self, lean: LeanScripts, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any],
+                       wait: bool = True) -> Any:
+        """``run`` on the hot path's own connection (``lean.py``; never a cluster)."""
+        command = ["EVALSHA", script.sha, len(keys), *keys, *args]
+        try:
+            return await self._lean_once(lean, command, wait)
+        except rex.NoScriptError:  # a restarted or flushed Redis: nothing ran
+            await lean.call("SCRIPT", "LOAD", script.script)
+            return await self._lean_once(lean, command, wait)
+
+    async def _lean_once(self, lean: LeanScripts, command: list[Any], wait: bool) -> Any:
+        if not (wait and self.waits):
+            return await lean.call(*command)
+        reply, acked = await lean.calls(command, ["WAIT", self.replicas, self.wait_ms])
+        if isinstance(reply, Exception):
+            raise reply
+        self._check(acked)
+        return reply
+
+    def _check(self, acked: Any) -> None:
         if isinstance(acked, Exception):  # the node was demoted to a replica meanwhile
             raise ReplicasBehind(f"Redis could not confirm the write's replication ({acked}); retry (it is "
                                  "deduplicated)", retry_after_s=1)
@@ -82,4 +106,3 @@ class Replication:
             raise ReplicasBehind(f"the write reached {int(acked)} of {self.replicas} Redis replicas within "
                                  f"{self.wait_ms} ms, so a failover could lose it; retry (it is deduplicated)",
                                  retry_after_s=1)
-        return reply

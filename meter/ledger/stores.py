@@ -14,6 +14,7 @@ from meter.ledger.allotments import AllotmentStore
 from meter.ledger.client import check_no_eviction, connect, translated
 from meter.ledger.counters import CounterStore
 from meter.ledger.keys import Keys
+from meter.ledger.lean import LeanScripts
 from meter.ledger.locks import Locks
 from meter.ledger.outbox import OutboxStore
 from meter.ledger.owners import RedisOwners
@@ -29,10 +30,12 @@ from meter.ledger.stream import RedisStream
 
 
 class Stores:
-    def __init__(self, client: redis.Redis, keys: Keys, replication: Replication | None = None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, replication: Replication | None = None,
+                 lean: LeanScripts | None = None) -> None:
         self._client = client
         self.keys = keys
         self.replication = replication or Replication(client)
+        self._lean = lean  # the decide script's own connection (lean.py), on a plain TCP Redis
 
     @classmethod
     async def open(cls, url: str, pool: str, check: bool = True, cluster: bool = False, wait_replicas: int = 0,
@@ -49,9 +52,12 @@ class Stores:
         except BaseException:
             await client.aclose()
             raise
-        return cls(client, Keys(pool), Replication(client, wait_replicas, wait_ms))
+        lean = LeanScripts(url, timeout_s=2.0) if LeanScripts.usable(url, cluster) else None
+        return cls(client, Keys(pool), Replication(client, wait_replicas, wait_ms), lean)
 
     async def close(self) -> None:
+        if self._lean is not None:
+            await self._lean.close()
         await self._client.aclose()
 
     async def ping(self) -> bool:
@@ -64,7 +70,7 @@ class Stores:
                            replication=self.replication)
 
     def decisions(self, dedup_window_s: int, timeout_s: float) -> RedisDecisions:
-        return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s, self.replication)
+        return RedisDecisions(self._client, self.keys, dedup_window_s, timeout_s, self.replication, self._lean)
 
     @cached_property
     def allotments(self) -> AllotmentStore:
