@@ -43,6 +43,12 @@ def wait_listening(proc: subprocess.Popen, port: int, timeout: float, name: str,
     raise RuntimeError(f"{name} did not listen on {port} in {timeout} s")
 
 
+def real_clock_env() -> dict[str, str]:
+    """This environment without libfaketime (``make test-at``): Redis keeps the machine's clock,
+    as the shared one does (redis-server does not even start under libfaketime)."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith(("FAKETIME", "DONT_FAKE"))}
+
+
 def terminate(proc: subprocess.Popen | None) -> None:
     """SIGTERM (a graceful stop), then SIGKILL if it takes more than 10 s."""
     if proc is None or proc.poll() is not None:
@@ -126,7 +132,7 @@ class PrivateRedis:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.aof,
              "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=real_clock_env())
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.cli("PING") is True:
