@@ -1,6 +1,7 @@
 """Make the sample report under docs/ from the demo pool: its signatories, a month of synthetic
-traffic, then one partner's report as PDF and the first page as PNG (pdftoppm, Debian's
-poppler-utils), plus the consolidated report's PDF.
+traffic and catalogue metadata, then one partner's report as PDF, its first page and its last
+(the compliance section) as PNG (pdftoppm, Debian's poppler-utils), plus the consolidated
+report's PDF.
 
     .venv/bin/python scripts/sample_report.py        (needs the shared Redis; cleans up after)
 
@@ -52,7 +53,34 @@ def events(rng: random.Random) -> list[dict]:
         out.append({"specversion": "1.0", "id": f"r-{dataset}", "source": "sample", "type": "dataset.records",
                     "subject": "loiret", "time": "2026-10-02T08:00:00Z",
                     "data": {"dataset": dataset, "records": 180_000 // (i + 1), "raw_bytes": 90_000_000 // (i + 1)}})
-    return out
+    return out + metadata()
+
+
+def _metas(title: str, frequency: str | None = "Mensuelle", **default) -> dict:
+    metas = {"default": {"title": title, "publisher": "Département du Loiret",
+                         "description": f"<p>{title} : données publiées par le Département.</p>",
+                         "theme": ["Services publics"], "keyword": ["loiret"], "license": "Licence Ouverte v2.0",
+                         "modified": "2026-10-02T08:00:00+00:00", "territory": ["Loiret"], **default},
+             "dcat": {"created": "2019-05-01", "issued": "2019-05-06", "accrualperiodicity": frequency,
+                      "granularity": "Commune"}}
+    return metas
+
+
+def metadata() -> list[dict]:
+    """The catalogue's metadata (DESIGN §12): loiret has one dataset of each kind of finding."""
+    no_dcat = _metas("Adresses")
+    del no_dcat["dcat"]
+    found = [("loiret", "bornes-recharge", _metas("Bornes de recharge"), "2026-10-02T08:00:00+00:00"),
+             ("loiret", "budget-primitif", _metas("Budget primitif", "Annuelle"), "2025-06-30T08:00:00+00:00"),
+             ("loiret", "horaires-bibliotheques", _metas("Horaires des bibliothèques", keyword=[],
+                                                         description="<p><br></p>"), "2026-10-02T08:00:00+00:00"),
+             ("loiret", "qualite-air", _metas("Qualité de l'air", "Quotidienne"), "2026-10-30T08:00:00+00:00"),
+             ("loiret", "adresses", no_dcat, "2026-10-02T08:00:00+00:00"),
+             ("234500023", "lycees", _metas("Lycées de la région"), "2026-10-15T08:00:00+00:00"),
+             ("tours-metropole", "parkings", _metas("Parkings", None), "2026-10-15T08:00:00+00:00")]
+    return [{"specversion": "1.0", "id": f"m-{dataset}", "source": "sample", "type": "dataset.metadata",
+             "subject": sig, "time": "2026-10-31T12:00:00Z",
+             "data": {"dataset": dataset, "metas": metas, "last_update": last}} for sig, dataset, metas, last in found]
 
 
 async def main() -> None:
@@ -95,6 +123,14 @@ async def make(app, clock: FixedClock) -> None:
         (OUT / f"{sig}.pdf").write_bytes(rendered.pdf())
     subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(OUT / "loiret.pdf"),
                     str(OUT / "loiret-page1")], check=True)
+    info = subprocess.run(["pdfinfo", str(OUT / "loiret.pdf")], check=True, capture_output=True, text=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    # the page where the section "Métadonnées et mises à jour" starts (docs/compliance.md shows it)
+    page = next(str(n) for n in range(1, pages + 1) if "Métadonnées et mises à jour" in subprocess.run(
+        ["pdftotext", "-f", str(n), "-l", str(n), str(OUT / "loiret.pdf"), "-"], check=True, capture_output=True,
+        text=True).stdout)
+    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", page, "-l", page, "-singlefile", str(OUT / "loiret.pdf"),
+                    str(OUT / "loiret-compliance")], check=True)
     print(f"written under {OUT}", file=sys.stderr)
 
 
