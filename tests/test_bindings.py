@@ -134,14 +134,21 @@ async def test_a_bound_producer_cannot_snapshot_delete_or_describe_another_signa
 
 @pytest.mark.redis
 @pytest.mark.chdb
-async def test_an_unbound_collector_may_transfer_a_dataset_and_the_new_owner_then_holds_it(client):
+async def test_an_unbound_collector_may_transfer_a_dataset_and_the_new_owner_then_holds_it(client, caplog):
+    import logging
+
+    from meter.http import appkeys
     from tests.conftest import auth
 
+    caplog.set_level(logging.INFO)
     await _registered(client)
     assert (await client.post("/v1/events", json=[snapshot(1, "cher")], headers=CHER_PRODUCER)).status == 202
     moved = snapshot(9, "loiret", records=70, time="2026-04-20T11:00:00Z")
     assert (await client.post("/v1/events", json=[moved], headers=auth("producer"))).status == 202
     assert await _stock(client, "cher") == 0 and await _stock(client, "loiret") == 70
+    assert client.app[appkeys.TELEMETRY].stock_transfers._value.get() == 1  # the move is recorded
+    [record] = [r for r in caplog.records if r.getMessage() == "stock transferred"]
+    assert (record.item, getattr(record, "from"), record.to) == ("ds:arrets", "cher", "loiret")
     again = snapshot(3, "cher", records=5, time="2026-04-20T11:30:00Z")
     assert (await client.post("/v1/events", json=[again], headers=CHER_PRODUCER)).status == 409
     own = snapshot(4, "loiret", records=80, time="2026-04-20T11:30:00Z")

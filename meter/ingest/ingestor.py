@@ -7,6 +7,7 @@ producer hears "accepted".
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime
@@ -28,6 +29,7 @@ from meter.observability.telemetry import Telemetry
 from meter.registry.ids import UNATTRIBUTED
 from meter.store.rows import event_row, metadata_row
 
+log = logging.getLogger("meter.ingest")
 PastTotal = Callable[[str, Period], Awaitable[int]]  # a flow's pool total of a period, from history
 
 
@@ -74,6 +76,9 @@ class Ingestor:
         self.telemetry.events_ingested.inc(result.accepted)
         self.telemetry.events_duplicate.inc(result.duplicates)
         self.telemetry.events_unattributed.inc(result.unattributed)
+        for moved in result.transfers:  # an unbound collector moved a dataset or object (DESIGN §4)
+            self.telemetry.stock_transfers.inc()
+            log.info("stock transferred", extra={"item": moved.item, "from": moved.old, "to": moved.new})
         return result
 
     async def _attribute(self, events: list[UsageEvent]) -> list[UsageEvent]:

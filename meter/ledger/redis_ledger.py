@@ -11,12 +11,12 @@ from redis import exceptions as rex
 
 from meter.core.errors import BacklogFull, LedgerLost, MeterError, NotOwner, ScriptRefused, TooManyItems, TotalOverflow
 from meter.ledger import scripts
-from meter.ledger.client import translated
+from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
 from meter.ledger.owners import RedisOwners
 from meter.ledger.replication import Replication
 from meter.ledger.stream import read_backlog
-from meter.ledger.wire import IngestResult, LedgerEvent, pack_events
+from meter.ledger.wire import IngestResult, LedgerEvent, Transfer, pack_events
 
 
 def shared_script_error(exc: rex.ResponseError, what: str) -> Exception | None:
@@ -59,7 +59,7 @@ class RedisLedger:
         async with translated("ingest"):
             try:
                 keys = [self.keys.stream, self.keys.backlog]
-                accepted, dups, _, unattributed = await self.replication.run(self._ingest, keys, argv)
+                accepted, dups, _, unattributed, transfers = await self.replication.run(self._ingest, keys, argv)
             except rex.ResponseError as exc:
                 if shared := shared_script_error(exc, "ingest"):
                     raise shared from None
@@ -71,7 +71,8 @@ class RedisLedger:
                         retry_after_s=30,
                     ) from None
                 raise
-        return IngestResult(int(accepted), int(dups), int(unattributed))
+        moved = [Transfer(*as_text(t).removeprefix(self.keys.prefix).split("\x1f")) for t in transfers]
+        return IngestResult(int(accepted), int(dups), int(unattributed), moved)
 
     def owners(self) -> RedisOwners:
         """Attribution's reading of the registry (host and dataset owners), on this connection."""

@@ -93,10 +93,19 @@ class LedgerEvent(NamedTuple):
     row: bytes
 
 
+class Transfer(NamedTuple):
+    """A dataset or object whose owner a batch changed (an unbound sender's snapshot)."""
+
+    item: str  # "ds:{dataset}" or "obj:{name}"
+    old: str
+    new: str
+
+
 class IngestResult(NamedTuple):
     accepted: int
     duplicates: int
     unattributed: int  # accepted events counted for ``unattributed``
+    transfers: list[Transfer] = []  # noqa: RUF012 - a NamedTuple default, never mutated
 
 
 class Settled(NamedTuple):

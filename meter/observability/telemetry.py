@@ -62,3 +62,5 @@ class Telemetry:
                                      ["kind"], registry=r)
         for kind in ("dataset", "object"):
             self.stock_refused.labels(kind)
+        self.stock_transfers = Counter("meter_stock_transfers_total",
+                                       "Datasets and objects whose owner a snapshot changed (a transfer)", registry=r)

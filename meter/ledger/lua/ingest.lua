@@ -29,7 +29,8 @@
 -- in these layouts: meter/ledger/restore.py (tests/test_restore.py holds the two equal).
 -- A dataset's or object's hash at 0 expires after the dedup window; the live (non-zero) ones are
 -- members of the index sets 'index:ds' and 'index:obj', whose sizes the caps bound.
--- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed}; or the
+-- Returns {accepted, duplicates, stream id or '', accepted events that are unattributed,
+-- transfers: "key\31from\31to" of each item whose owner the batch changed}; or the
 -- error BACKLOG_FULL, LEDGER_LOST (the ledger must be rebuilt first), BAD_META (a malformed
 -- meta), TOO_LARGE (a total would pass 2^53 - 1), NOT_OWNER i (event i, from 1, of a bound
 -- sender touches another's dataset or object), TOO_MANY_DATASETS i or TOO_MANY_OBJECTS i (one
@@ -48,7 +49,7 @@ end
 
 local META = '^(%a)\31([^\31]*)\31([^\31]*)\31(-?%d+)\31(-?%d+)\31(-?%d+)\31(.*)$'
 local METADATA_TABLE = 'dataset_metadata'
-local rows, mrows, flows = {}, {}, {}
+local rows, mrows, flows, transfers = {}, {}, {}, {}
 local totals = {records = {}, raw_bytes = {}, content_bytes = {}}
 local accepted, dups, unattributed = 0, 0, 0
 
@@ -71,6 +72,9 @@ local function snapshot(kind, key, sig, a, b, t, sa, sb, st)
   local cur = redis.call('HMGET', key, 'sig', 'a', 'b', 't')
   if t < tonumber(cur[4] or '-1') then
     return -- an older snapshot than the one in force: history only
+  end
+  if cur[1] and cur[1] ~= sig then -- a transfer (an unbound sender's): recorded
+    transfers[#transfers + 1] = key .. '\31' .. cur[1] .. '\31' .. sig
   end
   if kind == 'd' then
     move('records', cur[1], tonumber(cur[2] or '0'), sig, a)
@@ -231,4 +235,4 @@ end
 if accepted > 0 then
   redis.call('INCRBY', KEYS[2], accepted)
 end
-return {accepted, dups, id, unattributed}
+return {accepted, dups, id, unattributed, transfers}
