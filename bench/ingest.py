@@ -69,7 +69,7 @@ async def chdb_own_rate(n_events: int, chunk: int) -> float:
     """chDB alone: the same schema, the same rows (JSONEachRow), ``chunk`` rows per insert."""
     from zoneinfo import ZoneInfo
 
-    from meter.ingest.validation import validate_events
+    from meter.contract.validation import validate_events
     from meter.store.clickhouse import ClickHouseStore
     from meter.store.rows import event_row
 

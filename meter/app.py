@@ -24,6 +24,7 @@ from meter.attribution.events import Attribution
 from meter.collectors.ods_job import OdsPoll
 from meter.config.exposure import refuse_demo_tokens
 from meter.config.settings import PoolConfig, Settings, load_pool_config
+from meter.contract.validation import event_validator
 from meter.core.clock import Clock, SystemClock
 from meter.core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
 from meter.core.periods import Period
@@ -150,9 +151,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await with_store()
     else:
         app[STORE_START_UP] = with_store
-    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, settings.max_batch_events,
+    validate = event_validator(settings.max_batch_events, settings.max_future_skew_s)
+    app[appkeys.INGESTOR] = Ingestor(ledger, config.pool.id, config.tz, clock, telemetry, validate,
                                      rebuild=rebuild, attribution=_attribution(app),
-                                     max_skew_s=settings.max_future_skew_s, past_total=_past_total(store, config))
+                                     past_total=_past_total(store, config))
     if store is not None:
         app[appkeys.USAGE] = UsageReader(store, config, allocator.allotments_for_usage)
     decisions = stores.decisions(settings.dedup_window_s, config.enforcement.redis_timeout_ms / 1000)

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from meter.contract.validation import event_validator
 from meter.ingest.ingestor import Ingestor
 from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
@@ -33,7 +34,7 @@ async def history(redis_client, pool_id, store):
     await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     await redis_client.sadd(keys.signatory_ids, "a", "b")
     ingestor = Ingestor(RedisLedger(redis_client, keys, 3600, 100_000), pool_id, ZoneInfo("Europe/Paris"), Clock(),
-                        Telemetry(), 10_000)
+                        Telemetry(), event_validator(10_000))
     await ingestor.ingest([
         event(1, "api.call", "a", {"count": 3}), event(2, "api.call", "b", {}),
         event(3, "dataset.records", "a", {"dataset": "d1", "records": 10, "raw_bytes": 100}),

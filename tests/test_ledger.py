@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from meter.contract.validation import event_validator
 from meter.core.errors import BacklogFull, ScriptRefused
 from meter.ingest.ingestor import Ingestor
 from meter.ledger.keys import Keys
@@ -36,7 +37,7 @@ async def ingestor(redis_client, pool_id):
     await redis_client.sadd(keys.signatory_ids, "known")
     await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     ledger = RedisLedger(redis_client, keys, dedup_window_s=3600, backlog_limit=50)
-    return Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Telemetry(), max_events=1000)
+    return Ingestor(ledger, pool_id, ZoneInfo("Europe/Paris"), Clock(), Telemetry(), event_validator(1000))
 
 
 async def flow(ingestor, field, period="2026-03"):

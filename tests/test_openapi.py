@@ -15,7 +15,7 @@ import pytest
 from aiohttp import ClientResponse
 from jsonschema import Draft202012Validator
 
-from meter.http.openapi import spec
+from meter.http.routes import openapi_document as spec
 from tests.conftest import auth, wait_written
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]

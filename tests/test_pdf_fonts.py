@@ -2,7 +2,8 @@
 import subprocess
 import threading
 
-from meter.reports.document import Document, Section, Table
+from meter.reports.blocks import Section, Table
+from meter.reports.document import Document
 from meter.reports.pdf import report_pdf
 
 

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from meter.contract.validation import validate_events
 from meter.core.errors import InvalidEvents, PayloadTooLarge
-from meter.ingest.validation import validate_events
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 

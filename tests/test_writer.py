@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from meter.contract.validation import event_validator
 from meter.core.errors import StoreUnavailable
 from meter.ingest.ingestor import Ingestor
 from meter.ledger.keys import Keys
@@ -34,7 +35,7 @@ async def parts(redis_client, pool_id, store):
     keys = Keys(pool_id)
     await redis_client.set(keys.ledger_epoch, 1)  # a complete (empty) ledger
     ledger = RedisLedger(redis_client, keys, 3600, 100_000)
-    ingestor = Ingestor(ledger, pool_id, PARIS, Clock(), Telemetry(), 10_000)
+    ingestor = Ingestor(ledger, pool_id, PARIS, Clock(), Telemetry(), event_validator(10_000))
     stream = RedisStream(redis_client, keys)
     await stream.ensure_group()
     writer = StreamWriter(stream, store, Telemetry(), pool_id, batch_entries=2, block_ms=10, tz=PARIS)

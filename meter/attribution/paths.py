@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from meter.ingest.validation import MAX_NAME
+from meter.core.limits import MAX_NAME
 
 _DATASET_PATHS = (
     re.compile(r"^/api/explore/v2\.[01]/catalog/datasets/([^/]+)"),

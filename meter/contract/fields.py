@@ -12,10 +12,8 @@ from typing import Annotated, Any, Union
 from pydantic import AfterValidator, Field, WithJsonSchema
 
 from meter.config.settings import MAX_INT
+from meter.core.limits import MAX_ID, MAX_NAME, MAX_SUBJECT  # noqa: E402,F401 - the contract states them
 
-MAX_ID = 256
-MAX_SUBJECT = 128
-MAX_NAME = 512
 MAX_ITEM = 256  # a dataset's or a content object's name: part of a Redis key (DESIGN §4)
 TEXT = r"^[^\x00-\x1f\x7f-\x9f]+$"  # no C0 or C1 control character (the JSON Schema regex too)
 

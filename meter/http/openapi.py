@@ -8,9 +8,10 @@ handlers' ``@requires``, request bodies, queries and answers from the contract's
 from __future__ import annotations
 
 import re
-from functools import cache
+from collections.abc import Sequence
 from typing import Any
 
+from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
@@ -115,11 +116,9 @@ def _headless(get: dict[str, Any]) -> dict[str, Any]:
     return {**get, "summary": f"{get['summary']} (headers only)", "responses": answers}
 
 
-def _paths(components: dict[str, Any]) -> dict[str, Any]:
-    from meter.http.routes import route_table  # the routes import the handlers, which serve this spec
-
+def _paths(components: dict[str, Any], routes: Sequence[web.RouteDef]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for route in route_table():
+    for route in routes:
         path = _PARAM.sub(r"{\1}", route.path)
         op = paths.setdefault(path, {})[route.method.lower()] = _operation(route.handler, path, components)
         if route.method == "GET" and route.kwargs.get("allow_head", True):  # aiohttp serves HEAD too
@@ -127,10 +126,10 @@ def _paths(components: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-@cache
-def spec() -> dict[str, Any]:
+def spec(routes: Sequence[web.RouteDef]) -> dict[str, Any]:
+    """The document of these routes (``routes.openapi_document``: the API's, built once)."""
     components: dict[str, Any] = {}
-    paths = _paths(components)
+    paths = _paths(components, routes)
     return {
         "openapi": "3.1.0",
         "info": {"title": "meter", "version": __version__,

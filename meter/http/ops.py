@@ -7,7 +7,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from meter.contract.answers import Health, Readiness
 from meter.http import appkeys
 from meter.http.middleware import json_response
-from meter.http.openapi import spec
 from meter.http.operation import Answer, operation
 
 
@@ -56,8 +55,3 @@ async def metrics(request: web.Request) -> web.Response:
     except Exception:  # the lag gauge keeps its last value when Redis is away
         pass
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-@operation("This document", {200: "OpenAPI 3.1"})
-async def openapi(request: web.Request) -> web.Response:
-    return json_response(spec())

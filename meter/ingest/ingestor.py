@@ -20,7 +20,7 @@ from meter.core import quotas
 from meter.core.clock import Clock
 from meter.core.errors import Forbidden, TooManyItems, Unavailable
 from meter.core.periods import FLOW_PERIOD, Period, counter_ttl
-from meter.ingest.validation import DEFAULT_SKEW_S, UsageEvent, validate_events
+from meter.ingest.event import UsageEvent, Validate
 from meter.ledger.keys import Keys
 from meter.ledger.rebuilt import Rebuild, once_rebuilt
 from meter.ledger.redis_ledger import RedisLedger
@@ -35,9 +35,8 @@ PastTotal = Callable[[str, Period], Awaitable[int]]  # a flow's pool total of a 
 
 class Ingestor:
     def __init__(self, ledger: RedisLedger, pool: str, tz: ZoneInfo, clock: Clock, telemetry: Telemetry,
-                 max_events: int, rebuild: Rebuild | None = None,
-                 attribution: Attribution | None = None, max_skew_s: int = DEFAULT_SKEW_S,
-                 past_total: PastTotal | None = None) -> None:
+                 validate: Validate, rebuild: Rebuild | None = None,
+                 attribution: Attribution | None = None, past_total: PastTotal | None = None) -> None:
         self.attribution = attribution or Attribution(ledger.owners(), {})
         self.ledger = ledger
         self.keys: Keys = ledger.keys
@@ -45,8 +44,7 @@ class Ingestor:
         self.tz = tz
         self.clock = clock
         self.telemetry = telemetry
-        self.max_events = max_events
-        self.max_skew_s = max_skew_s
+        self.validate = validate  # the contract's check, handed in by the edge (contract/validation.py)
         self.past_total = past_total
         self.rebuild = rebuild
         self._periods: dict[tuple[str, date], Period] = {}
@@ -54,7 +52,7 @@ class Ingestor:
     async def ingest(self, raw: list[Any], bound_signatory: str | None = None) -> IngestResult:
         received = self.clock.now()
         try:
-            events = validate_events(raw, received, self.max_events, self.max_skew_s)
+            events = self.validate(raw, received)
             events = await self._attribute(events)
             _check_binding(events, bound_signatory)
         except Exception:

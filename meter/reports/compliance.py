@@ -13,7 +13,7 @@ from typing import Any
 from meter.compliance.checks import DatasetCheck, summarise
 from meter.compliance.fields import FREQUENCIES, LABELS_EN, LABELS_FR, frequency
 from meter.registry.ids import UNATTRIBUTED
-from meter.reports.document import Section, Table
+from meter.reports.blocks import Section, Table
 from meter.reports.words import Words
 
 MAX_LISTED = 30  # datasets listed in a partner's report; the rest are counted

@@ -5,14 +5,16 @@ numbers. Every figure comes with a short sentence that says what it means.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from meter.allocation.explain import anonymised
 from meter.config.settings import CapsSection
 from meter.registry.ids import UNATTRIBUTED
+from meter.reports import compliance
 from meter.reports import lines as L
+from meter.reports.blocks import Section, Table
 from meter.reports.figures import MonthFigures
 from meter.reports.words import Words
 
@@ -139,23 +141,6 @@ TEXT: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-    left: int = 1  # the first ``left`` columns are words (aligned left); the others are numbers
-
-
-@dataclass
-class Section:
-    heading: str
-    paragraphs: list[str] = field(default_factory=list)
-    table: Table | None = None
-    chart: bool = False
-    items: list[str] = field(default_factory=list)
-    after: list[str] = field(default_factory=list)  # sentences below the table or chart
-
-
-@dataclass
 class Document:
     lang: str
     title: str
@@ -205,7 +190,6 @@ def build(figures: MonthFigures, ctx: Context) -> Document:
 
 def _compliance(figures: MonthFigures, ctx: Context, w: Words) -> Section:
     """Metadata and updates (DESIGN §12), as they stand at the month's end (or now)."""
-    from meter.reports import compliance  # it builds this module's Sections
 
     day = (figures.as_of - timedelta(microseconds=1)).astimezone(figures.period.tz).date()
     if ctx.sig == L.POOL:

@@ -16,7 +16,8 @@ import matplotlib
 from fontTools import subset
 from fpdf import FPDF
 
-from meter.reports.document import Document, Section
+from meter.reports.blocks import Section
+from meter.reports.document import Document
 from meter.reports.pdf_fonts import fresh_font
 from meter.reports.pdf_layout import TableStyle, bullet, paragraph, table
 

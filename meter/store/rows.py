@@ -15,7 +15,7 @@ from meter.core import quotas
 
 if TYPE_CHECKING:  # the type only: the store does not depend on ingestion
     from meter.compliance.checks import DatasetCheck
-    from meter.ingest.validation import UsageEvent
+    from meter.ingest.event import UsageEvent
 
 
 def ch_time(t: datetime) -> str:

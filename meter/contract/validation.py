@@ -1,5 +1,7 @@
 """Raw CloudEvents -> usage events, through the contract's event models (``meter.contract.events``).
 
+The edge's half of ingestion: ``event_validator`` is what ``app.py`` hands the ingestor.
+
 A batch is validated whole: every problem of every event is collected, with its 0-based index,
 field path and reason, and the batch is rejected if there is any (``InvalidEvents``). Its size is
 checked first (413), and an event dated more than ``max_skew_s`` after the service's clock is
@@ -7,41 +9,20 @@ invalid: a stock snapshot from 2099 would otherwise stay "the newest" forever (D
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from meter.contract import events as model
-from meter.contract.fields import MAX_ID, MAX_NAME, MAX_SUBJECT  # noqa: F401 - re-exported
 from meter.core import quotas
 from meter.core.errors import InvalidEvents, PayloadTooLarge
 from meter.core.problems import details
+from meter.ingest.event import UsageEvent, Validate
 
 FLOW_TYPES = quotas.FLOW_BY_EVENT  # the event that moves each flow, from the metric table
 EVENT_TYPES = model.EVENT_TYPES
 _TAGS = frozenset(EVENT_TYPES)
-
-
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
-    source: str
-    id: str
-    type: str
-    time: datetime  # aware, UTC
-    subject: str | None  # None: a collector's event, to attribute by ``host`` or ``publisher``
-    dataset: str = ""
-    object: str = ""
-    kind: str = ""
-    amount: int = 0  # api.call: count; update.bytes and content.bytes: bytes; dataset.records: records
-    raw_bytes: int = 0
-    check_id: str = ""
-    host: str = ""  # api.call without subject: the host the portal was called on
-    publisher: str = ""  # dataset.records / .deleted / .metadata without subject: the portal's publisher
-    metas: Mapping[str, Any] | None = None  # dataset.metadata: the portal's metas
-    last_update: str = ""  # dataset.metadata: when its data last changed, as the portal says
 
 
 def _fields(ev: Any) -> dict[str, Any]:
@@ -111,3 +92,10 @@ def _future(raw: list[Any], received: datetime, max_skew_s: int) -> list[dict[st
             except ValueError:
                 pass
     return out
+
+
+def event_validator(max_events: int, max_skew_s: int = DEFAULT_SKEW_S) -> Validate:
+    """``validate_events`` with the service's bounds, for the ingestor."""
+    def validate(raw: list[Any], received: datetime) -> list[UsageEvent]:
+        return validate_events(raw, received, max_events, max_skew_s)
+    return validate
