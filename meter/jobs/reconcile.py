@@ -73,7 +73,8 @@ class LedgerRebuilder:
         started = time.perf_counter()
         restored = await self._dedup_keys()  # first: nothing is decided or ingested before the epoch
         await self.restore.ledger(await self._flows(), await self.history.latest_snapshots(), POOLED_STOCKS,
-                                  await self.history.latest_signatories(), self.dedup_window_s)
+                                  await self.history.latest_signatories(), self.dedup_window_s,
+                                  int(self.clock.now().timestamp()))
         if not await self._has_history():
             log.info("ledger started empty: ClickHouse holds no history of this pool")
             return

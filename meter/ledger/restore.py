@@ -99,8 +99,10 @@ class LedgerRestore:
         return restored
 
     async def ledger(self, flows: Sequence[FlowCounters], snapshots: Sequence[Snapshot],
-                     pooled_stocks: Sequence[str], signatories: Sequence[SignatoryState], window_s: int) -> None:
-        """Replace the counters, the stocks and the registry, and set the epoch: one MULTI."""
+                     pooled_stocks: Sequence[str], signatories: Sequence[SignatoryState], window_s: int,
+                     epoch_s: int) -> None:
+        """Replace the counters, the stocks and the registry, and set the epoch (the service's clock,
+        in seconds): one MULTI."""
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.keys.datasets_index, self.keys.objects_index)
         for flow in flows:
@@ -125,7 +127,7 @@ class LedgerRestore:
             pipe.delete(self.keys.signatories, self.keys.hosts)
             for state in signatories:
                 queue_record(pipe, self.keys, orjson.loads(state.record), state.record.encode())
-        pipe.set(self.keys.ledger_epoch, str(int(time.time())))
+        pipe.set(self.keys.ledger_epoch, str(epoch_s))
         async with translated("rebuild"):
             await pipe.execute()
 
