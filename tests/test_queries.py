@@ -22,10 +22,11 @@ def test_flow_totals():
 def test_stock_totals_takes_each_items_latest_snapshot_before_the_instant():
     assert queries.stock_totals("m", "p", T0) == (
         "SELECT signatory, sum(records), sum(raw_bytes), sum(bytes), max(records) FROM ("
-        " SELECT item, argMax(signatory, (time, received)) AS signatory,"
-        " argMax(records, (time, received)) AS records, argMax(raw_bytes, (time, received)) AS raw_bytes,"
-        " argMax(bytes, (time, received)) AS bytes"
-        " FROM m.stock_snapshots WHERE pool = {pool:String} AND time < {before:DateTime64(6, 'UTC')}"
+        " SELECT item, argMax(signatory, k) AS signatory, argMax(records, k) AS records,"
+        " argMax(raw_bytes, k) AS raw_bytes, argMax(bytes, k) AS bytes"
+        " FROM (SELECT item, signatory, records, raw_bytes, bytes,"
+        " bitShiftLeft(toUInt128(toUnixTimestamp64Micro(time)), 64) + toUnixTimestamp64Micro(received) AS k"
+        " FROM m.stock_snapshots WHERE pool = {pool:String} AND time < {before:DateTime64(6, 'UTC')})"
         " GROUP BY item) GROUP BY signatory ORDER BY signatory",
         {"pool": "p", "before": "2026-04-01 10:30:00.000000"})
 

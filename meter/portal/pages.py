@@ -85,7 +85,7 @@ class Pages:
             raise NotFound(f"no signatory {sig!r}")
         reports = self._reports()
         figures, everyone, alerts = await asyncio.gather(
-            reports.figures(period, project=False), self.registry.list(), self.alerts.list(period, sig, sig))
+            reports.figures(period, project=False, only=sig), self.registry.list(), self.alerts.list(period, sig, sig))
         others = {r["id"]: r.get("name") or r["id"] for r in everyone}
         today = self.today()
         view = self.views.partner(figures, sig, record, others, today, alerts,

@@ -78,8 +78,10 @@ class MonthFigures:
 
 
 async def read_month(store: ClickHouseStore, pool: str, period: Period, now: datetime,
-                     project: Projection | None = None, recent: Recent | None = None) -> MonthFigures:
-    """Every figure of ``period``'s reports (as of ``now`` for the month in progress)."""
+                     project: Projection | None = None, recent: Recent | None = None,
+                     only: str | None = None) -> MonthFigures:
+    """Every figure of ``period``'s reports (as of ``now`` for the month in progress); ``only``: the
+    datasets' compliance of that signatory alone (a partner's page: the rest is the pool's)."""
     as_of = min(period.end, now)
     figures = MonthFigures(period, as_of, provisional=now < period.end)
     db = store.db
@@ -109,7 +111,7 @@ async def read_month(store: ClickHouseStore, pool: str, period: Period, now: dat
             figures.allocations[label] = Allocation(doc["policy"], doc["signatories"], explanation)
     if project is not None:
         figures.next_allocation = await project(period.next())
-    for sig, found in await checked(store, pool, as_of):  # the latest metadata, late or not at as_of
+    for sig, found in await checked(store, pool, as_of, only):  # the latest metadata, late or not at as_of
         figures.compliance.setdefault(sig, []).append(found)
     return figures
 

@@ -69,10 +69,11 @@ class Reports:
         """Every signatory active in ``period``, by id."""
         return {r["id"]: r for r in await self.registry.list() if active_in(r, period)}
 
-    async def figures(self, period: Period, project: bool = True) -> MonthFigures:
-        """The month's figures; ``project``: with next month's allocation (the reports say it)."""
+    async def figures(self, period: Period, project: bool = True, only: str | None = None) -> MonthFigures:
+        """The month's figures; ``project``: with next month's allocation (the reports say it); ``only``:
+        one signatory's datasets' compliance, not every partner's (its page)."""
         return await read_month(self.store, self.pool, period, self.clock.now(), self.project if project else None,
-                                self._recent)
+                                self._recent, only)
 
     async def _recent(self, labels: list[str]) -> dict[str, dict[str, Any]]:
         """The allocation documents Redis still keeps for ``labels`` (one MGET)."""

@@ -8,9 +8,10 @@ one.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_decimal_symbol, get_group_symbol
 
 LANGS = ("fr", "en")
 METRIC_WORDS: dict[str, dict[str, str]] = {
@@ -40,13 +41,23 @@ class Words:
         return text[:1].upper() + text[1:]
 
     def number(self, n: int | float) -> str:
+        if type(n) is int and n >= 0:  # babel's answer, without its per-call locale lookups (pages print hundreds)
+            return f"{n:,}".replace(",", _symbols(self.locale)[0])
         return format_decimal(n, locale=self.locale)
+
+    def _one_decimal(self, value: float) -> str:
+        """``value`` with at most one decimal, as babel's ``#,##0.#`` writes it."""
+        rounded = round(value, 1)
+        if rounded < 0:
+            return format_decimal(rounded, format="#,##0.#", locale=self.locale)
+        group, decimal = _symbols(self.locale)
+        whole, fraction = f"{rounded:,.1f}".split(".")
+        return whole.replace(",", group) + ("" if fraction == "0" else decimal + fraction)
 
     def bytes(self, n: int) -> str:
         """Bytes as GB or MB (10^9, 10^6), one decimal: what a person reads at a glance."""
         unit, size = (("Go", "GB"), 1e9) if n >= 1e9 else (("Mo", "MB"), 1e6)
-        return f"{format_decimal(round(n / size, 1), format='#,##0.#', locale=self.locale)}\u00a0" \
-               f"{unit[0] if self.lang == 'fr' else unit[1]}"
+        return f"{self._one_decimal(n / size)}\u00a0{unit[0] if self.lang == 'fr' else unit[1]}"
 
     def amount(self, metric: str, n: int | None) -> str:
         if n is None:
@@ -57,7 +68,7 @@ class Words:
         """``value`` in percent (61.7 -> "61,7 %"), one decimal at most."""
         if value is None:
             return "–"
-        text = format_decimal(round(value, 1), format="#,##0.#", locale=self.locale)
+        text = self._one_decimal(value)
         return f"{text}\u00a0%" if self.lang == "fr" else f"{text}%"
 
     def none(self) -> str:
@@ -72,3 +83,9 @@ class Words:
     def month(self, d: date) -> str:
         """``novembre 2026``; ``November 2026``."""
         return format_date(d, "MMMM y", locale=self.locale)
+
+
+@cache
+def _symbols(locale: str) -> tuple[str, str]:
+    """The locale's group and decimal symbols (``1 300``, ``12,5`` in French)."""
+    return get_group_symbol(locale), get_decimal_symbol(locale)
