@@ -35,8 +35,8 @@ async def used(client, metric="update_bytes"):
 async def test_amounts_that_would_pass_2_53_are_refused_whole_and_leave_no_trace(client):
     await post(client, "/v1/events", bytes_event(0, BIG - 10), role="producer", status=202)
     batch = [bytes_event(1, 5), bytes_event(2, 6)]  # each fine, together past 2^53 - 1
-    err = (await post(client, "/v1/events", batch, role="producer"))["error"]
-    assert err["type"] == "invalid_events" and "2^53" in err["message"]
+    err = (await post(client, "/v1/events", batch, role="producer", status=409))["error"]  # stored state: DESIGN §4
+    assert err["type"] == "total_overflow" and "2^53" in err["message"]
     assert await used(client) == BIG - 10
     assert await post(client, "/v1/events", batch[:1], role="producer", status=202) == {"accepted": 1, "duplicates": 0}
     assert await used(client) == BIG - 5  # event 1 had not been marked as seen
