@@ -16,7 +16,7 @@ that the client learns of on that very call), the WAIT measured the wrong node: 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as redis
@@ -59,20 +59,29 @@ class Replication:
             await self.client.script_load(script.script)
             return await self._run_and_wait(script, keys, args)
 
+    async def command(self, key: str, *command: Any) -> Any:
+        """One plain command on ``key``, its reply once the replicas asked for hold it."""
+        if not self.waits:
+            return await cast(Any, self.client).execute_command(*command)
+        return await self._wait_after(key, lambda pipe: pipe.execute_command(*command))
+
     async def _run_and_wait(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        return await self._wait_after(keys[0], lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args))
+
+    async def _wait_after(self, key: str, queue: Callable[[Any], Any]) -> Any:
         pipe: Any = self.client.pipeline(transaction=False)
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        queue(pipe)
         node = None
         if self._cluster is not None:
             await self._cluster.initialize()  # the first call, or a refresh of the topology that is due
-            node = self._cluster.get_node_from_key(keys[0])
+            node = self._cluster.get_node_from_key(key)
             pipe.execute_command("WAIT", self.replicas, self.wait_ms, target_nodes=node)
         else:
             pipe.execute_command("WAIT", self.replicas, self.wait_ms)
         reply, acked = await pipe.execute(raise_on_error=False)
         if isinstance(reply, Exception):
             raise reply  # the script's own refusal, or NOSCRIPT: whatever WAIT said does not matter
-        if node is not None and getattr(cast(RedisCluster, self._cluster).get_node_from_key(keys[0]), "name",
+        if node is not None and getattr(cast(RedisCluster, self._cluster).get_node_from_key(key), "name",
                                         None) != node.name:
             raise ReplicasBehind("the Redis cluster moved this pool while writing: the write is not known to be "
                                  "replicated; retry (it is deduplicated)", retry_after_s=1)

@@ -110,7 +110,7 @@ class Stores:
 
     @cached_property
     def stream(self) -> RedisStream:
-        return RedisStream(self._client, self.keys)
+        return RedisStream(self._client, self.keys, self.replication)
 
     @cached_property
     def jobs(self) -> RedisJobs:

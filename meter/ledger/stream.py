@@ -18,6 +18,7 @@ from redis import exceptions as rex
 from meter.ledger import scripts
 from meter.ledger.client import as_text, translated
 from meter.ledger.keys import Keys
+from meter.ledger.replication import Replication
 
 GROUP = "writer"
 CONSUMER = "writer-1"  # one writer per pool: the process that owns the store
@@ -98,9 +99,10 @@ def queue_history_row(pipe: Any, keys: Keys, table: str, row: bytes) -> None:
 
 
 class RedisStream:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, replication: Replication | None = None) -> None:
         self.client = client
         self.keys = keys
+        self.replication = replication or Replication(client)
         self._lease = client.register_script(scripts.source("lease"))
 
     async def lease(self, token: str, ttl_ms: int) -> bool:
@@ -128,7 +130,10 @@ class RedisStream:
             if not entries:
                 return None
             batch = Batch(entries)
-            await self.client.set(self.keys.writer_inflight, f"{batch.first} {batch.last}")
+            # on the replicas before the insert: a failover must not forget a range that was inserted
+            # (its entries would be read again in other batches, with other deduplication tokens)
+            await self.replication.command(self.keys.writer_inflight, "SET", self.keys.writer_inflight,
+                                           f"{batch.first} {batch.last}")
             return batch
 
     async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
