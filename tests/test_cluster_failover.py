@@ -77,7 +77,7 @@ async def produce(session: aiohttp.ClientSession, urls: list[str], todo: asyncio
                         break
                     if resp.status != 503:
                         raise AssertionError(f"batch {i}: {resp.status} {await resp.text()}")
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, TimeoutError):
                 load.answers.append((time.monotonic(), 0))
             await asyncio.sleep(RETRY_S)
 
@@ -136,7 +136,8 @@ async def test_a_master_killed_under_load_loses_and_doubles_nothing(tmp_path, cl
         in_redis = int(client.hget(keys.flow("api_calls", label), "*") or 0)
         # ClickHouse: once the writer (whichever meter holds the lease) has emptied the stream
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (int(client.get(keys.backlog) or 0) or client.exists(keys.writer_inflight)):
+        while time.monotonic() < deadline and (int(client.get(keys.backlog) or 0)
+                                               or client.exists(keys.writer_inflight)):
             await asyncio.sleep(0.1)
         client.close()
         store = await ClickHouseStore.open(clickhouse_url, tmp_path, database)
@@ -148,7 +149,8 @@ async def test_a_master_killed_under_load_loses_and_doubles_nothing(tmp_path, cl
                    "duplicates_answered": load.duplicates, "answers_503": len(failed),
                    "first_503_after_kill_s": round(first, 2), "last_503_after_kill_s": round(outage, 2),
                    "promoted_after_kill_s": round(promoted_s, 2),
-                   "restarted_after_kill_s": round(restarted_s, 2), "run_s": round(took, 1), "cluster_start_s": round(cluster.started_in_s, 1)}
+                   "restarted_after_kill_s": round(restarted_s, 2), "run_s": round(took, 1),
+                   "cluster_start_s": round(cluster.started_in_s, 1)}
         print("failover:", json.dumps(figures))
         record_property("failover", figures)
         assert load.sent == EVENTS
