@@ -224,7 +224,7 @@ def cluster_settings(cluster: Cluster, tmp_path: Path, **overrides: object) -> S
     """The test settings of ``conftest.settings`` on the cluster, every acknowledged write waiting for
     its replica (the recipe's ``METER_REDIS_WAIT_REPLICAS=1``). The wait is 2 s, not the default
     0.1 s: on a loaded test machine a replica can take longer, and these tests are about what the
-    service answers when the replica keeps up (the failover test sets its own 0.1 s)."""
+    service answers when the replica keeps up (the replication and failover tests set 0.1 s)."""
     base: dict[str, object] = {"redis_url": cluster.url, "redis_cluster": True, "redis_wait_replicas": 1,
                                "redis_wait_ms": 2000,
                                "data_dir": tmp_path, "writer_block_ms": 20, "writer_pace_ms": 10, "scheduler": False}

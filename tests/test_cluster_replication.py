@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 
 @pytest.fixture
 def settings(redis_cluster, tmp_path):
-    return cluster_settings(redis_cluster, tmp_path)
+    return cluster_settings(redis_cluster, tmp_path, redis_wait_ms=100)  # the default: a stalled replica's 503
 
 
 @pytest.fixture
