@@ -26,18 +26,35 @@ from bench._service import BenchService  # noqa: E402
 BATCH = 1000
 
 
-def make_batches(n_events: int) -> list[bytes]:
+def this_month(now: datetime) -> tuple[str, int, int]:
+    """The current month (YYYY-MM), its first second and how many seconds of it have passed:
+    the events are dated inside it, so they count against today's counters as a gateway's do."""
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return first.strftime("%Y-%m"), int(first.timestamp()), max(1, int((now - first).total_seconds()) - 60)
+
+
+def make_batches(n_events: int, now: datetime) -> list[bytes]:
+    _, first, span = this_month(now)
     batches = []
     for b in range(n_events // BATCH):
         lines = []
         for i in range(BATCH):
             k = b * BATCH + i
+            when = datetime.fromtimestamp(first + (k * 7919) % span, UTC)
             lines.append(json.dumps({
                 "specversion": "1.0", "id": f"ev-{k}", "source": "bench", "type": "api.call",
-                "time": f"2026-11-{1 + k % 25:02d}T{k % 24:02d}:00:00Z", "subject": f"sig-{k % 200}",
+                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "subject": f"sig-{k % 200}",
                 "data": {"dataset": f"ds-{k % 1000}", "count": 1}}))
         batches.append("\n".join(lines).encode())
     return batches
+
+
+def rss_mib(pid: int) -> float:
+    """The process's resident memory now (VmRSS), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def post_all(svc: BenchService, batches: list[bytes], concurrency: int) -> float:
@@ -74,8 +91,8 @@ async def chdb_own_rate(n_events: int, chunk: int) -> float:
     from meter.store.rows import event_row
 
     tz = ZoneInfo("Europe/Paris")
-    now = datetime(2026, 11, 30, tzinfo=UTC)
-    raw = [json.loads(line) for b in make_batches(n_events) for line in b.splitlines()]
+    now = datetime.now(UTC)
+    raw = [json.loads(line) for b in make_batches(n_events, now) for line in b.splitlines()]
     rows = [event_row("bench", ev, ev.subject, ev.time.astimezone(tz).date(), now.timestamp())
             for ev in validate_events(raw, now, len(raw))]
     store = await ClickHouseStore.open("", Path(tempfile.mkdtemp(prefix="meter-chdb-")), "bench")
@@ -94,13 +111,16 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--json", action="store_true", help="also print one JSON object of the figures, last")
     args = ap.parse_args()
-    batches = make_batches(args.events)
+    now = datetime.now(UTC)
+    batches = make_batches(args.events, now)
     svc = BenchService().start()
     try:
+        rss_start = rss_mib(svc.procs[0].pid)
         started = time.perf_counter()
         post_s = await post_all(svc, batches, args.concurrency)
-        await wait_queryable(svc, args.events, "2026-11")
+        await wait_queryable(svc, args.events, this_month(now)[0])
         total_s = time.perf_counter() - started
+        rss_end = rss_mib(svc.procs[0].pid)
     finally:
         svc.stop()
         svc.cleanup_redis()
@@ -112,9 +132,12 @@ async def main() -> None:
     print(f"end to end (queryable in chDB): {end_to_end:10,.0f} events/s")
     print(f"chDB's own insert rate:         {own:10,.0f} rows/s (same rows, 10,000 per insert)")
     print(f"ratio end to end / chDB alone:  {end_to_end / own:10.0%}")
+    print(f"meter serve's RSS:              {rss_start:10.1f} MiB started, {rss_end:.1f} MiB after the events")
     if args.json:
         print(json.dumps({"events": args.events, "accepted_per_s": round(args.events / post_s),
-                          "end_to_end_per_s": round(end_to_end), "chdb_alone_rows_per_s": round(own)}))
+                          "end_to_end_per_s": round(end_to_end), "chdb_alone_rows_per_s": round(own),
+                          "ratio": round(end_to_end / own, 3), "rss_start_mib": round(rss_start, 1),
+                          "rss_end_mib": round(rss_end, 1)}))
 
 
 if __name__ == "__main__":

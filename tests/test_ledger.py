@@ -120,6 +120,18 @@ async def test_a_malformed_meta_changes_nothing(ingestor):
     assert await ingestor.ledger.ingest([good]) == IngestResult(1, 0, 0)
 
 
+async def test_a_value_holding_a_newline_changes_nothing(ingestor):
+    """The lists are joined by newlines: a value holding one makes a list too long, refused whole."""
+    keys = ingestor.keys
+    good = LedgerEvent(keys.seen("gw", "n1"), "known", LedgerEffect("f", keys.flow("api_calls", "2026-03"), 1, 0, 3600),
+                       "", b"{}")
+    bad = good._replace(seen_key=keys.seen("gw", "n2") + "\nextra")
+    with pytest.raises(ScriptRefused, match="BAD_META"):
+        await ingestor.ledger.ingest([good, bad])
+    assert not await ingestor.ledger.client.exists(keys.seen("gw", "n1"))
+    assert await flow(ingestor, "*") == 0 and await ingestor.ledger.backlog() == 0
+
+
 async def test_lost_script_is_reloaded(ingestor):
     await ingestor.ingest([call(1)])
     await ingestor.ledger.client.script_flush()

@@ -65,13 +65,15 @@ def test_replies_unpack_to_one_verdict_per_decision():
     assert unpack_settled([b"api_calls", b"s1", b"7", b""]) == Settled("api_calls", "s1", 7, "")
 
 
-def test_events_pack_three_values_each_with_the_meta_ingest_lua_matches():
+def test_events_pack_three_lists_with_the_meta_ingest_lua_matches():
     meta_re = re.search(r"local META = '(.*)'", scripts.source("ingest"))[1].replace("\\31", SEP)
     ev = LedgerEvent("seen", "s1", LedgerEffect("d", "ds", 10, 20, 1234), "alias", b"{}")
-    packed = pack_events([ev, ev._replace(alias="")])
-    assert len(packed) == 6 and packed[0] == "seen" and packed[2] == b"{}"
-    assert re.match(meta_re.replace("%a", "[A-Za-z]").replace("%d", r"\d"), packed[1])
-    assert packed[1].split(SEP) == ["d", "s1", "ds", "10", "20", "1234", "alias"]
+    seen, metas, rows = pack_events([ev, ev._replace(seen_key="seen2", alias="", row=b'{"a":1}')])
+    assert seen.split("\n") == ["seen", "seen2"] and rows.split(b"\n") == [b"{}", b'{"a":1}']
+    first, second = metas.split("\n")
+    assert re.match(meta_re.replace("%a", "[A-Za-z]").replace("%d", r"\d"), first)
+    assert first.split(SEP) == ["d", "s1", "ds", "10", "20", "1234", "alias"]
+    assert second.split(SEP)[-1] == ""
 
 
 async def test_a_lost_ledger_is_rebuilt_then_the_call_made_once_more():

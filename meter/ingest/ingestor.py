@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,7 +85,7 @@ class Ingestor:
         owners = [(ev.subject, ev.type, {"host": ev.host, "publisher": ev.publisher, "dataset": ev.dataset})
                   for ev in events]
         subjects = await self.attribution.subjects(owners)
-        return [ev if ev.subject == s else replace(ev, subject=s) for ev, s in zip(events, subjects)]
+        return [ev if ev.subject == s else ev._replace(subject=s) for ev, s in zip(events, subjects)]
 
     def _period(self, kind: str, day: date) -> Period:
         key = (kind, day)

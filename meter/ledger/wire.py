@@ -3,7 +3,7 @@
 The domain hands the adapters typed values (``DecisionArgs``, ``LedgerEvent``); only this module
 knows that decide.lua reads each metric's constants once per call (``METRIC``) and then each
 decision (``ASK``), as two JSON arrays, and answers 7 values per decision (``REPLY``), and that
-ingest.lua reads 3 values per event. The positions are named by the tuples' fields, and the
+ingest.lua reads three lists (seen keys, metas, rows). The positions are named by the tuples' fields, and the
 scripts unpack them into locals of the same names (``tests/test_wire.py`` holds them equal).
 Each layout is the one its script's header documents (``ledger/lua/*.lua``); change both together.
 """
@@ -138,14 +138,13 @@ def unpack_verdicts(reply: Sequence[Any]) -> list[Verdict]:
             for allowed, scope, limit, used, remaining, sig, note in zip(it, it, it, it, it, it, it)]
 
 
-def pack_events(events: Sequence[LedgerEvent]) -> list[str | bytes]:
-    """Three values per event: seen key, meta (kind, signatory, key, a, b, t, alias), row."""
-    args: list[str | bytes] = []
-    for ev in events:
-        e = ev.effect
-        args += [ev.seen_key, f"{e.kind}{SEP}{ev.signatory}{SEP}{e.key}{SEP}{e.a}{SEP}{e.b}{SEP}{e.t}{SEP}{ev.alias}",
-                 ev.row]
-    return args
+def pack_events(events: Sequence[LedgerEvent]) -> tuple[str, str, bytes]:
+    """ingest.lua's three list arguments: the seen keys, the metas (kind, signatory, key, a, b, t,
+    alias) and the rows, each list's values joined by a newline."""
+    seen = "\n".join([ev.seen_key for ev in events])
+    metas = "\n".join([f"{e.kind}{SEP}{ev.signatory}{SEP}{e.key}{SEP}{e.a}{SEP}{e.b}{SEP}{e.t}{SEP}{ev.alias}"
+                       for ev in events for e in (ev.effect,)])
+    return seen, metas, b"\n".join([ev.row for ev in events])
 
 
 def unpack_settled(reply: Sequence[Any]) -> Settled:

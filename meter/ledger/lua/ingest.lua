@@ -10,10 +10,12 @@
 -- ARGV[6]  '1': the sender's token is bound to a signatory (its snapshots may not touch
 --          another's dataset or object; it never marks a check as reported), else ''
 -- ARGV[7]  most datasets, ARGV[8] most content objects the pool keeps (DESIGN §4)
--- then n groups of 3 values, one per event: seen, meta, row
+-- ARGV[9], ARGV[10], ARGV[11]: the n events' seen keys, metas and rows, each list one argument
+-- whose n values are joined by '\n' (none of them holds one: ids refuse control characters and a
+-- JSON row escapes its newlines). Three arguments a batch instead of three an event, because
+-- redis-py's per-argument packing, not Redis, was the cost at this rate.
 --   seen   dedup key of (source, id), in the sender's namespace (its signatory, when bound)
---   meta   "kind|sig|key|a|b|t|alias" joined by the unit separator (\31), one argument instead
---          of seven because redis-py's argument packing, not Redis, is the cost at this rate:
+--   meta   "kind|sig|key|a|b|t|alias" joined by the unit separator (\31):
 --   kind   'f' flow | 'd' dataset snapshot | 'c' content snapshot | 'm' dataset metadata (DESIGN §12:
 --          deduplicated and stored, no counter moves; its row goes to the dataset_metadata table)
 --   sig    signatory id (or 'unattributed')
@@ -38,7 +40,6 @@
 local prefix, window = ARGV[1], tonumber(ARGV[2])
 local limit, n = tonumber(ARGV[3]), tonumber(ARGV[4])
 local bound, max_ds, max_obj = ARGV[6] == '1', tonumber(ARGV[7]), tonumber(ARGV[8])
-local FIRST = 9 -- ARGV index of the first event's seen key
 if redis.call('EXISTS', prefix .. 'ledger_epoch') == 0 then
   return redis.error_reply('LEDGER_LOST')
 end
@@ -47,11 +48,36 @@ if backlog + n > limit then
   return redis.error_reply('BACKLOG_FULL')
 end
 
+-- the n values of a list argument (nil when it holds another number of them)
+local function split(blob)
+  local out, pos = {}, 1
+  if n == 0 then
+    return out
+  end
+  while true do
+    local stop = string.find(blob, '\n', pos, true)
+    if not stop then
+      out[#out + 1] = string.sub(blob, pos)
+      break
+    end
+    out[#out + 1] = string.sub(blob, pos, stop - 1)
+    pos = stop + 1
+  end
+  if #out ~= n then
+    return nil
+  end
+  return out
+end
+local seens, packed = split(ARGV[9]), split(ARGV[10])
+if not seens or not packed then
+  return redis.error_reply('BAD_META the batch does not hold ' .. n .. ' seen keys and metas')
+end
+
 local META = '^(%a)\31([^\31]*)\31([^\31]*)\31(-?%d+)\31(-?%d+)\31(-?%d+)\31(.*)$'
 local METADATA_TABLE = 'dataset_metadata'
-local rows, mrows, flows, transfers = {}, {}, {}, {}
+local fresh_at, flows, transfers = {}, {}, {}
 local totals = {records = {}, raw_bytes = {}, content_bytes = {}}
-local accepted, dups, unattributed = 0, 0, 0
+local accepted, dups, unattributed, metadata = 0, 0, 0, 0
 
 local function add(tbl, field, v)
   tbl[field] = (tbl[field] or 0) + v
@@ -140,7 +166,7 @@ local function check_item(i, kind, sig, key, a, b)
   return nil
 end
 for i = 0, n - 1 do
-  local m = {string.match(ARGV[FIRST + 1 + i * 3], META)}
+  local m = {string.match(packed[i + 1], META)}
   if #m ~= 7 then
     return redis.error_reply('BAD_META event ' .. (i + 1))
   end
@@ -153,6 +179,8 @@ for i = 0, n - 1 do
     grow(RAW, b)
   elseif kind == 'c' then
     grow(CONTENT, a)
+  elseif kind == 'm' then
+    metadata = metadata + 1
   end
   local refused = check_item(i, kind, m[2], m[3], a, b)
   if refused then
@@ -166,8 +194,7 @@ for key, v in pairs(worst) do
 end
 
 for i = 0, n - 1 do
-  local o = FIRST + i * 3
-  local seen = ARGV[o]
+  local seen = seens[i + 1]
   local kind, sig, key, sa, sb, st, alias = unpack(metas[i])
   local a, b, t = tonumber(sa), tonumber(sb), tonumber(st)
   local fresh = true
@@ -187,11 +214,7 @@ for i = 0, n - 1 do
     if sig == 'unattributed' then
       unattributed = unattributed + 1
     end
-    if kind == 'm' then
-      mrows[#mrows + 1] = ARGV[o + 2]
-    else
-      rows[#rows + 1] = ARGV[o + 2]
-    end
+    fresh_at[#fresh_at + 1] = i
     if kind == 'f' then
       local f = flows[key]
       if not f then
@@ -222,9 +245,28 @@ for metric, fields in pairs(totals) do
   end
 end
 
+-- the fresh events' rows: the whole list as it came when every event is fresh and none is
+-- metadata (the usual batch), else picked one by one
+local rows, mrows = nil, {}
+if accepted == n and metadata == 0 then
+  rows = ARGV[11]
+elseif accepted > 0 then
+  local all, picked = split(ARGV[11]), {}
+  if not all then
+    return redis.error_reply('BAD_META the batch does not hold ' .. n .. ' rows')
+  end
+  for _, i in ipairs(fresh_at) do
+    if metas[i][1] == 'm' then
+      mrows[#mrows + 1] = all[i + 1]
+    else
+      picked[#picked + 1] = all[i + 1]
+    end
+  end
+  rows = #picked > 0 and table.concat(picked, '\n') or nil
+end
 local id = ''
-if #rows > 0 then
-  id = redis.call('XADD', KEYS[1], '*', 'table', ARGV[5], 'n', #rows, 'rows', table.concat(rows, '\n'))
+if rows then
+  id = redis.call('XADD', KEYS[1], '*', 'table', ARGV[5], 'n', accepted - #mrows, 'rows', rows)
 end
 if #mrows > 0 then
   local mid = redis.call('XADD', KEYS[1], '*', 'table', METADATA_TABLE, 'n', #mrows, 'rows', table.concat(mrows, '\n'))
