@@ -18,7 +18,7 @@ from meter.contract.events import TIME_RE, parse_time
 from meter.contract.fields import MAX_ID, MAX_ITEM, MAX_NAME, MAX_SUBJECT
 from meter.ingest.event import UsageEvent
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # what fields.TEXT refuses
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # what fields.TEXT refuses
 
 
 def _sized(value: Any, limit: int) -> bool:
@@ -47,7 +47,7 @@ def api_call(item: Any, received: datetime, times: dict[str, datetime]) -> Usage
     if type(count) is not int or not 1 <= count <= MAX_INT:
         return None
     dataset, host, check_id = dataset or "", host or "", check_id or ""
-    if _CONTROL.search(f"{ev_id}{source}{subject or ''}{dataset}{host}{check_id}"):
+    if CONTROL.search(f"{ev_id}{source}{subject or ''}{dataset}{host}{check_id}"):
         return None
     raw_time, time = item.get("time"), received
     if raw_time is not None:

@@ -81,17 +81,20 @@ class Decider:
         started = time.perf_counter()
         decisions = await self._coalescer.submit(asks)
         self.telemetry.decision_seconds.observe(time.perf_counter() - started)
-        for d in decisions:
-            self._count(d)
+        self._count(decisions)
         return decisions
 
-    def _count(self, d: Decision) -> None:
-        outcome = "degraded" if d.degraded else "shadow_denied" if d.shadow else "allowed" if d.allowed else "denied"
-        key = (d.metric, outcome, d.scope)
-        child = self._counted.get(key)
-        if child is None:
-            child = self._counted[key] = self.telemetry.decisions.labels(*key)
-        child.inc()  # type: ignore[attr-defined]
+    def _count(self, decisions: list[Decision]) -> None:
+        """Each outcome's counter moved once a call, by how many decisions had it."""
+        outcomes: dict[tuple[str, str, str], int] = {}
+        for d in decisions:
+            key = (d.metric, _outcome(d), d.scope)
+            outcomes[key] = outcomes.get(key, 0) + 1
+        for key, n in outcomes.items():
+            child = self._counted.get(key)
+            if child is None:
+                child = self._counted[key] = self.telemetry.decisions.labels(*key)
+            child.inc(n)  # type: ignore[attr-defined]
 
     async def _run(self, asks: list[Ask]) -> list[Decision]:
         self.telemetry.decision_batch.observe(len(asks))
@@ -180,3 +183,7 @@ class Decider:
                         limit=self.config.caps.get(ask.metric), used=None, remaining=None,
                         reset=window.reset if window else None, signatory=ask.signatory or UNATTRIBUTED,
                         reason=f"degraded ({mode}): {exc.message}", degraded=mode)
+
+
+def _outcome(d: Decision) -> str:
+    return "degraded" if d.degraded else "shadow_denied" if d.shadow else "allowed" if d.allowed else "denied"
