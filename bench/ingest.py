@@ -86,7 +86,10 @@ async def chdb_own_rate(n_events: int, chunk: int) -> float:
     """chDB alone: the same schema, the same rows (JSONEachRow), ``chunk`` rows per insert."""
     from zoneinfo import ZoneInfo
 
-    from meter.contract.validation import validate_events
+    try:
+        from meter.contract.validation import validate_events
+    except ImportError:  # an older tree measured with this script
+        from meter.ingest.validation import validate_events  # type: ignore[no-redef]
     from meter.store.clickhouse import ClickHouseStore
     from meter.store.rows import event_row
 

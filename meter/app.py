@@ -248,7 +248,7 @@ def _writer(app: web.Application) -> StreamWriter:
     settings = app[appkeys.SETTINGS]
     writer = StreamWriter(app[appkeys.STORES].stream, app[appkeys.STORE], app[appkeys.TELEMETRY],
                           app[appkeys.CONFIG].pool.id, settings.writer_batch_entries, settings.writer_block_ms,
-                          settings.writer_pace_ms, tz=app[appkeys.CONFIG].tz)
+                          settings.writer_pace_ms, tz=app[appkeys.CONFIG].tz, batch_rows=settings.writer_batch_rows)
     app[appkeys.WRITER] = writer
     return writer
 

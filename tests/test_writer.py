@@ -59,6 +59,21 @@ async def test_writes_everything_once_and_empties_the_backlog(parts):
     assert await store.rows(sql, params) == [("api_calls", "unattributed", 50)]
 
 
+async def test_a_batch_is_bounded_by_its_rows_and_the_pause_follows_them(parts):
+    """Entries of 10 rows, a bound of 25 rows: after the first read, the writer asks for 2 entries
+    at a time, and a batch of 20 rows (short of 25, but every entry it asked for) counts as full."""
+    ingestor, stream, _, store, pool = parts
+    writer = StreamWriter(stream, store, Telemetry(), pool, batch_entries=100, block_ms=10, tz=PARIS, batch_rows=25)
+    for b in range(7):
+        await ingestor.ingest([call(b * 10 + i) for i in range(10)])
+    assert await writer.step() == 70 and writer._last_full  # the first read: up to 100 entries, 70 rows
+    for b in range(7, 12):
+        await ingestor.ingest([call(b * 10 + i) for i in range(10)])
+    assert [await writer.step() for _ in range(3)] == [20, 20, 10]
+    assert await count(store, pool) == 120 and await stream.backlog() == 0
+    assert not writer._last_full  # the last batch was one entry short: the writer pauses
+
+
 async def test_crash_after_insert_before_ack_replays_the_same_range_once(parts):
     ingestor, stream, writer, store, pool = parts
     await ingestor.ingest([call(i) for i in range(10)])

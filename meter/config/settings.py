@@ -319,6 +319,7 @@ class Settings(BaseSettings):
     max_objects: int = Field(100_000, ge=1)
     stream_max_events: int = Field(5_000_000, ge=1_000)
     writer_batch_entries: int = Field(200, ge=1)
+    writer_batch_rows: int = Field(50_000, ge=1, le=1_000_000)  # about the most rows an insert carries
     writer_block_ms: int = Field(200, ge=1)
     writer_pace_ms: int = Field(250, ge=0, le=60_000)  # pause after a batch that was not full
     writer_unready_s: float = Field(60.0, gt=0, le=86_400)  # /readyz is 503 once the writer has failed this long

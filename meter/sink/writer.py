@@ -29,13 +29,16 @@ LEASE_MS = 20_000  # renewed at every batch; a writer silent that long is presum
 
 class StreamWriter:
     def __init__(self, stream: RedisStream, store: ClickHouseStore, telemetry: Telemetry, pool: str,
-                 batch_entries: int, block_ms: int, pace_ms: int = 0, *, tz: tzinfo) -> None:
+                 batch_entries: int, block_ms: int, pace_ms: int = 0, *, tz: tzinfo,
+                 batch_rows: int = 50_000) -> None:
         self.stream = stream
         self.store = store
         self.telemetry = telemetry
         self.pool = pool
         self.tz = tz  # the pool's: the local day of the usage rows built from facts
-        self.batch_entries = batch_entries
+        self.batch_entries = batch_entries  # the most entries a batch reads
+        self.batch_rows = batch_rows  # about the most rows a batch inserts (an insert's memory follows its rows)
+        self._count = batch_entries  # entries the next read asks for: about batch_rows rows' worth
         self.block_ms = block_ms
         self.pace_s = pace_ms / 1000
         self._stopping = asyncio.Event()
@@ -53,13 +56,17 @@ class StreamWriter:
 
     async def step(self) -> int:
         """Write one batch if there is one; returns the number of events written."""
-        batch = await self.stream.next_batch(self.batch_entries, self.block_ms)
+        batch = await self.stream.next_batch(self._count, self.block_ms)
         if batch is None:
             return 0
         await self._insert(batch)
         await self.stream.ack(batch)
         self.telemetry.stream_lag.set(await self.stream.backlog())
-        self._last_full = len(batch.entries) >= self.batch_entries
+        # full by its rows or by its entries; the next read asks for the entries that make about
+        # batch_rows rows at this batch's rows per entry (an entry holds one request's rows: 1 to 10,000)
+        self._last_full = batch.events >= self.batch_rows or len(batch.entries) >= self._count
+        per_entry = max(1, batch.events // len(batch.entries))
+        self._count = max(1, min(self.batch_entries, self.batch_rows // per_entry))
         return batch.events
 
     async def _insert(self, batch: Batch) -> None:
