@@ -99,7 +99,9 @@ class RedisDecisions:
                     call = self.replication.run_lean(self.lean, script, keys, argv, wait=writes)
                 else:
                     call = self.replication.run(script, keys, argv, wait=writes)
-                return await asyncio.wait_for(call, timeout_s)
+                async with asyncio.timeout(timeout_s):  # not wait_for: no task of its own per call
+                    reply: list[Any] = await call
+                return reply
             except TimeoutError:
                 raise LedgerUnavailable(f"Redis did not answer within {timeout_s * 1000:.0f} ms") from None
             except rex.ResponseError as exc:
