@@ -21,21 +21,17 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import redis.asyncio as redis
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from meter.app import create_app  # noqa: E402
-from meter.config.settings import Settings, parse_pool_config  # noqa: E402
+from bench._setup import EVENTS_COLUMNS, partners, running_app  # noqa: E402
 from meter.core.clock import FixedClock  # noqa: E402
 from meter.core.periods import parse_period  # noqa: E402
 from meter.http import appkeys  # noqa: E402
-from meter.ledger.keys import Keys  # noqa: E402
 
 POOL = "bench-portal"
 SIG = "sig-000"
@@ -46,30 +42,10 @@ DATASETS = 12
 GOAL_MS = 150
 
 
-def pool_file() -> str:
-    return f"""[pool]
-id = "{POOL}"
-name = "Portail (banc d'essai)"
-[allocation]
-policy = "weighted"
-weight = "weight"
-[reports]
-admins = ["admins@pool.example"]
-auto_send = false
-"""
-
-
-def partners(n: int) -> list[dict]:
-    return [{"id": f"sig-{i:03d}", "name": f"Commune {i:03d}", "kind": "commune", "population": None,
-             "hosts": [], "emails": [f"sig-{i:03d}@town.example"], "joined_at": "2020-01-01", "weight": 1 + i % 7}
-            for i in range(n)]
-
-
 def calls_sql(db: str, n_events: int, n_partners: int) -> str:
     """``n_events`` API calls over the year; one in five by SIG."""
     return (
-        f"INSERT INTO {db}.events (pool, source, id, type, time, day, signatory, subject, dataset, object, kind,"
-        " amount, raw_bytes, check_id, received)"
+        f"INSERT INTO {db}.events ({EVENTS_COLUMNS})"
         f" SELECT '{POOL}', 'bench', toString(number), 'api.call', t, toDate(t, 'Europe/Paris'), s, s,"
         f" concat(s, '-ds-', toString(number % {DATASETS})), '', '', 1, 0, '', t FROM ("
         f" SELECT number, toDateTime64(toDateTime('{START}', 'UTC') + intDiv(number * {SECONDS}, {n_events}), 6,"
@@ -82,8 +58,7 @@ def snapshots_sql(db: str, n_partners: int) -> str:
     """A weekly ``dataset.records`` snapshot of each partner's datasets, growing over the year."""
     n = n_partners * DATASETS * 50
     return (
-        f"INSERT INTO {db}.events (pool, source, id, type, time, day, signatory, subject, dataset, object, kind,"
-        " amount, raw_bytes, check_id, received)"
+        f"INSERT INTO {db}.events ({EVENTS_COLUMNS})"
         f" SELECT '{POOL}', 'bench-stock', toString(number), 'dataset.records', t, toDate(t, 'Europe/Paris'), s, s,"
         " d, '', '', r, r * 700, '', t FROM ("
         f" SELECT number, toDateTime64(toDateTime('{START}', 'UTC') + intDiv(number, {n_partners * DATASETS}) * 604800,"
@@ -129,22 +104,9 @@ async def timed(build, runs: int) -> tuple[float, float, float]:
 
 
 async def run(n_events: int, n_partners: int, runs: int) -> dict[str, float]:
-    config = parse_pool_config(pool_file())
     clock = FixedClock(datetime(2025, 12, 1, 6, tzinfo=UTC))
-    with tempfile.TemporaryDirectory() as data:
-        settings = Settings(data_dir=Path(data), scheduler=False)
-        app = create_app(settings, config, clock=clock)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            return await bench(app, clock, n_events, n_partners, runs)
-        finally:
-            await runner.cleanup()
-            client = redis.Redis.from_url(settings.redis_url)
-            keys = [k async for k in client.scan_iter(match=Keys(POOL).pattern, count=1000)]
-            for i in range(0, len(keys), 500):
-                await client.delete(*keys[i:i + 500])
-            await client.aclose()
+    async with running_app(POOL, clock) as app:
+        return await bench(app, clock, n_events, n_partners, runs)
 
 
 async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partners: int,

@@ -18,21 +18,19 @@ import asyncio
 import json
 import os
 import platform
-import tempfile
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import redis.asyncio as redis
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from meter.app import create_app
-from meter.config.settings import Settings, parse_pool_config
-from meter.core.clock import FixedClock
-from meter.core.periods import parse_period
-from meter.http import appkeys
-from meter.ledger.keys import Keys
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._setup import EVENTS_COLUMNS, partners, running_app  # noqa: E402
+from meter.core.clock import FixedClock  # noqa: E402
+from meter.core.periods import parse_period  # noqa: E402
+from meter.http import appkeys  # noqa: E402
 
 POOL = "bench-reports"
 MONTH = "2026-10"
@@ -48,30 +46,10 @@ class Counter:
         return "250 OK"
 
 
-def pool_file() -> str:
-    return f"""[pool]
-id = "{POOL}"
-name = "Portail (banc d'essai)"
-[allocation]
-policy = "weighted"
-weight = "weight"
-[reports]
-admins = ["admins@pool.example"]
-auto_send = false
-"""
-
-
-def partners(n: int) -> list[dict]:
-    return [{"id": f"sig-{i:03d}", "name": f"Commune {i:03d}", "kind": "commune", "population": None,
-             "hosts": [], "emails": [f"sig-{i:03d}@town.example"], "joined_at": "2020-01-01", "weight": 1 + i % 7}
-            for i in range(n)]
-
-
 def load_sql(db: str, n_events: int, n_partners: int) -> str:
     """``n_events`` API calls spread over October 2026; one partner in five calls is the heaviest."""
     return (
-        f"INSERT INTO {db}.events (pool, source, id, type, time, day, signatory, subject, dataset, object, kind,"
-        " amount, raw_bytes, check_id, received)"
+        f"INSERT INTO {db}.events ({EVENTS_COLUMNS})"
         f" SELECT '{POOL}', 'bench', toString(number), 'api.call', t, toDate(t, 'Europe/Paris'), s, s,"
         " concat('ds-', toString(number % 37)), '', '', 1, 0, '', t FROM ("
         " SELECT number, toDateTime64(toDateTime('2026-09-30 22:00:00', 'UTC')"
@@ -114,25 +92,14 @@ def metadata_rows(n_partners: int) -> bytes:
 
 
 async def run(n_events: int, n_partners: int, with_metadata: bool = True) -> dict[str, float]:
-    config = parse_pool_config(pool_file())
     clock = FixedClock(datetime(2026, 10, 1, 6, tzinfo=UTC))
     controller = Controller(Counter(), hostname="127.0.0.1", port=SMTP_PORT)
     controller.start()
-    with tempfile.TemporaryDirectory() as data:
-        settings = Settings(data_dir=Path(data), scheduler=False, smtp_url=f"smtp://127.0.0.1:{SMTP_PORT}")
-        app = create_app(settings, config, clock=clock)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
+    try:
+        async with running_app(POOL, clock, smtp_url=f"smtp://127.0.0.1:{SMTP_PORT}") as app:
             return await bench(app, clock, n_events, n_partners, controller.handler, with_metadata)
-        finally:
-            await runner.cleanup()
-            controller.stop()
-            client = redis.Redis.from_url(settings.redis_url)
-            keys = [k async for k in client.scan_iter(match=Keys(POOL).pattern, count=1000)]
-            for i in range(0, len(keys), 500):
-                await client.delete(*keys[i:i + 500])
-            await client.aclose()
+    finally:
+        controller.stop()
 
 
 async def bench(app: web.Application, clock: FixedClock, n_events: int, n_partners: int,
