@@ -7,7 +7,8 @@ Six ``redis-server --cluster-enabled yes`` in a temporary directory of their own
 is never replaced. Every node is stopped by its pid at the end.
 
 ``redis_cluster`` is session-scoped: the cluster starts once (about 8 s) for every test that asks
-for it; tests keep to their own pool ids, as on the shared Redis.
+for it; tests keep to their own pool ids, as on the shared Redis. A test module puts its app on
+the cluster by importing ``settings`` and ``redis_client`` from here.
 """
 from __future__ import annotations
 
@@ -240,6 +241,20 @@ async def cluster_redis(redis_cluster: Cluster, pool_id: str) -> AsyncIterator[r
     yield client
     await delete_pool_keys(client, pool_id)
     await client.aclose()
+
+
+@pytest.fixture
+def settings(redis_cluster: Cluster, tmp_path: Path) -> Settings:
+    """``conftest.settings`` on the cluster (``cluster_settings``), for a test module that imports it:
+    a module's own fixture stands in for conftest's in that module only."""
+    return cluster_settings(redis_cluster, tmp_path)
+
+
+@pytest.fixture
+def redis_client(cluster_redis: redis.Redis) -> redis.Redis:
+    """``conftest.redis_client`` on the cluster, for a test module that imports it (with ``settings``,
+    or a ``settings`` of its own): the app and the test then share the cluster client."""
+    return cluster_redis
 
 
 def module_tests(module: ModuleType, but: frozenset[str] | set[str] = frozenset()) -> dict[str, object]:

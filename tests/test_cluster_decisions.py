@@ -5,18 +5,8 @@ open their own plain Redis connection)."""
 import pytest
 
 from tests import test_decisions as d
-from tests.redis_cluster import cluster_settings, module_tests
+from tests.redis_cluster import module_tests, redis_client, settings  # noqa: F401  (fixtures: the app on the cluster)
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 config = d.config
 globals().update(module_tests(d, but={"test_concurrent_checks_never_exceed_the_cap"}))
-
-
-@pytest.fixture
-def settings(redis_cluster, tmp_path):
-    return cluster_settings(redis_cluster, tmp_path)
-
-
-@pytest.fixture
-def redis_client(cluster_redis):
-    return cluster_redis

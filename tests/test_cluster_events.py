@@ -4,17 +4,7 @@ of ``test_events_api`` again, on the cluster client."""
 import pytest
 
 from tests import test_events_api as api
-from tests.redis_cluster import cluster_settings, module_tests
+from tests.redis_cluster import module_tests, redis_client, settings  # noqa: F401  (fixtures: the app on the cluster)
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 globals().update(module_tests(api))
-
-
-@pytest.fixture
-def settings(redis_cluster, tmp_path):
-    return cluster_settings(redis_cluster, tmp_path)
-
-
-@pytest.fixture
-def redis_client(cluster_redis):
-    return cluster_redis

@@ -18,23 +18,13 @@ from meter.http import appkeys
 from meter.jobs.scheduler import Jobs
 from meter.ledger import scripts
 from tests.conftest import auth, wait_written
-from tests.redis_cluster import cluster_settings
+from tests.redis_cluster import redis_client, settings  # noqa: F401  (fixtures: the app on the cluster)
 from tests.test_events_api import NDJSON, event, ndjson, register
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 SCRIPTS = ("ingest", "decide", "reservation", "attribute", "lease", "flush_denials")
 _ARG = re.compile(rb'"((?:[^"\\]|\\.)*)"')
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"a": b"\a", b"b": b"\b", b'"': b'"', b"\\": b"\\"}
-
-
-@pytest.fixture
-def settings(redis_cluster, tmp_path):
-    return cluster_settings(redis_cluster, tmp_path)
-
-
-@pytest.fixture
-def redis_client(cluster_redis):
-    return cluster_redis
 
 
 def _unescape(raw: bytes) -> bytes:

@@ -17,7 +17,7 @@ from meter.config.settings import Settings
 from meter.http import appkeys
 from meter.observability.telemetry import Telemetry
 from tests.conftest import auth, delete_pool_keys, make_config, new_pool_id, wait_written
-from tests.redis_cluster import cluster_settings
+from tests.redis_cluster import cluster_settings, redis_client  # noqa: F401  (a fixture: the cluster client)
 from tests.test_events_api import NDJSON, event, ndjson, register, usage
 
 pytestmark = [pytest.mark.redis, pytest.mark.chdb]
@@ -26,11 +26,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.chdb]
 @pytest.fixture
 def settings(redis_cluster, tmp_path):
     return cluster_settings(redis_cluster, tmp_path, redis_wait_ms=100)  # the default: a stalled replica's 503
-
-
-@pytest.fixture
-def redis_client(cluster_redis):
-    return cluster_redis
 
 
 async def send(client, *events):
