@@ -59,3 +59,24 @@ async def test_any_other_failure_reaches_every_caller_of_that_round_trip():
     with pytest.raises(RuntimeError):
         await c.submit(["boom"])
     assert await c.submit([7]) == [14]  # and the coalescer goes on
+
+
+async def test_a_lone_caller_calls_from_its_own_task_and_those_queued_meanwhile_go_next():
+    run = Round()
+    tasks: list[asyncio.Task | None] = []
+
+    async def traced(items: list) -> list:
+        tasks.append(asyncio.current_task())
+        return await run(items)
+
+    c = Coalescer(traced)
+    first = asyncio.create_task(c.submit(["boom"]))
+    await asyncio.sleep(0)
+    queued = asyncio.gather(c.submit([2]), c.submit([3]))
+    with pytest.raises(RuntimeError):
+        await first  # the lone call fails its caller only
+    assert await queued == [[4], [6]]  # those who queued behind it go out together after it
+    assert run.calls == [["boom"], [2, 3]]
+    assert tasks[0] is first and tasks[1] is not first
+    assert await c.submit([5]) == [10]  # idle again: the caller's own task makes the call
+    assert tasks[2] is asyncio.current_task()

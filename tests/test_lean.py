@@ -31,6 +31,15 @@ async def test_concurrent_calls_each_get_their_own_reply(private_redis):
         await lean.close()
 
 
+async def test_replies_larger_than_one_read_arrive_whole_and_in_order(private_redis):
+    lean = LeanScripts(private_redis.url, 2.0)
+    try:
+        big = [bytes([65 + i]) * (3 << 20) for i in range(3)]  # 3 MiB each: many reads a reply
+        assert await asyncio.gather(*(lean.call("ECHO", b) for b in big), lean.call("PING")) == [*big, b"PONG"]
+    finally:
+        await lean.close()
+
+
 async def test_errors_are_redis_pys_own_and_leave_the_connection_usable(private_redis):
     lean = LeanScripts(private_redis.url, 2.0)
     try:

@@ -3,9 +3,10 @@
 redis-py's call as the service makes it costs about three times a bare protocol call in Python
 (connection pool, command packing per argument, response callbacks, retries): on a single
 decision, that is most of the meter's own time. This connection speaks the protocol directly
-on one socket, parses replies with hiredis (the C parser redis-py uses too) and pipelines: each
-call writes its command and awaits the next reply in order, so concurrent callers share the
-socket. Errors are redis-py's own exception classes, so callers translate them as before.
+on one socket (an asyncio protocol: replies are parsed in the loop's read callback, with no
+reader task in between), parses replies with hiredis (the C parser redis-py uses too) and
+pipelines: each call writes its command and awaits the next reply in order, so concurrent
+callers share the socket. Errors are redis-py's own exception classes, so callers translate them as before.
 
 It is used for ``decide.lua`` only, on a plain TCP Redis; a cluster, TLS or a Unix socket keep
 redis-py for everything (``LeanScripts.usable``).
@@ -17,7 +18,7 @@ import contextlib
 import socket
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 from redis import exceptions as rex
@@ -39,37 +40,44 @@ def encode(args: Sequence[Any]) -> bytes:
     return b"".join(out)
 
 
-class _Connection:
-    """One socket, its replies awaited in order, and the task that reads them."""
+class _Connection(asyncio.Protocol):
+    """One socket whose replies are parsed as they arrive, in the loop's own read callback (no
+    reader task between the socket and the caller: one hop fewer a reply), and handed to the
+    callers' futures in order."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
         self.pending: deque[asyncio.Future[Any]] = deque()
         self.open = True
-        self.reading = asyncio.create_task(self._read(reader))
+        self.parser = hiredis.Reader(replyError=rex.ResponseError, protocolError=rex.InvalidResponse)
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
 
     def send(self, data: bytes, replies: int = 1) -> list[asyncio.Future[Any]]:
-        if not self.open:
+        if not self.open or self.transport is None:
             raise rex.ConnectionError("Redis connection lost")
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Any]] = [loop.create_future() for _ in range(replies)]
         self.pending.extend(futures)
-        self.writer.write(data)
+        self.transport.write(data)
         return futures
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        parser = hiredis.Reader(replyError=rex.ResponseError, protocolError=rex.InvalidResponse)
-        error: Exception = rex.ConnectionError("Redis closed the connection")
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
         try:
-            while data := await reader.read(65536):
-                parser.feed(data)
-                while (reply := parser.gets()) is not False:
-                    future = self.pending.popleft()
-                    if not future.done():  # a caller that gave up (timeout) still had its reply read
-                        future.set_result(reply)
-        except (OSError, rex.InvalidResponse, IndexError) as exc:
-            error = rex.ConnectionError(f"Redis connection lost: {exc}")
-        self.fail(error)
+            while (reply := self.parser.gets()) is not False:
+                future = self.pending.popleft()
+                if not future.done():  # a caller that gave up (timeout) still had its reply read
+                    future.set_result(reply)
+        except (rex.InvalidResponse, IndexError) as exc:  # garbage, or a reply nobody asked for
+            self.fail(rex.ConnectionError(f"Redis connection lost: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.fail(rex.ConnectionError(f"Redis connection lost: {exc}" if exc else "Redis closed the connection"))
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def fail(self, error: Exception) -> None:
         self.open = False
@@ -77,15 +85,13 @@ class _Connection:
             future = self.pending.popleft()
             if not future.done():
                 future.set_exception(error)
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
     async def aclose(self, error: Exception) -> None:
         self.fail(error)
-        self.reading.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.reading
         with contextlib.suppress(Exception):
-            await self.writer.wait_closed()
+            await asyncio.wait_for(asyncio.shield(self.closed), 1.0)
 
 
 def _raised(reply: Any) -> Any:
@@ -123,21 +129,21 @@ class LeanScripts:
         return [_error(str(r)) if isinstance(r, rex.ResponseError) else r for r in replies]
 
     async def _connection(self) -> _Connection:
-        conn = self._conn
-        if conn is not None and conn.open:
-            return conn
+        current = self._conn
+        if current is not None and current.open:
+            return current
         async with self._connecting:
             if self._conn is not None and self._conn.open:
                 return self._conn
+            loop = asyncio.get_running_loop()
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port),
-                                                        self.timeout_s)
+                transport, conn = await asyncio.wait_for(loop.create_connection(_Connection, self.host, self.port),
+                                                 self.timeout_s)
             except (OSError, TimeoutError) as exc:
                 raise rex.ConnectionError(f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from exc
-            sock = writer.get_extra_info("socket")
+            sock = transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Connection(reader, writer)
             for command in ([["AUTH", *self.auth]] if self.auth else []) + ([["SELECT", self.db]] if self.db else []):
                 try:
                     _raised(await conn.send(encode(command))[0])
