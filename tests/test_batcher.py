@@ -61,22 +61,9 @@ async def test_any_other_failure_reaches_every_caller_of_that_round_trip():
     assert await c.submit([7]) == [14]  # and the coalescer goes on
 
 
-async def test_a_lone_caller_calls_from_its_own_task_and_those_queued_meanwhile_go_next():
+async def test_callers_arriving_together_share_the_first_round_trip():
+    # the first caller does not go out alone: the call starts once the callers woken with it have queued
     run = Round()
-    tasks: list[asyncio.Task | None] = []
-
-    async def traced(items: list) -> list:
-        tasks.append(asyncio.current_task())
-        return await run(items)
-
-    c = Coalescer(traced)
-    first = asyncio.create_task(c.submit(["boom"]))
-    await asyncio.sleep(0)
-    queued = asyncio.gather(c.submit([2]), c.submit([3]))
-    with pytest.raises(RuntimeError):
-        await first  # the lone call fails its caller only
-    assert await queued == [[4], [6]]  # those who queued behind it go out together after it
-    assert run.calls == [["boom"], [2, 3]]
-    assert tasks[0] is first and tasks[1] is not first
-    assert await c.submit([5]) == [10]  # idle again: the caller's own task makes the call
-    assert tasks[2] is asyncio.current_task()
+    c = Coalescer(run)
+    assert await asyncio.gather(*(c.submit([i]) for i in range(5))) == [[0], [2], [4], [6], [8]]
+    assert run.calls == [[0, 1, 2, 3, 4]]

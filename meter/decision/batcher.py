@@ -3,7 +3,7 @@
 redis-py costs ~150-200 us of Python per call, which caps one process at a few thousand calls a
 second; Redis itself could do far more. So while one script call is in flight, new decisions
 queue up, and the next call takes them all (up to ``max_batch``). Under load a call carries
-dozens of decisions; alone, a decision goes out at once, with no timer, from its caller's own task.
+dozens of decisions; alone, a decision goes out at once, with no timer.
 """
 from __future__ import annotations
 
@@ -24,23 +24,12 @@ class Coalescer(Generic[T, R]):
         self._draining = False
 
     async def submit(self, items: list[T]) -> list[R]:
-        if not self._draining:  # nothing in flight: this caller makes the call itself, no task, no hop
-            return await self._alone(items)
         future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
-        self._queue.append((items, future))  # the call in flight, or the drain after it, takes it
+        self._queue.append((items, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
         return await future
-
-    async def _alone(self, items: list[T]) -> list[R]:
-        """The call made in the caller's own task; whoever queued meanwhile goes out next, from a
-        drain task, as if this call had been the drain's first."""
-        self._draining = True
-        try:
-            return list(await self._run(items))
-        finally:
-            if self._queue:
-                asyncio.get_running_loop().create_task(self._drain())
-            else:
-                self._draining = False
 
     def _take(self) -> list[tuple[list[T], asyncio.Future[list[R]]]]:
         taken: list[tuple[list[T], asyncio.Future[list[R]]]] = []
