@@ -6,7 +6,8 @@ decision, that is most of the meter's own time. This connection speaks the proto
 on one socket (an asyncio protocol: replies are parsed in the loop's read callback, with no
 reader task in between), parses replies with hiredis (the C parser redis-py uses too) and
 pipelines: each call writes its command and awaits the next reply in order, so concurrent
-callers share the socket. Errors are redis-py's own exception classes, so callers translate them as before.
+callers share the socket. Errors are redis-py's own exception classes, so callers translate
+them as before.
 
 It is used for ``decide.lua`` only, on a plain TCP Redis; a cluster, TLS or a Unix socket keep
 redis-py for everything (``LeanScripts.usable``).
@@ -137,8 +138,8 @@ class LeanScripts:
                 return self._conn
             loop = asyncio.get_running_loop()
             try:
-                transport, conn = await asyncio.wait_for(loop.create_connection(_Connection, self.host, self.port),
-                                                 self.timeout_s)
+                transport, conn = await asyncio.wait_for(
+                    loop.create_connection(_Connection, self.host, self.port), self.timeout_s)
             except (OSError, TimeoutError) as exc:
                 raise rex.ConnectionError(f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from exc
             sock = transport.get_extra_info("socket")
