@@ -50,7 +50,10 @@ class Gateway:
         self.fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def close(self) -> None:
-        os.close(self.fd)
+        """Close the descriptor once (a test may close it itself before the fixture's teardown)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 @pytest.fixture
