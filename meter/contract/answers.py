@@ -227,7 +227,6 @@ def decision_body(d: decision.Decision) -> dict[str, Any]:
                            "used": d.used, "remaining": d.remaining, "reset": d.reset, "signatory": d.signatory}
     if d.reason:
         out["reason"] = d.reason
-    out.update(d.extra)
     return out
 
 

@@ -160,13 +160,15 @@ class Decider:
 
     def _decision(self, ask: Ask, v: Verdict, periods: dict[str, Window]) -> Decision:
         window = periods.get(ask.metric)
-        decision = Decision(
-            allowed=v.allowed, metric=ask.metric, scope=v.scope, limit=v.limit, used=v.used,
-            remaining=max(0, v.remaining), reset=window.reset if window else None,
-            signatory=v.signatory, replayed=v.note == "replay", shadow=v.note == "shadow")
+        note = v.note
+        # positional, in Decision's order (allowed ... signatory, reason, degraded, replayed, shadow):
+        # built for every decision, and keywords cost more
+        decision = Decision(v.allowed, ask.metric, v.scope, v.limit, v.used, max(0, v.remaining),
+                            window.reset if window else None, v.signatory, None, None,
+                            note == "replay", note == "shadow")
         if not decision.allowed:
             decision.reason = f"{decision.scope} {ask.metric} limit {decision.limit} would be exceeded"
-            if v.note == "protected":  # elastic: what stopped it is the others' protection, not a fixed share
+            if note == "protected":  # elastic: what stopped it is the others' protection, not a fixed share
                 decision.reason = (f"signatory {ask.metric}: its guarantee is used up, and what the others keep "
                                    f"protected leaves {decision.remaining} to borrow")
         elif decision.shadow:

@@ -4,8 +4,8 @@ Requests become asks at the edge (``meter.contract.checks``); the domain never s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 Scope = Literal["pool", "signatory", "dataset"]  # which limit a decision's figures describe
 
@@ -41,4 +41,3 @@ class Decision:
     degraded: str | None = None  # the fail mode applied when Redis could not decide
     replayed: bool = False
     shadow: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -23,8 +23,11 @@ async def post_check(request: web.Request) -> web.Response:
     if bound is not None:  # a bound gateway decides for its signatory only (DESIGN §4)
         require_own(asks, bound)
     decisions = await request.app[appkeys.DECIDER].decide(asks)
-    degraded = next((d.degraded for d in decisions if d.degraded), None)
-    headers = {"X-Meter-Degraded": degraded} if degraded else None
+    headers = None
+    for d in decisions:
+        if d.degraded:
+            headers = {"X-Meter-Degraded": d.degraded}
+            break
     if batch:
         return json_response([decision_body(d) for d in decisions], headers=headers)
     return json_response(decision_body(decisions[0]), headers=headers)
