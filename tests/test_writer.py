@@ -10,7 +10,7 @@ from meter.core.errors import StoreUnavailable
 from meter.ingest.ingestor import Ingestor
 from meter.ledger.keys import Keys
 from meter.ledger.redis_ledger import RedisLedger
-from meter.ledger.stream import RedisStream
+from meter.ledger.stream import SLICE, Batch, RedisStream, _decode
 from meter.observability.telemetry import Telemetry
 from meter.sink.writer import StreamWriter
 from meter.store import queries
@@ -123,3 +123,51 @@ async def test_one_writer_per_pool_holds_the_lease(parts):
     await asyncio.sleep(0.3)  # process a died: its lease runs out
     assert await other.lease("process-b", 200)
     assert not await stream.lease("process-a", 200)
+
+
+async def test_new_entries_are_read_a_slice_at_a_time_into_one_contiguous_batch(parts):
+    """60 entries, SLICE (25) a read: a batch of 55 is three reads (25, 25, 5), in stream order,
+    and the crash range it records covers exactly its entries; the rest come next, once."""
+    ingestor, stream, writer, store, pool = parts
+    assert SLICE == 25
+    for i in range(60):
+        await ingestor.ingest([call(i)])
+    ids = [eid.decode() for eid, _ in await stream.client.xrange(stream.keys.stream)]
+    batch = await stream.next_batch(55, 10)
+    assert [e.id for e in batch.entries] == ids[:55]
+    first, last = (await stream.client.get(stream.keys.writer_inflight)).decode().split(" ")
+    assert [eid.decode() for eid, _ in await stream.client.xrange(stream.keys.stream, first, last)] == ids[:55]
+    await writer._insert(batch)
+    await stream.ack(batch)
+    rest = await stream.next_batch(55, 10)
+    assert [e.id for e in rest.entries] == ids[55:]
+    await writer._insert(rest)
+    await stream.ack(rest)
+    assert await count(store, pool) == 60 and await stream.backlog() == 0
+
+
+class Ticker:
+    """Counts the event loop's turns while it runs: what another task (a check) gets meanwhile."""
+
+    def __init__(self) -> None:
+        self.turns, self.task = 0, asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.turns += 1
+            await asyncio.sleep(0)
+
+
+async def test_decoding_and_building_rows_give_the_loop_a_turn_every_slice():
+    ticker = Ticker()
+    await asyncio.sleep(0)
+    raw = [(f"{i}-0".encode(), {b"usage": b"[]", b"t": b"1", b"n": b"1"}) for i in range(100)]
+    seen = []
+    try:
+        entries = await _decode(raw)
+        decoded_turns = ticker.turns
+        await Batch(entries).by_table(lambda e: seen.append(ticker.turns) or b"")
+    finally:
+        ticker.task.cancel()
+    assert len(entries) == 100 and decoded_turns >= 100 // SLICE
+    assert seen[0] < seen[-1] and len(set(seen)) == 100 // SLICE  # one turn between two slices

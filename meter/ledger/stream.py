@@ -5,9 +5,15 @@ very same range is read again (XRANGE) and re-inserted with the very same dedupl
 Entries a crash left pending without a recorded range were never inserted, so any grouping works.
 One writer per pool at a time: it holds a lease in Redis, so several meter processes (a
 ClickHouse server, N processes behind a load balancer) can all run one and only one writes.
+
+The writer shares the event loop with the hot path, so no step of it holds the loop for long: new
+entries are read ``SLICE`` at a time (each reply parsed on its own), then decoded and turned into
+rows with a turn of the loop every ``SLICE`` entries. A check that arrives meanwhile waits for one
+slice, not for a whole batch.
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -22,6 +28,7 @@ from meter.ledger.replication import Replication
 
 GROUP = "writer"
 CONSUMER = "writer-1"  # one writer per pool: the process that owns the store
+SLICE = 25  # entries read, decoded or turned into rows between two turns of the event loop
 
 
 @dataclass(frozen=True)
@@ -61,20 +68,26 @@ class Batch:
     def events(self) -> int:
         return sum(e.n for e in self.entries)
 
-    def by_table(self, rows_of: Callable[[Entry], bytes] = lambda e: e.rows) -> dict[str, bytes]:
-        """Each table's rows, in stream order; ``rows_of`` builds an entry's rows (from its facts)."""
+    async def by_table(self, rows_of: Callable[[Entry], bytes] = lambda e: e.rows) -> dict[str, bytes]:
+        """Each table's rows, in stream order; ``rows_of`` builds an entry's rows (from its facts).
+        The loop gets a turn every ``SLICE`` entries."""
         tables: dict[str, list[bytes]] = {}
-        for e in self.entries:
+        for n, e in enumerate(self.entries, 1):
             tables.setdefault(e.table, []).append(rows_of(e))
+            if n % SLICE == 0:
+                await asyncio.sleep(0)
         return {t: b"\n".join(parts) for t, parts in tables.items()}
 
 
 USAGE_TABLE = "events"  # where the rows of usage facts go
 
 
-def _decode(raw: list[Any]) -> list[Entry]:
+async def _decode(raw: list[Any]) -> list[Entry]:
+    """The entries of an XRANGE or XREADGROUP reply; the loop gets a turn every ``SLICE``."""
     out = []
-    for entry_id, fields in raw:
+    for n, (entry_id, fields) in enumerate(raw, 1):
+        if n % SLICE == 0:
+            await asyncio.sleep(0)
         eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         facts = fields.get(b"usage")
         if facts is not None:
@@ -124,9 +137,9 @@ class RedisStream:
             inflight = await self.client.get(self.keys.writer_inflight)
             if inflight:
                 first, last = as_text(inflight).split(" ")
-                entries = _decode(cast(list[Any], await self.client.xrange(self.keys.stream, first, last)))
+                entries = await _decode(cast(list[Any], await self.client.xrange(self.keys.stream, first, last)))
                 return Batch(entries) if entries else None
-            entries = await self._read("0", count, None) or await self._read(">", count, block_ms)
+            entries = await self._read("0", count, None) or await self._read_new(count, block_ms)
             if not entries:
                 return None
             batch = Batch(entries)
@@ -135,6 +148,21 @@ class RedisStream:
             await self.replication.command(self.keys.writer_inflight, "SET", self.keys.writer_inflight,
                                            f"{batch.first} {batch.last}")
             return batch
+
+    async def _read_new(self, count: int, block_ms: int) -> list[Entry]:
+        """Up to ``count`` new entries, ``SLICE`` a read: the first read waits up to ``block_ms``,
+        the next ones take what is there. One consumer reads, so the slices are contiguous in
+        the stream and the batch's range (first to last) holds exactly its entries."""
+        entries: list[Entry] = []
+        wait: int | None = block_ms
+        while len(entries) < count:
+            asked = min(SLICE, count - len(entries))
+            read = await self._read(">", asked, wait)
+            entries += read
+            if len(read) < asked:  # the stream has no more for now
+                break
+            wait = None
+        return entries
 
     async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
         try:
@@ -147,7 +175,7 @@ class RedisStream:
             return []
         if not reply:
             return []
-        return _decode(cast(Any, reply)[0][1])
+        return await _decode(cast(Any, reply)[0][1])
 
     async def ack(self, batch: Batch) -> None:
         """Acknowledge, delete and forget the batch, and shrink the backlog, in one transaction."""

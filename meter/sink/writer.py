@@ -70,7 +70,7 @@ class StreamWriter:
         return batch.events
 
     async def _insert(self, batch: Batch) -> None:
-        for table, payload in batch.by_table(self._rows).items():
+        for table, payload in (await batch.by_table(self._rows)).items():
             token = f"{self.pool}:{batch.first}:{batch.last}:{table}"
             started = time.perf_counter()
             await self.store.insert_json(table, payload, token)
