@@ -24,11 +24,12 @@ class Coalescer(Generic[T, R]):
         self._draining = False
 
     async def submit(self, items: list[T]) -> list[R]:
-        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[R]] = loop.create_future()
         self._queue.append((items, future))
         if not self._draining:
             self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+            loop.create_task(self._drain())
         return await future
 
     def _take(self) -> list[tuple[list[T], asyncio.Future[list[R]]]]:

@@ -89,7 +89,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             principal = request.app[appkeys.TOKENS].resolve(secret_from(request.headers))
             principal.require(*roles)
             request[appkeys.PRINCIPAL] = principal
-            if request.body_exists and not request.content.is_eof():  # a body still on its way
+            if not request.content.is_eof():  # a body still on its way (no body: always at its end)
                 await _receive(request)
         return await handler(request)
     except ConnectionResetError:
