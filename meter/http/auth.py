@@ -26,10 +26,8 @@ class Principal:
     signatory: str | None
     label: str
 
-    def may(self, role: str) -> bool:
-        return self.role == "admin" or self.role == role
-
     def require(self, *roles: str) -> None:
+        """Admin may do everything; any other role only what ``roles`` names."""
         if self.role != "admin" and self.role not in roles:
             raise Forbidden(f"a {self.role} token may not do this (needs {' or '.join(roles)})")
 
