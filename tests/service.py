@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -119,18 +120,22 @@ class PrivateRedis:
     ``durable``, every write is fsynced to the append-only file before Redis answers (the compose
     file's setting), and a restart on the same directory comes back with all of it."""
 
-    def __init__(self, workdir: Path, durable: bool = False) -> None:
+    def __init__(self, workdir: Path, durable: bool = False, unix: bool = False) -> None:
         self.binary = shutil.which("redis-server") or pytest.fail("no redis-server: run make test")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.aof = ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
+        # with ``unix``, a Unix socket too (a short path of its own: a socket's path holds 107 bytes)
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="meter-redis-")) if unix else None
+        self.unix_url = f"unix://{self.socket_dir}/redis.sock" if self.socket_dir else None
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> PrivateRedis:
+        unix = ["--unixsocket", f"{self.socket_dir}/redis.sock", "--unixsocketperm", "700"] if self.socket_dir else []
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.aof,
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.aof, *unix,
              "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=real_clock_env())
         deadline = time.monotonic() + 10
@@ -165,6 +170,8 @@ class PrivateRedis:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 @pytest.fixture

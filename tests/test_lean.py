@@ -14,6 +14,7 @@ from meter.ledger.lean import LeanScripts, encode
 from meter.ledger.stores import Stores
 from meter.observability.telemetry import Telemetry
 from tests.conftest import make_config
+from tests.service import PrivateRedis
 
 
 def test_commands_are_written_as_arrays_of_bulk_strings():
@@ -103,11 +104,39 @@ async def test_the_urls_password_and_database_are_used(private_redis):
         await unauthenticated.close()
 
 
-def test_only_a_plain_tcp_redis_gets_the_lean_connection():
+def test_a_plain_redis_gets_the_lean_connection_over_tcp_or_a_unix_socket():
     assert LeanScripts.usable("redis://127.0.0.1:6379/0", cluster=False)
+    assert LeanScripts.usable("unix:///run/redis.sock", cluster=False)
     assert not LeanScripts.usable("redis://127.0.0.1:7000/0", cluster=True)
     assert not LeanScripts.usable("rediss://redis.example:6380/0", cluster=False)
-    assert not LeanScripts.usable("unix:///run/redis.sock", cluster=False)
+
+
+async def test_decisions_go_through_it_over_a_unix_socket_in_the_database_named(tmp_path):
+    server = PrivateRedis(tmp_path / "redis", unix=True).start()
+    stores = await Stores.open(f"{server.unix_url}?db=3", "lean-unix")
+    client = redis.Redis.from_url(f"{server.unix_url}?db=3")
+    try:
+        await client.set(stores.keys.ledger_epoch, 1)
+        clock = FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))
+        decider = Decider(stores.decisions(3600, 2.0), make_config("lean-unix"), clock, Telemetry())
+        assert decider.ledger.lean is not None and decider.ledger.lean.path == f"{server.socket_dir}/redis.sock"
+        [first] = await decider.decide([Ask("api_calls", 3, "sig-a")])
+        [second] = await decider.decide([Ask("api_calls", 4, "sig-a")])
+        assert first.allowed and second.used - first.used == 4
+        assert int(await client.hget(stores.keys.flow("api_calls", "2026-11"), "*")) == 7  # counted in db 3
+        # the script went over the socket (flags=U), from a connection that selected db 3
+        clients = str(server.cli("CLIENT", "LIST")).splitlines()
+        assert any("flags=U" in c and " db=3 " in c and "cmd=evalsha" in c for c in clients), clients
+    finally:
+        await client.aclose()
+        await stores.close()
+        server.stop()
+
+
+async def test_a_missing_unix_socket_is_a_connection_error_naming_it(tmp_path):
+    lean = LeanScripts(f"unix://{tmp_path}/nothing.sock", timeout_s=1.0)
+    with pytest.raises(rex.ConnectionError, match="nothing.sock"):
+        await lean.call("PING")
 
 
 async def test_decisions_go_through_it_and_survive_a_flushed_script_cache(private_redis):

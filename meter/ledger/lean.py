@@ -9,8 +9,9 @@ pipelines: each call writes its command and awaits the next reply in order, so c
 callers share the socket. Errors are redis-py's own exception classes, so callers translate
 them as before.
 
-It is used for ``decide.lua`` only, on a plain TCP Redis; a cluster, TLS or a Unix socket keep
-redis-py for everything (``LeanScripts.usable``).
+It is used for ``decide.lua`` only, on a plain Redis over TCP or a Unix socket; a cluster or TLS
+keep redis-py for everything (``LeanScripts.usable``). Where Redis runs on the meter's host, its
+Unix socket is the shorter way: on loopback TCP every message also goes through the TCP stack.
 """
 from __future__ import annotations
 
@@ -106,6 +107,7 @@ class LeanScripts:
 
     def __init__(self, url: str, timeout_s: float) -> None:
         opts = _parse_url(url)
+        self.path: str | None = opts.get("path")  # a Unix socket (unix://), else TCP
         self.host = str(opts.get("host", "127.0.0.1"))
         self.port = int(opts.get("port", 6379))
         self.auth = [a for a in (opts.get("username"), opts.get("password")) if a]
@@ -116,7 +118,7 @@ class LeanScripts:
 
     @staticmethod
     def usable(url: str, cluster: bool) -> bool:
-        return not cluster and url.startswith("redis://")
+        return not cluster and url.startswith(("redis://", "unix://"))
 
     async def call(self, *args: Any) -> Any:
         conn = await self._connection()
@@ -136,15 +138,11 @@ class LeanScripts:
         async with self._connecting:
             if self._conn is not None and self._conn.open:
                 return self._conn
-            loop = asyncio.get_running_loop()
             try:
-                transport, conn = await asyncio.wait_for(
-                    loop.create_connection(_Connection, self.host, self.port), self.timeout_s)
+                _, conn = await asyncio.wait_for(self._open(), self.timeout_s)
             except (OSError, TimeoutError) as exc:
-                raise rex.ConnectionError(f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from exc
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                where = self.path or f"{self.host}:{self.port}"
+                raise rex.ConnectionError(f"cannot connect to Redis at {where}: {exc}") from exc
             for command in ([["AUTH", *self.auth]] if self.auth else []) + ([["SELECT", self.db]] if self.db else []):
                 try:
                     _raised(await conn.send(encode(command))[0])
@@ -153,6 +151,16 @@ class LeanScripts:
                     raise
             self._conn = conn
             return conn
+
+    async def _open(self) -> tuple[asyncio.BaseTransport, _Connection]:
+        loop = asyncio.get_running_loop()
+        if self.path is not None:
+            return await loop.create_unix_connection(_Connection, self.path)
+        transport, conn = await loop.create_connection(_Connection, self.host, self.port)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return transport, conn
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -35,7 +35,7 @@ class Stores:
         self._client = client
         self.keys = keys
         self.replication = replication or Replication(client)
-        self._lean = lean  # the decide script's own connection (lean.py), on a plain TCP Redis
+        self._lean = lean  # the decide script's own connection (lean.py): a plain Redis, TCP or Unix socket
 
     @classmethod
     async def open(cls, url: str, pool: str, check: bool = True, cluster: bool = False, wait_replicas: int = 0,
