@@ -242,6 +242,20 @@ async def test_a_malformed_decision_changes_nothing(client):
     assert (await check(client, signatory="x", metric="api_calls", amount=0))["used"] == 0
 
 
+async def test_callers_sharing_a_script_call_are_each_counted_by_outcome(client):
+    """The decision counters move once a script call, for all the callers it carried."""
+    app = client.app
+    metrics = Telemetry()
+    decider = Decider(app[appkeys.DECIDER].ledger, app[appkeys.CONFIG], app[appkeys.CLOCK], metrics)
+    await fill(client, 97)  # 3 api calls left in the pool
+    answers = await asyncio.gather(*(decider.decide([Ask(metric="api_calls", signatory="x")] * 2) for _ in range(3)))
+    assert [d.allowed for pair in answers for d in pair] == [True, True, True, False, False, False]
+    sample = metrics.registry.get_sample_value
+    assert sample("meter_decision_batch_size_count") == 1 and sample("meter_decision_batch_size_sum") == 6  # one call
+    assert sample("meter_decisions_total", {"metric": "api_calls", "outcome": "allowed", "scope": "pool"}) == 3
+    assert sample("meter_decisions_total", {"metric": "api_calls", "outcome": "denied", "scope": "pool"}) == 3
+
+
 async def test_lost_script_is_reloaded(client):
     await check(client, signatory="x", metric="api_calls")
     await client.app[appkeys.LEDGER].client.script_flush()

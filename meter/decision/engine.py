@@ -81,11 +81,11 @@ class Decider:
         started = time.perf_counter()
         decisions = await self._coalescer.submit(asks)
         self.telemetry.decision_seconds.observe(time.perf_counter() - started)
-        self._count(decisions)
         return decisions
 
     def _count(self, decisions: list[Decision]) -> None:
-        """Each outcome's counter moved once a call, by how many decisions had it."""
+        """Each outcome's counter moved once a script call (all its callers' decisions), by how
+        many decisions had it: under load one call carries dozens of callers."""
         outcomes: dict[tuple[str, str, str], int] = {}
         for d in decisions:
             key = (d.metric, _outcome(d), d.scope)
@@ -108,8 +108,11 @@ class Decider:
         except ReplicasBehind:  # decided and counted, but a failover could lose it: 503, not a degraded answer
             raise
         except Unavailable as exc:  # Redis away, or the ledger lost and ClickHouse away to rebuild it
-            return [self._degraded(ask, exc, periods) for ask in asks]
-        return [self._decision(ask, v, periods) for ask, v in zip(asks, verdicts)]
+            decisions = [self._degraded(ask, exc, periods) for ask in asks]
+        else:
+            decisions = [self._decision(ask, v, periods) for ask, v in zip(asks, verdicts)]
+        self._count(decisions)
+        return decisions
 
     def counter(self, metric: str, now: datetime) -> tuple[str, int]:
         """A flow's counter key for the current period, and how long it must live."""
