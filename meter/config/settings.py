@@ -318,7 +318,10 @@ class Settings(BaseSettings):
     max_datasets: int = Field(100_000, ge=1)
     max_objects: int = Field(100_000, ge=1)
     stream_max_events: int = Field(5_000_000, ge=1_000)
-    writer_batch_entries: int = Field(200, ge=1)
+    # the most stream entries a batch reads; an insert's size follows writer_batch_rows. Entries of
+    # one row each (a decision at low load) fill a batch of 200 in a fraction of a second, and
+    # full batches are inserted back to back: 5,000 lets them gather for writer_pace_ms instead
+    writer_batch_entries: int = Field(5_000, ge=1)
     writer_batch_rows: int = Field(50_000, ge=1, le=1_000_000)  # about the most rows an insert carries
     writer_block_ms: int = Field(200, ge=1)
     writer_pace_ms: int = Field(250, ge=0, le=60_000)  # pause after a batch that was not full
