@@ -1,5 +1,6 @@
 """The hot path's own Redis connection (meter/ledger/lean.py), on a real redis-server of the test's own."""
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -170,6 +171,42 @@ async def test_a_consuming_decision_waits_for_replicas_on_the_same_connection(pr
         assert peek.allowed
         with pytest.raises(ReplicasBehind, match="0 of 1"):  # no replica here: the WAIT answers 0
             await decider.decide([Ask("api_calls", 1, "sig-a")])
+    finally:
+        await client.aclose()
+        await stores.close()
+
+
+async def test_a_call_past_its_timeout_fails_alone_and_the_next_gets_its_own_reply(private_redis):
+    lean = LeanScripts(private_redis.url, timeout_s=2.0)
+    try:
+        assert await lean.call("PING") == b"PONG"
+        private_redis.cli("CLIENT", "PAUSE", "700", "ALL")  # Redis holds every command for 0.7 s
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await lean.call("ECHO", "late", timeout_s=0.2)
+        with pytest.raises(TimeoutError):  # a pipelined pair expires together
+            await lean.calls(["ECHO", "a"], ["ECHO", "b"], timeout_s=0.1)
+        assert time.monotonic() - started < 0.6
+        # the late replies are read and dropped when they come: the next call gets its own
+        assert await lean.call("ECHO", "next", timeout_s=3.0) == b"next"
+    finally:
+        await lean.close()
+
+
+async def test_a_decision_redis_holds_past_the_timeout_is_answered_by_the_fail_mode(private_redis):
+    stores = await Stores.open(private_redis.url, "lean-slow")
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        await client.set(stores.keys.ledger_epoch, 1)
+        clock = FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))
+        decider = Decider(stores.decisions(3600, 0.2), make_config("lean-slow"), clock, Telemetry())
+        assert (await decider.decide([Ask("api_calls", 1, "sig-a")]))[0].degraded is None
+        private_redis.cli("CLIENT", "PAUSE", "700", "ALL")
+        [held] = await decider.decide([Ask("api_calls", 1, "sig-a")])
+        assert held.degraded == "fail_open" and "did not answer within 200 ms" in held.reason
+        await asyncio.sleep(0.7)
+        [after] = await decider.decide([Ask("api_calls", 1, "sig-a")])
+        assert after.allowed and after.degraded is None
     finally:
         await client.aclose()
         await stores.close()

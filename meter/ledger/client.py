@@ -76,19 +76,28 @@ def _per_node(replies: object) -> list[dict[Any, Any]]:
     return [replies] if isinstance(replies, dict) else []
 
 
+def unavailable(exc: BaseException, what: str) -> LedgerUnavailable | None:
+    """The ``LedgerUnavailable`` (503) a driver failure means, naming what was attempted; None for
+    anything else (a script's own refusal, a bug), which the caller raises as it is."""
+    if isinstance(exc, DRIVER_ERRORS):
+        return LedgerUnavailable(f"Redis is unavailable ({what}): {exc.__class__.__name__}", retry_after_s=2)
+    if isinstance(exc, CLUSTER_ERRORS):  # a failover under way
+        return LedgerUnavailable(f"the Redis cluster is failing over ({what}): {exc.__class__.__name__}",
+                                 retry_after_s=1)
+    if isinstance(exc, REFUSED_WRITES):  # full (noeviction at maxmemory), a replica
+        return LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30)
+    if isinstance(exc, rex.ResponseError) and str(exc).startswith(("OOM", "MISCONF", "READONLY")):
+        # the same, as a plain error; a failing disk
+        return LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30)
+    return None
+
+
 @contextlib.asynccontextmanager
 async def translated(what: str) -> AsyncIterator[None]:
     """Turn a driver failure into ``LedgerUnavailable`` (503) naming what was attempted."""
     try:
         yield
-    except DRIVER_ERRORS as exc:
-        raise LedgerUnavailable(f"Redis is unavailable ({what}): {exc.__class__.__name__}", retry_after_s=2) from exc
-    except CLUSTER_ERRORS as exc:  # a failover under way
-        raise LedgerUnavailable(f"the Redis cluster is failing over ({what}): {exc.__class__.__name__}",
-                                retry_after_s=1) from exc
-    except REFUSED_WRITES as exc:  # full (noeviction at maxmemory), a replica
-        raise LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30) from exc
-    except rex.ResponseError as exc:
-        if str(exc).startswith(("OOM", "MISCONF", "READONLY")):  # the same, as a plain error; a failing disk
-            raise LedgerUnavailable(f"Redis refused to write ({what}): {exc}", retry_after_s=30) from exc
+    except Exception as exc:
+        if (mapped := unavailable(exc, what)) is not None:
+            raise mapped from exc
         raise

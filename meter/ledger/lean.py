@@ -96,6 +96,27 @@ class _Connection(asyncio.Protocol):
             await asyncio.wait_for(asyncio.shield(self.closed), 1.0)
 
 
+def _expire(futures: Sequence[asyncio.Future[Any]], timeout_s: float) -> None:
+    for future in futures:
+        if not future.done():  # its reply, when it comes, is read and dropped
+            future.set_exception(TimeoutError(f"no reply from Redis within {timeout_s * 1000:.0f} ms"))
+
+
+async def _replies(futures: list[asyncio.Future[Any]], timeout_s: float | None) -> list[Any]:
+    """The replies in order; past ``timeout_s``, ``TimeoutError``. One timer per call, cheaper
+    than ``asyncio.timeout`` on the hot path (which also cancels and uncancels the task)."""
+    if timeout_s is None:
+        return [await f for f in futures]
+    timer = asyncio.get_running_loop().call_later(timeout_s, _expire, futures, timeout_s)
+    try:
+        return [await f for f in futures]
+    finally:
+        timer.cancel()
+        for f in futures:  # expired together: the first raised, the others' errors are read here
+            if f.done() and not f.cancelled():
+                f.exception()
+
+
 def _raised(reply: Any) -> Any:
     if isinstance(reply, rex.ResponseError):
         raise _error(str(reply))
@@ -120,21 +141,27 @@ class LeanScripts:
     def usable(url: str, cluster: bool) -> bool:
         return not cluster and url.startswith(("redis://", "unix://"))
 
-    async def call(self, *args: Any) -> Any:
-        conn = await self._connection()
-        return _raised(await conn.send(encode(args))[0])
+    async def call(self, *args: Any, timeout_s: float | None = None) -> Any:
+        """One command's reply (its error raised); ``timeout_s`` bounds the wait, connecting
+        included (``TimeoutError``)."""
+        conn = await self._connection(timeout_s)
+        return _raised((await _replies(conn.send(encode(args)), timeout_s))[0])
 
-    async def calls(self, *commands: Sequence[Any]) -> list[Any]:
+    async def calls(self, *commands: Sequence[Any], timeout_s: float | None = None) -> list[Any]:
         """Several commands in one write, their replies in order (errors returned, not raised)."""
-        conn = await self._connection()
+        conn = await self._connection(timeout_s)
         futures = conn.send(b"".join(encode(c) for c in commands), len(commands))
-        replies = [await f for f in futures]
+        replies = await _replies(futures, timeout_s)
         return [_error(str(r)) if isinstance(r, rex.ResponseError) else r for r in replies]
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self, timeout_s: float | None = None) -> _Connection:
         current = self._conn
         if current is not None and current.open:
             return current
+        async with asyncio.timeout(timeout_s):  # connecting: the cold path
+            return await self._connect()
+
+    async def _connect(self) -> _Connection:
         async with self._connecting:
             if self._conn is not None and self._conn.open:
                 return self._conn

@@ -16,7 +16,7 @@ from redis.commands.core import AsyncScript
 
 from meter.core.errors import IdConflict, LedgerUnavailable, NotFound, ReservationExceeded, ReservationExpired
 from meter.ledger import scripts
-from meter.ledger.client import as_text, translated
+from meter.ledger.client import as_text, translated, unavailable
 from meter.ledger.keys import Keys
 from meter.ledger.lean import LeanScripts
 from meter.ledger.redis_ledger import shared_script_error
@@ -93,24 +93,29 @@ class RedisDecisions:
         timeout_s = self.timeout_s
         if writes and self.replication.waits:
             timeout_s = self.timeout_s * 2 + self.replication.extra_s
-        async with translated(what):
-            try:
-                if self.lean is not None and script is self._decide:
-                    call = self.replication.run_lean(self.lean, script, keys, argv, wait=writes)
-                else:
-                    call = self.replication.run(script, keys, argv, wait=writes)
+        try:
+            if self.lean is not None and script is self._decide:
+                reply: list[Any] = await self.replication.run_lean(self.lean, script, keys, argv, wait=writes,
+                                                                   timeout_s=timeout_s)
+            else:
                 async with asyncio.timeout(timeout_s):  # not wait_for: no task of its own per call
-                    reply: list[Any] = await call
-                return reply
-            except TimeoutError:
-                raise LedgerUnavailable(f"Redis did not answer within {timeout_s * 1000:.0f} ms") from None
-            except rex.ResponseError as exc:
-                if shared := shared_script_error(exc, what):
-                    raise shared from None
-                if "ID_CONFLICT" in str(exc):
-                    index = int(str(exc).rsplit(" ", 1)[1]) - 1
-                    raise IdConflict("an id names one request: this one was already used for a different "
-                                     "request; nothing was decided",
-                                     [{"index": index, "field": "id",
-                                       "reason": "already used for a different request"}]) from None
-                raise
+                    reply = await self.replication.run(script, keys, argv, wait=writes)
+            return reply
+        except TimeoutError:
+            raise LedgerUnavailable(f"Redis did not answer within {timeout_s * 1000:.0f} ms") from None
+        except rex.ResponseError as exc:
+            if shared := shared_script_error(exc, what):
+                raise shared from None
+            if "ID_CONFLICT" in str(exc):
+                index = int(str(exc).rsplit(" ", 1)[1]) - 1
+                raise IdConflict("an id names one request: this one was already used for a different "
+                                 "request; nothing was decided",
+                                 [{"index": index, "field": "id",
+                                   "reason": "already used for a different request"}]) from None
+            if (mapped := unavailable(exc, what)) is not None:
+                raise mapped from exc
+            raise
+        except Exception as exc:  # a driver failure: 503 (what translated() does, without its cost per call)
+            if (mapped := unavailable(exc, what)) is not None:
+                raise mapped from exc
+            raise

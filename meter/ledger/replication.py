@@ -89,19 +89,20 @@ class Replication:
         return reply
 
     async def run_lean(self, lean: LeanScripts, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any],
-                       wait: bool = True) -> Any:
-        """``run`` on the hot path's own connection (``lean.py``; never a cluster)."""
+                       wait: bool = True, timeout_s: float | None = None) -> Any:
+        """``run`` on the hot path's own connection (``lean.py``; never a cluster); each round
+        trip within ``timeout_s`` (``TimeoutError``)."""
         command = ["EVALSHA", script.sha, len(keys), *keys, *args]
         try:
-            return await self._lean_once(lean, command, wait)
+            return await self._lean_once(lean, command, wait, timeout_s)
         except rex.NoScriptError:  # a restarted or flushed Redis: nothing ran
-            await lean.call("SCRIPT", "LOAD", script.script)
-            return await self._lean_once(lean, command, wait)
+            await lean.call("SCRIPT", "LOAD", script.script, timeout_s=timeout_s)
+            return await self._lean_once(lean, command, wait, timeout_s)
 
-    async def _lean_once(self, lean: LeanScripts, command: list[Any], wait: bool) -> Any:
+    async def _lean_once(self, lean: LeanScripts, command: list[Any], wait: bool, timeout_s: float | None) -> Any:
         if not (wait and self.waits):
-            return await lean.call(*command)
-        reply, acked = await lean.calls(command, ["WAIT", self.replicas, self.wait_ms])
+            return await lean.call(*command, timeout_s=timeout_s)
+        reply, acked = await lean.calls(command, ["WAIT", self.replicas, self.wait_ms], timeout_s=timeout_s)
         if isinstance(reply, Exception):
             raise reply
         self._check(acked)
