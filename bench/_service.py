@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class BenchService:
-    def __init__(self, extra_toml: str = "", **env: str) -> None:
+    def __init__(self, extra_toml: str = "", root: Path = ROOT, **env: str) -> None:
+        self.root = root  # the tree whose meter is served (bench/compare.py serves another one too)
         self.pool = f"bench-{uuid.uuid4().hex[:8]}"
         self.dir = Path(tempfile.mkdtemp(prefix="meter-bench-"))
         self.port = free_port()
@@ -42,7 +43,7 @@ class BenchService:
             if i > 0:  # extra workers serve through Redis alone (the first owns chDB)
                 env.update(METER_STORE_OWNER="false")
             args = [sys.executable, "-m", "meter", "serve"] + (["--reuse-port"] if workers > 1 else [])
-            self.procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+            self.procs.append(subprocess.Popen(args, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT))
             self._wait_ready()
         return self
 
