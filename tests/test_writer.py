@@ -146,6 +146,41 @@ async def test_new_entries_are_read_a_slice_at_a_time_into_one_contiguous_batch(
     assert await count(store, pool) == 60 and await stream.backlog() == 0
 
 
+async def test_a_batch_stops_reading_once_its_rows_are_in_whatever_its_entries(parts):
+    """60 entries of 10 rows, up to 1,000 entries but about 300 rows: two slices (250 rows, then
+    500) and no third read; the rest come next."""
+    ingestor, stream, writer, store, pool = parts
+    for b in range(60):
+        await ingestor.ingest([call(b * 10 + i) for i in range(10)])
+    ids = [eid.decode() for eid, _ in await stream.client.xrange(stream.keys.stream)]
+    batch = await stream.next_batch(1000, 10, max_rows=300)
+    assert [e.id for e in batch.entries] == ids[:2 * SLICE] and batch.events == 500
+    await writer._insert(batch)
+    await stream.ack(batch)
+    rest = await stream.next_batch(1000, 10, max_rows=300)
+    assert [e.id for e in rest.entries] == ids[2 * SLICE:]
+
+
+async def test_entries_pending_after_a_crash_are_read_a_slice_at_a_time_each_once(parts):
+    """60 entries read and never inserted (a crash before the range was recorded): the next batch
+    pages through them in stream order, stopping at its rows; the one after takes the rest."""
+    ingestor, stream, writer, store, pool = parts
+    for i in range(60):
+        await ingestor.ingest([call(i)])
+    ids = [eid.decode() for eid, _ in await stream.client.xrange(stream.keys.stream)]
+    await stream.client.xreadgroup("writer", "writer-1", {stream.keys.stream: ">"}, count=100)  # read, then crash
+    await ingestor.ingest([call(100)])  # a new entry waits behind the pending ones
+    batch = await stream.next_batch(1000, 10, max_rows=30)
+    assert [e.id for e in batch.entries] == ids[:2 * SLICE]  # two slices of the pending list: 25, then 50 rows
+    await writer._insert(batch)
+    await stream.ack(batch)
+    rest = await stream.next_batch(1000, 10)
+    assert [e.id for e in rest.entries] == ids[2 * SLICE:]  # the pending rest, not yet the new entry
+    await writer._insert(rest)
+    await stream.ack(rest)
+    assert await writer.drain() == 1 and await count(store, pool) == 61
+
+
 class Ticker:
     """Counts the event loop's turns while it runs: what another task (a check) gets meanwhile."""
 

@@ -6,10 +6,11 @@ Entries a crash left pending without a recorded range were never inserted, so an
 One writer per pool at a time: it holds a lease in Redis, so several meter processes (a
 ClickHouse server, N processes behind a load balancer) can all run one and only one writes.
 
-The writer shares the event loop with the hot path, so no step of it holds the loop for long: new
+The writer shares the event loop with the hot path, so no step of it holds the loop for long:
 entries are read ``SLICE`` at a time (each reply parsed on its own), then decoded and turned into
 rows with a turn of the loop every ``SLICE`` entries. A check that arrives meanwhile waits for one
-slice, not for a whole batch.
+slice, not for a whole batch. Reading stops once a batch holds its rows' worth, whatever its
+entries: its memory follows its rows.
 """
 from __future__ import annotations
 
@@ -131,15 +132,17 @@ class RedisStream:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def next_batch(self, count: int, block_ms: int) -> Batch | None:
-        """The batch to insert now: the one in flight at a crash, else pending, else new entries."""
+    async def next_batch(self, count: int, block_ms: int, max_rows: int = 1_000_000) -> Batch | None:
+        """The batch to insert now: the one in flight at a crash, else pending, else new entries
+        (up to ``count`` entries, and no more reads once ``max_rows`` rows are in)."""
         async with translated("stream read"):
             inflight = await self.client.get(self.keys.writer_inflight)
             if inflight:
                 first, last = as_text(inflight).split(" ")
                 entries = await _decode(cast(list[Any], await self.client.xrange(self.keys.stream, first, last)))
                 return Batch(entries) if entries else None
-            entries = await self._read("0", count, None) or await self._read_new(count, block_ms)
+            entries = await self._read_slices("0", count, None, max_rows) \
+                or await self._read_slices(">", count, block_ms, max_rows)
             if not entries:
                 return None
             batch = Batch(entries)
@@ -149,19 +152,26 @@ class RedisStream:
                                            f"{batch.first} {batch.last}")
             return batch
 
-    async def _read_new(self, count: int, block_ms: int) -> list[Entry]:
-        """Up to ``count`` new entries, ``SLICE`` a read: the first read waits up to ``block_ms``,
-        the next ones take what is there. One consumer reads, so the slices are contiguous in
-        the stream and the batch's range (first to last) holds exactly its entries."""
+    async def _read_slices(self, start: str, count: int, block_ms: int | None, max_rows: int) -> list[Entry]:
+        """Up to ``count`` entries, ``SLICE`` a read, and no more reads once ``max_rows`` rows are in
+        (an entry holds 1 to 10,000 rows: a batch's memory follows its rows, whatever its entries).
+        New entries (``>``): the first read waits up to ``block_ms``, the next ones take what is
+        there. Pending ones (``0``: read before a crash, never inserted): each read goes on after
+        the last entry read. One consumer reads, so the slices are contiguous in the stream and the
+        batch's range (first to last) holds exactly its entries."""
         entries: list[Entry] = []
-        wait: int | None = block_ms
-        while len(entries) < count:
+        rows = 0
+        wait = block_ms
+        while len(entries) < count and rows < max_rows:
             asked = min(SLICE, count - len(entries))
-            read = await self._read(">", asked, wait)
+            read = await self._read(start, asked, wait)
             entries += read
-            if len(read) < asked:  # the stream has no more for now
+            rows += sum(e.n for e in read)
+            if len(read) < asked:  # the stream (or the pending list) has no more for now
                 break
             wait = None
+            if start != ">":
+                start = read[-1].id
         return entries
 
     async def _read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:

@@ -56,7 +56,7 @@ class StreamWriter:
 
     async def step(self) -> int:
         """Write one batch if there is one; returns the number of events written."""
-        batch = await self.stream.next_batch(self._count, self.block_ms)
+        batch = await self.stream.next_batch(self._count, self.block_ms, self.batch_rows)
         if batch is None:
             return 0
         await self._insert(batch)
