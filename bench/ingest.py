@@ -1,7 +1,10 @@
 """Ingestion benchmark: events/s end to end (HTTP NDJSON batches of 1,000 -> queryable in
 ClickHouse), and in the same run chDB's own insert rate for the same rows, as a ratio.
 
-    .venv/bin/python bench/ingest.py [--events 300000] [--concurrency 4]
+    .venv/bin/python bench/ingest.py [--events 300000] [--concurrency 4] [--settle 15]
+
+meter serve's RSS is read at start, as soon as the last event is queryable, and again after
+``--settle`` seconds of quiet (the writer hands freed memory back once it has caught up).
 
 Not a test: it prints figures for docs/benchmarks.md.
 """
@@ -112,6 +115,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--settle", type=float, default=15.0, help="seconds of quiet before RSS is read again")
     ap.add_argument("--json", action="store_true", help="also print one JSON object of the figures, last")
     args = ap.parse_args()
     now = datetime.now(UTC)
@@ -124,6 +128,8 @@ async def main() -> None:
         await wait_queryable(svc, args.events, this_month(now)[0])
         total_s = time.perf_counter() - started
         rss_end = rss_mib(svc.procs[0].pid)
+        await asyncio.sleep(args.settle)
+        rss_settled = rss_mib(svc.procs[0].pid)
     finally:
         svc.stop()
         svc.cleanup_redis()
@@ -135,12 +141,13 @@ async def main() -> None:
     print(f"end to end (queryable in chDB): {end_to_end:10,.0f} events/s")
     print(f"chDB's own insert rate:         {own:10,.0f} rows/s (same rows, 10,000 per insert)")
     print(f"ratio end to end / chDB alone:  {end_to_end / own:10.0%}")
-    print(f"meter serve's RSS:              {rss_start:10.1f} MiB started, {rss_end:.1f} MiB after the events")
+    print(f"meter serve's RSS:              {rss_start:10.1f} MiB started, {rss_end:.1f} MiB after the events, "
+          f"{rss_settled:.1f} MiB {args.settle:g} s later")
     if args.json:
         print(json.dumps({"events": args.events, "accepted_per_s": round(args.events / post_s),
                           "end_to_end_per_s": round(end_to_end), "chdb_alone_rows_per_s": round(own),
                           "ratio": round(end_to_end / own, 3), "rss_start_mib": round(rss_start, 1),
-                          "rss_end_mib": round(rss_end, 1)}))
+                          "rss_end_mib": round(rss_end, 1), "rss_settled_mib": round(rss_settled, 1)}))
 
 
 if __name__ == "__main__":
