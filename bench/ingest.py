@@ -4,7 +4,7 @@ ClickHouse), and in the same run chDB's own insert rate for the same rows, as a 
     .venv/bin/python bench/ingest.py [--events 300000] [--concurrency 4] [--settle 15]
 
 meter serve's RSS is read at start, as soon as the last event is queryable, and again after
-``--settle`` seconds of quiet (the writer hands freed memory back once it has caught up).
+``--settle`` seconds of quiet: what the service keeps once the writer has caught up.
 
 Not a test: it prints figures for docs/benchmarks.md.
 """

@@ -176,6 +176,11 @@ def test_read_twice_and_rotated_once_counts_once(setup):
     assert run(svc, state, nginx.log) == f"sent 2 events (0 duplicates, 0 skipped) from {nginx.log}"
 
 
+def saved_offset(checkpoint: Path) -> int:
+    """The offset the collector's checkpoint holds for its one file."""
+    return next(iter(json.loads(checkpoint.read_text()).values()))["offset"]
+
+
 def test_sigkill_mid_file_then_restart_counts_each_line_once(setup):
     svc, nginx, state = setup
     nginx.requests(metered(1000, pad=1000))  # ~1.2 MB: three batches
@@ -185,7 +190,7 @@ def test_sigkill_mid_file_then_restart_counts_each_line_once(setup):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if checkpoint.exists():
-            offset = next(iter(json.loads(checkpoint.read_text()).values()))["offset"]
+            offset = saved_offset(checkpoint)
             if offset > 0:
                 proc.send_signal(signal.SIGKILL)
                 break
@@ -194,7 +199,7 @@ def test_sigkill_mid_file_then_restart_counts_each_line_once(setup):
     proc.stdout.close(), proc.stderr.close()
     # the collector may have checkpointed again between that read and the kill: the restart goes
     # on from the checkpoint it left, read once it is dead
-    offset = next(iter(json.loads(checkpoint.read_text()).values()))["offset"]
+    offset = saved_offset(checkpoint)
     assert proc.returncode == -signal.SIGKILL and 0 < offset < size, "killed in the middle of the file"
     left = nginx.log.read_bytes()[offset:].count(b"\n")  # the lines after the checkpoint
     sent, dups, _ = tally(run(svc, state, nginx.log), nginx.log)
